@@ -1,0 +1,122 @@
+/*
+ * storage.h - the repository as a flat key space, whatever holds it.
+ *
+ * A repository is a URL plus a server name. The URL picks the driver:
+ *   file:///abs/path        posix driver: files under /abs/path
+ *   s3://bucket[/prefix]     S3 driver: objects under prefix in bucket
+ * Keys given to these functions are relative to the URL's root and use '/'
+ * (e.g. "pg1/wals/0000000100000000/000000010000000000000001.gz"); the
+ * callers (archive/, later backup/ and restore/) build them and never see
+ * which driver is behind.
+ *
+ * Guarantees every driver gives:
+ *   - put() is atomic: a reader sees the whole old object, or the whole new
+ *     one, never a part; on success the bytes are durable (fsync'd, or
+ *     acknowledged by the object store).
+ *   - get()/head() on a missing key return PITR_ENOTFOUND.
+ *   - list() reports keys in ascending byte order, all of them (drivers page
+ *     through listings themselves).
+ */
+#ifndef PGPITR_STORAGE_STORAGE_H
+#define PGPITR_STORAGE_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/err.h"
+
+struct pitr_config;
+
+struct pitr_obj_info {
+    uint64_t size;
+    char etag[128]; /* driver-specific; "" when unknown */
+};
+
+/*
+ * Called once per listed key (relative to the repository root) in ascending
+ * order. Return PITR_OK to continue; any other code stops the listing and
+ * is returned by list() (with *err filled by the callback).
+ */
+typedef pitr_rc (*pitr_storage_list_fn)(const char *key,
+                                        const struct pitr_obj_info *info,
+                                        void *ud,
+                                        struct pitr_err *err);
+
+struct pitr_storage;
+
+struct pitr_storage_ops {
+    const char *name; /* "posix", "s3" */
+    pitr_rc (*put)(struct pitr_storage *st,
+                   const char *key,
+                   const void *data,
+                   size_t len,
+                   struct pitr_err *err);
+    /* Appends the object's bytes to out (bounded by out->limit). */
+    pitr_rc (*get)(struct pitr_storage *st, const char *key, struct pitr_buf *out, struct pitr_err *err);
+    pitr_rc (*head)(struct pitr_storage *st,
+                    const char *key,
+                    struct pitr_obj_info *info,
+                    struct pitr_err *err);
+    /* Every key that starts with prefix (no delimiter semantics). */
+    pitr_rc (*list)(struct pitr_storage *st,
+                    const char *prefix,
+                    pitr_storage_list_fn fn,
+                    void *ud,
+                    struct pitr_err *err);
+    /* Removing a missing key is not an error. */
+    pitr_rc (*remove)(struct pitr_storage *st, const char *key, struct pitr_err *err);
+    void (*free)(struct pitr_storage *st);
+};
+
+/* Drivers embed this as their first member. */
+struct pitr_storage {
+    const struct pitr_storage_ops *ops;
+    char *url; /* owned; the repository URL, for messages (no secrets) */
+};
+
+/*
+ * Open the repository named by cfg->repo. On success *out is a new storage
+ * object the caller frees with pitr_storage_free(). A malformed or
+ * unsupported URL fails with PITR_EUSAGE.
+ */
+PITR_MUST_CHECK pitr_rc pitr_storage_open(const struct pitr_config *cfg,
+                                          struct pitr_storage **out,
+                                          struct pitr_err *err);
+void pitr_storage_free(struct pitr_storage *st);
+
+/* Thin wrappers that dispatch through ops and add the key to messages. */
+PITR_MUST_CHECK pitr_rc pitr_storage_put(struct pitr_storage *st,
+                                         const char *key,
+                                         const void *data,
+                                         size_t len,
+                                         struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_storage_get(struct pitr_storage *st,
+                                         const char *key,
+                                         struct pitr_buf *out,
+                                         struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_storage_head(struct pitr_storage *st,
+                                          const char *key,
+                                          struct pitr_obj_info *info,
+                                          struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_storage_list(struct pitr_storage *st,
+                                          const char *prefix,
+                                          pitr_storage_list_fn fn,
+                                          void *ud,
+                                          struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_storage_remove(struct pitr_storage *st,
+                                            const char *key,
+                                            struct pitr_err *err);
+
+/* Driver constructors (storage.c calls them; tests may too). */
+PITR_MUST_CHECK pitr_rc pitr_storage_posix_new(const char *root,
+                                               struct pitr_storage **out,
+                                               struct pitr_err *err);
+/* bucket and prefix come from the s3:// URL; the rest from cfg. */
+PITR_MUST_CHECK pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
+                                            const char *bucket,
+                                            const char *prefix,
+                                            struct pitr_storage **out,
+                                            struct pitr_err *err);
+
+#endif

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the Debian 12 packages pgpitr needs to build, test and run its demo,
+# skipping those already installed. Runs apt-get as root (or through sudo).
+set -euo pipefail
+
+BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libexpat1-dev
+  libzstd-dev liblz4-dev libbz2-dev liblzma-dev libsnappy-dev libpq-dev libarchive-dev
+  libjansson-dev libyaml-dev libcmocka-dev"
+RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
+# The test rig: OpenStack Swift with s3api as the signature-checking S3 server,
+# stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks.
+TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
+  stunnel4 python3-boto3 xxd"
+BENCH_PKGS="pgbackrest barman-cli-cloud hyperfine"
+
+want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
+[ "${1:-}" = "--bench" ] && want="$want $BENCH_PKGS"
+
+missing=""
+for p in $want; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+
+echo "install-deps: installing:$missing"
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+# The postgresql package starts a cluster on port 5432 where services run;
+# the tests start their own servers and need nothing from it.
