@@ -1,6 +1,7 @@
-#include <stdio.h>
-int main(void)
+/* main.c - the pgpitr program; everything else lives in libpgpitr. */
+#include "pgpitr/cmd/cli.h"
+
+int main(int argc, char **argv)
 {
-    puts("pgpitr");
-    return 0;
+    return pitr_cli_main(argc, argv);
 }

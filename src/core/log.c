@@ -10,7 +10,7 @@ static enum pitr_log_level current_level = PITR_LOG_WARN;
 static pitr_log_sink_fn sink_fn;
 static void *sink_ud;
 
-static const char *const level_names[] = {"ERROR", "WARN", "INFO", "DEBUG", "TRACE"};
+static const char *const level_names[] = { "ERROR", "WARN", "INFO", "DEBUG", "TRACE" };
 
 void pitr_log_set_level(enum pitr_log_level level)
 {
@@ -28,12 +28,8 @@ pitr_rc pitr_log_parse_level(const char *s, enum pitr_log_level *out, struct pit
         const char *name;
         enum pitr_log_level level;
     } names[] = {
-        {"error", PITR_LOG_ERROR},
-        {"warn", PITR_LOG_WARN},
-        {"warning", PITR_LOG_WARN},
-        {"info", PITR_LOG_INFO},
-        {"debug", PITR_LOG_DEBUG},
-        {"trace", PITR_LOG_TRACE},
+        { "error", PITR_LOG_ERROR }, { "warn", PITR_LOG_WARN },   { "warning", PITR_LOG_WARN },
+        { "info", PITR_LOG_INFO },   { "debug", PITR_LOG_DEBUG }, { "trace", PITR_LOG_TRACE },
     };
     size_t i;
 
@@ -44,7 +40,7 @@ pitr_rc pitr_log_parse_level(const char *s, enum pitr_log_level *out, struct pit
         }
     }
     return pitr_err_set(
-        err, PITR_EUSAGE, "invalid log level '%s': expected error, warn, info, debug or trace", s);
+      err, PITR_EUSAGE, "invalid log level '%s': expected error, warn, info, debug or trace", s);
 }
 
 void pitr_log_set_sink(pitr_log_sink_fn fn, void *ud)

@@ -32,7 +32,7 @@ struct pitr_slice {
 };
 
 #define PITR_BUF_LIMIT_SMALL ((size_t)64 * 1024)
-#define PITR_BUF_LIMIT_WAL ((size_t)1024 * 1024 * 1024)
+#define PITR_BUF_LIMIT_WAL   ((size_t)1024 * 1024 * 1024)
 
 /* Initialise an empty buffer that may grow up to limit bytes. Cannot fail. */
 void pitr_buf_init(struct pitr_buf *b, size_t limit);
@@ -48,9 +48,13 @@ PITR_MUST_CHECK pitr_rc pitr_buf_append(struct pitr_buf *b,
                                         const void *p,
                                         size_t n,
                                         struct pitr_err *err);
-PITR_MUST_CHECK pitr_rc pitr_buf_append_str(struct pitr_buf *b, const char *s, struct pitr_err *err);
-PITR_MUST_CHECK pitr_rc pitr_buf_appendf(struct pitr_buf *b, struct pitr_err *err, const char *fmt, ...)
-    PITR_PRINTF(3, 4);
+PITR_MUST_CHECK pitr_rc pitr_buf_append_str(struct pitr_buf *b,
+                                            const char *s,
+                                            struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_buf_appendf(struct pitr_buf *b,
+                                         struct pitr_err *err,
+                                         const char *fmt,
+                                         ...) PITR_PRINTF(3, 4);
 /* Append n bytes as lowercase hexadecimal (2n characters). */
 PITR_MUST_CHECK pitr_rc pitr_buf_append_hex(struct pitr_buf *b,
                                             const unsigned char *p,

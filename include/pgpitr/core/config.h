@@ -26,15 +26,15 @@ enum pitr_url_style {
 };
 
 struct pitr_config {
-    char *repo;         /* owned; file:///path or s3://bucket/prefix */
-    char *server;       /* owned; folder under the repository root */
-    char *config_file;  /* owned; the file that was read, or NULL */
-    char *compression;  /* owned; gzip (default), none, zstd, ... */
-    char *endpoint_url; /* owned; S3 endpoint, e.g. https://127.0.0.1:8443 */
-    char *region;       /* owned; default us-east-1 */
-    char *ca_file;      /* owned; PEM bundle for TLS verification */
-    char *access_key;   /* owned */
-    char *secret_key;   /* owned; secret: wiped on release, never logged */
+    char *repo;          /* owned; file:///path or s3://bucket/prefix */
+    char *server;        /* owned; folder under the repository root */
+    char *config_file;   /* owned; the file that was read, or NULL */
+    char *compression;   /* owned; gzip (default), none, zstd, ... */
+    char *endpoint_url;  /* owned; S3 endpoint, e.g. https://127.0.0.1:8443 */
+    char *region;        /* owned; default us-east-1 */
+    char *ca_file;       /* owned; PEM bundle for TLS verification */
+    char *access_key;    /* owned */
+    char *secret_key;    /* owned; secret: wiped on release, never logged */
     char *session_token; /* owned; secret: wiped on release, never logged */
     enum pitr_url_style url_style;
     enum pitr_log_level log_level;
@@ -53,8 +53,8 @@ void pitr_config_release(struct pitr_config *cfg);
  * Build the effective configuration from flags (n of them, highest
  * precedence), the process environment and the config file. Unknown keys
  * in the file or flags fail with PITR_EUSAGE naming the key and the file
- * line. Applies defaults (server "main"? no: server must be set for
- * commands that need it; region "us-east-1"; compression "gzip").
+ * line. Fills the defaults region "us-east-1" and compression "gzip"; repo
+ * and server have none (the commands that need them say so).
  */
 PITR_MUST_CHECK pitr_rc pitr_config_load(struct pitr_config *cfg,
                                          const struct pitr_config_flag *flags,

@@ -19,7 +19,7 @@
 
 #include <stddef.h>
 
-#define PITR_MUST_CHECK __attribute__((warn_unused_result))
+#define PITR_MUST_CHECK   __attribute__((warn_unused_result))
 #define PITR_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 typedef enum pitr_rc {
@@ -39,13 +39,13 @@ typedef enum pitr_rc {
     PITR_EINTERNAL = 18, /* a bug: an invariant did not hold */
 } pitr_rc;
 
-#define PITR_ERR_MSG_MAX 1024
+#define PITR_ERR_MSG_MAX    1024
 #define PITR_ERR_S3CODE_MAX 64
 
 struct pitr_err {
     pitr_rc code;
-    int sys_errno;    /* errno of the failing system call, or 0 */
-    long http_status; /* HTTP status of the failing request, or 0 */
+    int sys_errno;                     /* errno of the failing system call, or 0 */
+    long http_status;                  /* HTTP status of the failing request, or 0 */
     char s3_code[PITR_ERR_S3CODE_MAX]; /* S3 <Code>, e.g. "NoSuchKey", or "" */
     char msg[PITR_ERR_MSG_MAX];        /* lowercase, no final period */
 };
@@ -60,7 +60,7 @@ pitr_rc pitr_err_set(struct pitr_err *err, pitr_rc code, const char *fmt, ...) P
  * Like pitr_err_set, and appends ": <strerror(errnum)>" and records errnum.
  */
 pitr_rc pitr_err_set_errno(struct pitr_err *err, pitr_rc code, int errnum, const char *fmt, ...)
-    PITR_PRINTF(4, 5);
+  PITR_PRINTF(4, 5);
 
 /*
  * Put context in front of an existing message: "<context>: <old message>".

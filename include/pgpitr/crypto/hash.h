@@ -8,7 +8,7 @@
 
 #include "pgpitr/core/err.h"
 
-#define PITR_SHA256_LEN 32
+#define PITR_SHA256_LEN     32
 #define PITR_SHA256_HEX_LEN 64
 
 /* Incremental SHA-256. Owns an OpenSSL context: always pitr_sha256_release(). */

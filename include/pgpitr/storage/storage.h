@@ -53,7 +53,10 @@ struct pitr_storage_ops {
                    size_t len,
                    struct pitr_err *err);
     /* Appends the object's bytes to out (bounded by out->limit). */
-    pitr_rc (*get)(struct pitr_storage *st, const char *key, struct pitr_buf *out, struct pitr_err *err);
+    pitr_rc (*get)(struct pitr_storage *st,
+                   const char *key,
+                   struct pitr_buf *out,
+                   struct pitr_err *err);
     pitr_rc (*head)(struct pitr_storage *st,
                     const char *key,
                     struct pitr_obj_info *info,

@@ -1,0 +1,59 @@
+/*
+ * archive.h - WAL archiving: push one file into the repository, fetch one
+ * back. The key layout is barman-cloud's:
+ *   <server>/wals/<TTTTTTTTLLLLLLLL>/<segment>[<suffix>]
+ *   <server>/wals/<TTTTTTTT>.history[<suffix>]
+ */
+#ifndef PGPITR_ARCHIVE_ARCHIVE_H
+#define PGPITR_ARCHIVE_ARCHIVE_H
+
+#include "pgpitr/codec/codec.h"
+#include "pgpitr/core/err.h"
+#include "pgpitr/storage/storage.h"
+
+/* WAL segments are at most 1 GiB; nothing we archive is larger. */
+#define PITR_WAL_MAX_FILE ((size_t)1024 * 1024 * 1024)
+
+struct pitr_push_opts {
+    const char *server; /* borrowed */
+    enum pitr_codec codec;
+    int level; /* 0: the codec's fast default */
+};
+
+enum pitr_push_outcome {
+    PITR_PUSH_STORED,    /* a new object was written */
+    PITR_PUSH_IDENTICAL, /* the same bytes were already archived */
+};
+
+/*
+ * Archive the WAL file at path (as archive_command's %p). Returns PITR_OK
+ * only when the object is durably stored or an object with identical
+ * content already exists (*outcome says which). An existing object with
+ * different content is never overwritten: PITR_ECONFLICT. A name that is
+ * not a WAL file name: PITR_EUSAGE. A segment whose size disagrees with its
+ * page header: PITR_EFORMAT.
+ */
+PITR_MUST_CHECK pitr_rc pitr_wal_push(struct pitr_storage *st,
+                                      const struct pitr_push_opts *o,
+                                      const char *path,
+                                      enum pitr_push_outcome *outcome,
+                                      struct pitr_err *err);
+
+/*
+ * Fetch WAL file name (as restore_command's %f) into dest (%p), atomically.
+ * Finds the object whatever compression suffix it has and prefers a full
+ * segment over a .partial one. Not archived: PITR_ENOTFOUND.
+ */
+PITR_MUST_CHECK pitr_rc pitr_wal_fetch(struct pitr_storage *st,
+                                       const char *server,
+                                       const char *name,
+                                       const char *dest,
+                                       struct pitr_err *err);
+
+/*
+ * The key prefix under which every stored variant of WAL file name lives
+ * ("<server>/wals/<hash>/<name>"); heap string owned by the caller.
+ */
+char *pitr_wal_key_stem(const char *server, const char *name, struct pitr_err *err);
+
+#endif

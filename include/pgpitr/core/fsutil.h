@@ -1,0 +1,38 @@
+/*
+ * fsutil.h - file system helpers with durable, atomic semantics.
+ */
+#ifndef PGPITR_CORE_FSUTIL_H
+#define PGPITR_CORE_FSUTIL_H
+
+#include <stddef.h>
+
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/err.h"
+
+/*
+ * Write data to path so that readers see the old file or the whole new one:
+ * a temporary file beside path ("<path>.pitr-tmp.<pid>.<n>"), fsync, rename
+ * over path, fsync of the directory. mode is the new file's mode (e.g.
+ * 0600). On failure the temporary file is removed and path is untouched.
+ */
+PITR_MUST_CHECK pitr_rc pitr_fs_write_atomic(const char *path,
+                                             const void *data,
+                                             size_t len,
+                                             int mode,
+                                             struct pitr_err *err);
+
+/* Append the whole file to out (bounded by out->limit). ENOENT -> PITR_ENOTFOUND. */
+PITR_MUST_CHECK pitr_rc pitr_fs_read_file(const char *path,
+                                          struct pitr_buf *out,
+                                          struct pitr_err *err);
+
+/* mkdir -p with mode for each created directory; existing ones are fine. */
+PITR_MUST_CHECK pitr_rc pitr_fs_mkdir_p(const char *path, int mode, struct pitr_err *err);
+
+/* fsync the directory at path. */
+PITR_MUST_CHECK pitr_rc pitr_fs_fsync_dir(const char *path, struct pitr_err *err);
+
+/* True when name is one of our temporary files (see pitr_fs_write_atomic). */
+int pitr_fs_is_temp_name(const char *name);
+
+#endif

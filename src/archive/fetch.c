@@ -1,0 +1,118 @@
+/*
+ * fetch.c - restore one WAL file (restore_command).
+ *
+ * PostgreSQL asks for files that may not exist (the next timeline's
+ * history, the segment after the last archived one); "not found" must be
+ * told apart from every other failure, because PostgreSQL ends recovery or
+ * switches to streaming on it. Anything we write to the destination is
+ * complete and checked: a temporary file, renamed into place.
+ */
+#include <string.h>
+
+#include "pgpitr/archive/archive.h"
+#include "pgpitr/core/fsutil.h"
+#include "pgpitr/core/log.h"
+#include "pgpitr/core/mem.h"
+#include "pgpitr/wal/wal.h"
+#include "variants.h"
+
+/* Full segments first; then the cheapest format to decode. */
+static const struct wal_variant *choose(const struct wal_variants *vs)
+{
+    static const enum pitr_codec order[] = {
+        PITR_CODEC_NONE,   PITR_CODEC_ZSTD,  PITR_CODEC_LZ4, PITR_CODEC_GZIP,
+        PITR_CODEC_SNAPPY, PITR_CODEC_BZIP2, PITR_CODEC_XZ,
+    };
+    int partial;
+    size_t i, j;
+
+    for (partial = 0; partial <= 1; partial++)
+        for (j = 0; j < sizeof(order) / sizeof(order[0]); j++)
+            for (i = 0; i < vs->n; i++)
+                if (vs->v[i].partial == partial && vs->v[i].codec == order[j])
+                    return &vs->v[i];
+    return NULL;
+}
+
+pitr_rc pitr_wal_fetch(struct pitr_storage *st,
+                       const char *server,
+                       const char *name,
+                       const char *dest,
+                       struct pitr_err *err)
+{
+    struct wal_variants vs = { 0 };
+    const struct wal_variant *v;
+    struct pitr_wal_name w;
+    struct pitr_buf raw, plain;
+    char *stem = NULL;
+    pitr_rc rc;
+
+    pitr_buf_init(&raw, PITR_WAL_MAX_FILE + PITR_WAL_MAX_FILE / 8);
+    pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
+    rc = pitr_wal_parse_name(name, &w, err);
+    if (rc != PITR_OK)
+        goto out;
+    stem = pitr_wal_key_stem(server, name, err);
+    if (stem == NULL) {
+        rc = err->code;
+        goto out;
+    }
+    rc = wal_variants_find(st, stem, &vs, err);
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "cannot look up '%s'", name);
+        goto out;
+    }
+    v = choose(&vs);
+    if (v == NULL) {
+        rc = pitr_err_set(err,
+                          PITR_ENOTFOUND,
+                          "WAL file '%s' is not in the archive '%s' (server '%s')",
+                          name,
+                          st->url,
+                          server);
+        goto out;
+    }
+    rc = pitr_storage_get(st, v->key, &raw, err);
+    if (rc == PITR_ENOTFOUND) {
+        /* Listed a moment ago: deleted by retention meanwhile. Still "not found". */
+        pitr_err_prefix(err, "WAL file '%s' vanished while fetching it", name);
+        goto out;
+    }
+    if (rc != PITR_OK)
+        goto out;
+    rc = pitr_codec_decompress(v->codec, raw.data, raw.len, &plain, err);
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "archived '%s' is unreadable", v->key);
+        goto out;
+    }
+    if (w.kind == PITR_WAL_SEGMENT) {
+        uint32_t seg_size;
+
+        rc = pitr_wal_segment_size(plain.data, plain.len, &seg_size, err);
+        if (rc != PITR_OK) {
+            pitr_err_prefix(err, "archived '%s' is not a valid WAL segment", v->key);
+            goto out;
+        }
+        if (!v->partial && plain.len != seg_size) {
+            rc = pitr_err_set(err,
+                              PITR_EFORMAT,
+                              "archived '%s' has %zu bytes, its header says %u",
+                              v->key,
+                              plain.len,
+                              seg_size);
+            goto out;
+        }
+    }
+    if (v->partial)
+        pitr_log_warn("'%s' is only archived as a partial segment: restoring '%s'", name, v->key);
+    rc = pitr_fs_write_atomic(dest, plain.data, plain.len, 0600, err);
+    if (rc != PITR_OK)
+        goto out;
+    pitr_log_info("restored '%s' from '%s' to '%s'", name, v->key, dest);
+out:
+    wal_variants_release(&vs);
+    pitr_free(stem);
+    pitr_buf_release(&raw);
+    pitr_buf_release(&plain);
+    return rc;
+}

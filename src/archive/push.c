@@ -1,0 +1,168 @@
+/*
+ * push.c - archive one WAL file (archive_command).
+ *
+ * The rule this file exists to keep: exit 0 only when the WAL is durably
+ * stored, and never replace an archived WAL with different bytes. So
+ * before writing we look for every stored variant of the name (any
+ * compression suffix); if one exists we decompress and compare it, and
+ * either report success (same bytes: PostgreSQL is retrying after a crash)
+ * or refuse (different bytes: two clusters share a repository, or the
+ * archive holds a foreign timeline).
+ */
+#include <string.h>
+
+#include "pgpitr/archive/archive.h"
+#include "pgpitr/core/fsutil.h"
+#include "pgpitr/core/log.h"
+#include "pgpitr/core/mem.h"
+#include "pgpitr/wal/wal.h"
+#include "variants.h"
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash ? slash + 1 : path;
+}
+
+/* Check that a segment's size agrees with its own page header. */
+static pitr_rc check_segment(const char *path,
+                             const struct pitr_wal_name *w,
+                             const struct pitr_buf *data,
+                             struct pitr_err *err)
+{
+    uint32_t seg_size;
+
+    if (w->kind != PITR_WAL_SEGMENT && w->kind != PITR_WAL_PARTIAL)
+        return PITR_OK;
+    if (pitr_wal_segment_size(data->data, data->len, &seg_size, err) != PITR_OK)
+        return pitr_err_prefix(err, "'%s' is not a valid WAL segment", path);
+    if (w->kind == PITR_WAL_SEGMENT && data->len != seg_size)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "'%s' is not a complete WAL segment: %zu bytes, its header says %u",
+                            path,
+                            data->len,
+                            seg_size);
+    if (w->kind == PITR_WAL_PARTIAL && data->len > seg_size)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "'%s' is larger than its segment size (%zu > %u bytes)",
+                            path,
+                            data->len,
+                            seg_size);
+    return PITR_OK;
+}
+
+/*
+ * Compare one stored variant with the local bytes. *same is set when the
+ * decompressed object equals data.
+ */
+static pitr_rc compare_stored(struct pitr_storage *st,
+                              const struct wal_variant *v,
+                              const struct pitr_buf *data,
+                              int *same,
+                              struct pitr_err *err)
+{
+    struct pitr_buf raw, plain;
+    pitr_rc rc;
+
+    pitr_buf_init(&raw, PITR_WAL_MAX_FILE);
+    pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
+    *same = 0;
+    rc = pitr_storage_get(st, v->key, &raw, err);
+    if (rc != PITR_OK)
+        goto out;
+    rc = pitr_codec_decompress(v->codec, raw.data, raw.len, &plain, err);
+    if (rc != PITR_OK) {
+        /* A stored object we cannot read is not our content: do not overwrite it. */
+        pitr_err_prefix(err, "cannot read archived '%s'", v->key);
+        rc = PITR_ECONFLICT;
+        err->code = rc;
+        goto out;
+    }
+    *same = plain.len == data->len && memcmp(plain.data, data->data, data->len) == 0;
+out:
+    pitr_buf_release(&raw);
+    pitr_buf_release(&plain);
+    return rc;
+}
+
+pitr_rc pitr_wal_push(struct pitr_storage *st,
+                      const struct pitr_push_opts *o,
+                      const char *path,
+                      enum pitr_push_outcome *outcome,
+                      struct pitr_err *err)
+{
+    const char *name = base_name(path);
+    struct pitr_wal_name w;
+    struct pitr_buf data, packed;
+    struct wal_variants vs = { 0 };
+    char *stem = NULL, *key = NULL;
+    pitr_rc rc;
+    size_t i;
+
+    pitr_buf_init(&data, PITR_WAL_MAX_FILE);
+    pitr_buf_init(&packed, PITR_WAL_MAX_FILE + PITR_WAL_MAX_FILE / 8);
+    rc = pitr_wal_parse_name(name, &w, err);
+    if (rc != PITR_OK)
+        goto out;
+    rc = pitr_fs_read_file(path, &data, err);
+    if (rc != PITR_OK)
+        goto out;
+    rc = check_segment(path, &w, &data, err);
+    if (rc != PITR_OK)
+        goto out;
+
+    stem = pitr_wal_key_stem(o->server, name, err);
+    if (stem == NULL) {
+        rc = err->code;
+        goto out;
+    }
+    rc = wal_variants_find(st, stem, &vs, err);
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "cannot check whether '%s' is already archived", name);
+        goto out;
+    }
+    for (i = 0; i < vs.n; i++) {
+        int same;
+
+        if (vs.v[i].partial)
+            continue;
+        rc = compare_stored(st, &vs.v[i], &data, &same, err);
+        if (rc != PITR_OK)
+            goto out;
+        if (!same) {
+            rc = pitr_err_set(err,
+                              PITR_ECONFLICT,
+                              "'%s' is already archived as '%s' with different content; refusing "
+                              "to overwrite it. HINT: is another cluster archiving into the same "
+                              "repository and server name?",
+                              name,
+                              vs.v[i].key);
+            goto out;
+        }
+        pitr_log_warn("'%s' is already archived as '%s' with identical content", name, vs.v[i].key);
+        *outcome = PITR_PUSH_IDENTICAL;
+        goto out;
+    }
+
+    rc = pitr_codec_compress(o->codec, o->level, data.data, data.len, &packed, err);
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "cannot compress '%s'", path);
+        goto out;
+    }
+    key = pitr_asprintf("%s%s", stem, pitr_codec_suffix(o->codec));
+    rc = pitr_storage_put(st, key, packed.data, packed.len, err);
+    if (rc != PITR_OK)
+        goto out;
+    pitr_log_info("archived '%s' as '%s' (%zu -> %zu bytes)", name, key, data.len, packed.len);
+    *outcome = PITR_PUSH_STORED;
+out:
+    wal_variants_release(&vs);
+    pitr_free(stem);
+    pitr_free(key);
+    pitr_buf_release(&data);
+    pitr_buf_release(&packed);
+    return rc;
+}

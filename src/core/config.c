@@ -1,0 +1,244 @@
+/* config.c - settings from flags, environment and file; see core/config.h. */
+#include "pgpitr/core/config.h"
+
+#include <errno.h>
+#include <openssl/crypto.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "pgpitr/core/mem.h"
+
+/*
+ * One row per setting: its name in files and on the command line, the
+ * environment variables it falls back to (first set wins), and where it
+ * lives. Enum-valued settings have no field offset; pitr_config_set parses
+ * them.
+ */
+struct key_def {
+    const char *name;
+    const char *env1;
+    const char *env2;
+    size_t offset; /* offset of the char * field, or (size_t)-1 */
+    int secret;
+};
+
+#define FIELD(f) offsetof(struct pitr_config, f)
+#define NO_FIELD ((size_t)-1)
+
+static const struct key_def keys[] = {
+    { "repo", "PGPITR_REPO", NULL, FIELD(repo), 0 },
+    { "server", "PGPITR_SERVER", NULL, FIELD(server), 0 },
+    { "compression", "PGPITR_COMPRESSION", NULL, FIELD(compression), 0 },
+    { "endpoint-url", "AWS_ENDPOINT_URL", NULL, FIELD(endpoint_url), 0 },
+    { "region", "AWS_REGION", "AWS_DEFAULT_REGION", FIELD(region), 0 },
+    { "ca-file", "AWS_CA_BUNDLE", NULL, FIELD(ca_file), 0 },
+    { "s3-url-style", "PGPITR_S3_URL_STYLE", NULL, NO_FIELD, 0 },
+    { "log-level", "PGPITR_LOG_LEVEL", NULL, NO_FIELD, 0 },
+    { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
+    { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
+    { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },
+};
+
+#define N_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const struct key_def *find_key(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].name, name) == 0)
+            return &keys[i];
+    return NULL;
+}
+
+static char **field_ptr(struct pitr_config *cfg, const struct key_def *k)
+{
+    return (char **)(void *)((char *)cfg + k->offset);
+}
+
+static void free_secret(char *s)
+{
+    if (s != NULL)
+        OPENSSL_cleanse(s, strlen(s));
+    pitr_free(s);
+}
+
+void pitr_config_init(struct pitr_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->url_style = PITR_URL_STYLE_AUTO;
+    cfg->log_level = PITR_LOG_WARN;
+}
+
+void pitr_config_release(struct pitr_config *cfg)
+{
+    size_t i;
+
+    for (i = 0; i < N_KEYS; i++) {
+        if (keys[i].offset == NO_FIELD)
+            continue;
+        if (keys[i].secret)
+            free_secret(*field_ptr(cfg, &keys[i]));
+        else
+            pitr_free(*field_ptr(cfg, &keys[i]));
+    }
+    pitr_free(cfg->config_file);
+    pitr_config_init(cfg);
+}
+
+int pitr_config_is_key(const char *name)
+{
+    return find_key(name) != NULL;
+}
+
+pitr_rc pitr_config_set(struct pitr_config *cfg,
+                        const char *key,
+                        const char *value,
+                        struct pitr_err *err)
+{
+    const struct key_def *k = find_key(key);
+    char **field;
+
+    if (k == NULL)
+        return pitr_err_set(err, PITR_EUSAGE, "unknown setting '%s'", key);
+    if (strcmp(key, "s3-url-style") == 0) {
+        if (strcmp(value, "auto") == 0)
+            cfg->url_style = PITR_URL_STYLE_AUTO;
+        else if (strcmp(value, "path") == 0)
+            cfg->url_style = PITR_URL_STYLE_PATH;
+        else if (strcmp(value, "virtual") == 0)
+            cfg->url_style = PITR_URL_STYLE_VIRTUAL;
+        else
+            return pitr_err_set(
+              err, PITR_EUSAGE, "invalid s3-url-style '%s': expected auto, path or virtual", value);
+        return PITR_OK;
+    }
+    if (strcmp(key, "log-level") == 0)
+        return pitr_log_parse_level(value, &cfg->log_level, err);
+    field = field_ptr(cfg, k);
+    if (k->secret)
+        free_secret(*field);
+    else
+        pitr_free(*field);
+    *field = pitr_strdup(value);
+    return PITR_OK;
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (*s == ' ' || *s == '\t')
+        s++;
+    end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r' || end[-1] == '\n'))
+        *--end = '\0';
+    return s;
+}
+
+/* Read "key = value" lines. A missing file is PITR_ENOTFOUND. */
+static pitr_rc load_file(struct pitr_config *cfg, const char *path, struct pitr_err *err)
+{
+    FILE *f;
+    char line[4096];
+    unsigned lineno = 0;
+    pitr_rc rc = PITR_OK;
+
+    f = fopen(path, "r");
+    if (f == NULL)
+        return pitr_err_set_errno(err,
+                                  errno == ENOENT ? PITR_ENOTFOUND : PITR_EUSAGE,
+                                  errno,
+                                  "cannot open config file '%s'",
+                                  path);
+    while (fgets(line, sizeof(line), f) != NULL) {
+        char *eq, *key, *value, *p = trim(line);
+
+        lineno++;
+        if (*p == '\0' || *p == '#')
+            continue;
+        eq = strchr(p, '=');
+        if (eq == NULL) {
+            rc = pitr_err_set(
+              err, PITR_EUSAGE, "config file '%s' line %u: expected 'key = value'", path, lineno);
+            goto out;
+        }
+        *eq = '\0';
+        key = trim(p);
+        value = trim(eq + 1);
+        rc = pitr_config_set(cfg, key, value, err);
+        if (rc != PITR_OK) {
+            pitr_err_prefix(err, "config file '%s' line %u", path, lineno);
+            goto out;
+        }
+    }
+    if (ferror(f))
+        rc = pitr_err_set(err, PITR_EUSAGE, "cannot read config file '%s'", path);
+out:
+    OPENSSL_cleanse(line, sizeof(line));
+    fclose(f);
+    return rc;
+}
+
+pitr_rc pitr_config_load(struct pitr_config *cfg,
+                         const struct pitr_config_flag *flags,
+                         size_t n,
+                         struct pitr_err *err)
+{
+    const char *file = NULL;
+    int explicit_file = 1;
+    pitr_rc rc;
+    size_t i;
+
+    /* Which file: --config, then $PGPITR_CONFIG, then the default. */
+    for (i = 0; i < n; i++)
+        if (strcmp(flags[i].name, "config") == 0)
+            file = flags[i].value;
+    if (file == NULL)
+        file = getenv("PGPITR_CONFIG");
+    if (file == NULL || *file == '\0') {
+        file = PITR_DEFAULT_CONFIG_FILE;
+        explicit_file = 0;
+    }
+    rc = load_file(cfg, file, err);
+    if (rc == PITR_OK) {
+        cfg->config_file = pitr_strdup(file);
+    } else if (rc == PITR_ENOTFOUND && !explicit_file) {
+        pitr_err_clear(err);
+    } else {
+        if (rc == PITR_ENOTFOUND)
+            err->code = PITR_EUSAGE;
+        return err->code;
+    }
+
+    /* The environment overrides the file. */
+    for (i = 0; i < N_KEYS; i++) {
+        const char *v = getenv(keys[i].env1);
+
+        if ((v == NULL || *v == '\0') && keys[i].env2 != NULL)
+            v = getenv(keys[i].env2);
+        if (v == NULL || *v == '\0')
+            continue;
+        rc = pitr_config_set(cfg, keys[i].name, v, err);
+        if (rc != PITR_OK)
+            return pitr_err_prefix(err, "environment variable %s", keys[i].env1);
+    }
+
+    /* Flags override everything. */
+    for (i = 0; i < n; i++) {
+        if (strcmp(flags[i].name, "config") == 0)
+            continue;
+        rc = pitr_config_set(cfg, flags[i].name, flags[i].value, err);
+        if (rc != PITR_OK)
+            return pitr_err_prefix(err, "option --%s", flags[i].name);
+    }
+
+    if (cfg->region == NULL)
+        cfg->region = pitr_strdup("us-east-1");
+    if (cfg->compression == NULL)
+        cfg->compression = pitr_strdup("gzip");
+    return PITR_OK;
+}

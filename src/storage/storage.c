@@ -1,0 +1,97 @@
+/* storage.c - repository URL parsing and driver dispatch; see storage/storage.h. */
+#include "pgpitr/storage/storage.h"
+
+#include <string.h>
+
+#include "pgpitr/core/config.h"
+#include "pgpitr/core/mem.h"
+
+pitr_rc pitr_storage_open(const struct pitr_config *cfg,
+                          struct pitr_storage **out,
+                          struct pitr_err *err)
+{
+    const char *url = cfg->repo;
+    char *bucket = NULL;
+    const char *rest, *slash;
+    pitr_rc rc;
+
+    *out = NULL;
+    if (url == NULL || *url == '\0')
+        return pitr_err_set(err, PITR_EUSAGE, "no repository: set --repo or PGPITR_REPO");
+    if (strncmp(url, "file://", 7) == 0) {
+        rest = url + 7;
+        if (rest[0] != '/' || rest[1] == '\0')
+            return pitr_err_set(err,
+                                PITR_EUSAGE,
+                                "malformed repository URL '%s': a file:// URL needs an absolute "
+                                "path, as in file:///var/lib/pgpitr",
+                                url);
+        return pitr_storage_posix_new(rest, out, err);
+    }
+    if (strncmp(url, "s3://", 5) == 0) {
+        rest = url + 5;
+        slash = strchr(rest, '/');
+        bucket = slash ? pitr_strndup(rest, (size_t)(slash - rest)) : pitr_strdup(rest);
+        if (*bucket == '\0') {
+            pitr_free(bucket);
+            return pitr_err_set(err,
+                                PITR_EUSAGE,
+                                "malformed repository URL '%s': no bucket, expected "
+                                "s3://bucket[/prefix]",
+                                url);
+        }
+        rc = pitr_storage_s3_new(cfg, bucket, slash ? slash + 1 : "", out, err);
+        pitr_free(bucket);
+        return rc;
+    }
+    return pitr_err_set(err,
+                        PITR_EUSAGE,
+                        "malformed repository URL '%s': expected file:///path or "
+                        "s3://bucket[/prefix]",
+                        url);
+}
+
+void pitr_storage_free(struct pitr_storage *st)
+{
+    if (st != NULL)
+        st->ops->free(st);
+}
+
+pitr_rc pitr_storage_put(struct pitr_storage *st,
+                         const char *key,
+                         const void *data,
+                         size_t len,
+                         struct pitr_err *err)
+{
+    return st->ops->put(st, key, data, len, err);
+}
+
+pitr_rc pitr_storage_get(struct pitr_storage *st,
+                         const char *key,
+                         struct pitr_buf *out,
+                         struct pitr_err *err)
+{
+    return st->ops->get(st, key, out, err);
+}
+
+pitr_rc pitr_storage_head(struct pitr_storage *st,
+                          const char *key,
+                          struct pitr_obj_info *info,
+                          struct pitr_err *err)
+{
+    return st->ops->head(st, key, info, err);
+}
+
+pitr_rc pitr_storage_list(struct pitr_storage *st,
+                          const char *prefix,
+                          pitr_storage_list_fn fn,
+                          void *ud,
+                          struct pitr_err *err)
+{
+    return st->ops->list(st, prefix, fn, ud, err);
+}
+
+pitr_rc pitr_storage_remove(struct pitr_storage *st, const char *key, struct pitr_err *err)
+{
+    return st->ops->remove(st, key, err);
+}

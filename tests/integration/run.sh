@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Run every integration test against real servers started here, on loopback:
+# PostgreSQL 15 (by the tests themselves, tests/rig/pg.sh) and OpenStack
+# Swift with s3api behind stunnel (tests/rig/swift.sh). Prints one summary.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+: "${PGPITR_BIN:?set PGPITR_BIN to the pgpitr binary}"
+BUILD_DIR=$(dirname "$PGPITR_BIN")
+
+IT_TMP=$(mktemp -d /tmp/pgpitr-it.XXXXXX)
+chmod 755 "$IT_TMP"
+export IT_TMP
+# The server runs as the postgres user, which may not reach the build tree.
+mkdir -p "$IT_TMP/bin"
+cp "$PGPITR_BIN" "$IT_TMP/bin/pgpitr"
+chmod 755 "$IT_TMP/bin/pgpitr"
+export PGPITR_BIN=$IT_TMP/bin/pgpitr
+
+cleanup() {
+    . "$top/tests/rig/pg.sh"
+    for d in "$IT_TMP"/pg-*; do [ -d "$d" ] && pg_rig_stop "$d"; done
+    [ -x "$top/tests/rig/swift.sh" ] && "$top/tests/rig/swift.sh" stop "$IT_TMP/swift" >/dev/null 2>&1
+    [ -n "${KEEP_IT_TMP:-}" ] || rm -rf "$IT_TMP"
+}
+trap cleanup EXIT
+
+export IT_REPO_KINDS=file
+if [ -x "$top/tests/rig/swift.sh" ]; then
+    "$top/tests/rig/swift.sh" start "$IT_TMP/swift" || { echo "cannot start the Swift rig"; exit 1; }
+    . "$IT_TMP/swift/env"
+    export IT_REPO_KINDS="file s3 s3tls"
+fi
+
+passed=0 failed=0
+for t in "$here"/test_*.sh; do
+    echo "== $(basename "$t")"
+    if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+for t in "$BUILD_DIR"/tests/integration/test_*; do
+    [ -x "$t" ] || continue
+    echo "== $(basename "$t")"
+    if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+echo "integration suites: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
