@@ -16,6 +16,7 @@
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/wal/wal.h"
+#include "push_int.h"
 #include "variants.h"
 
 static const char *base_name(const char *path)
@@ -88,29 +89,26 @@ out:
     return rc;
 }
 
-pitr_rc pitr_wal_push(struct pitr_storage *st,
-                      const struct pitr_push_opts *o,
-                      const char *path,
-                      enum pitr_push_outcome *outcome,
-                      struct pitr_err *err)
+pitr_rc archive_push_loaded(struct pitr_storage *st,
+                            const struct pitr_push_opts *o,
+                            const char *path,
+                            const struct pitr_buf *data,
+                            enum pitr_push_outcome *outcome,
+                            struct pitr_err *err)
 {
     const char *name = base_name(path);
     struct pitr_wal_name w;
-    struct pitr_buf data, packed;
+    struct pitr_buf packed;
     struct wal_variants vs = { 0 };
     char *stem = NULL, *key = NULL;
     pitr_rc rc;
     size_t i;
 
-    pitr_buf_init(&data, PITR_WAL_MAX_FILE);
     pitr_buf_init(&packed, PITR_WAL_MAX_FILE + PITR_WAL_MAX_FILE / 8);
     rc = pitr_wal_parse_name(name, &w, err);
     if (rc != PITR_OK)
         goto out;
-    rc = pitr_fs_read_file(path, &data, err);
-    if (rc != PITR_OK)
-        goto out;
-    rc = check_segment(path, &w, &data, err);
+    rc = check_segment(path, &w, data, err);
     if (rc != PITR_OK)
         goto out;
 
@@ -129,7 +127,7 @@ pitr_rc pitr_wal_push(struct pitr_storage *st,
 
         if (vs.v[i].partial)
             continue;
-        rc = compare_stored(st, &vs.v[i], &data, &same, err);
+        rc = compare_stored(st, &vs.v[i], data, &same, err);
         if (rc != PITR_OK)
             goto out;
         if (!same) {
@@ -147,7 +145,7 @@ pitr_rc pitr_wal_push(struct pitr_storage *st,
         goto out;
     }
 
-    rc = pitr_codec_compress(o->codec, o->level, data.data, data.len, &packed, err);
+    rc = pitr_codec_compress(o->codec, o->level, data->data, data->len, &packed, err);
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "cannot compress '%s'", path);
         goto out;
@@ -156,13 +154,33 @@ pitr_rc pitr_wal_push(struct pitr_storage *st,
     rc = pitr_storage_put(st, key, packed.data, packed.len, err);
     if (rc != PITR_OK)
         goto out;
-    pitr_log_info("archived '%s' as '%s' (%zu -> %zu bytes)", name, key, data.len, packed.len);
+    pitr_log_info("archived '%s' as '%s' (%zu -> %zu bytes)", name, key, data->len, packed.len);
     *outcome = PITR_PUSH_STORED;
 out:
     wal_variants_release(&vs);
     pitr_free(stem);
     pitr_free(key);
-    pitr_buf_release(&data);
     pitr_buf_release(&packed);
+    return rc;
+}
+
+pitr_rc pitr_wal_push(struct pitr_storage *st,
+                      const struct pitr_push_opts *o,
+                      const char *path,
+                      enum pitr_push_outcome *outcome,
+                      struct pitr_err *err)
+{
+    struct pitr_wal_name w;
+    struct pitr_buf data;
+    pitr_rc rc;
+
+    pitr_buf_init(&data, PITR_WAL_MAX_FILE);
+    /* Check the name before touching the file: a bad name is a usage error. */
+    rc = pitr_wal_parse_name(base_name(path), &w, err);
+    if (rc == PITR_OK)
+        rc = pitr_fs_read_file(path, &data, err);
+    if (rc == PITR_OK)
+        rc = archive_push_loaded(st, o, path, &data, outcome, err);
+    pitr_buf_release(&data);
     return rc;
 }

@@ -50,6 +50,10 @@ static const struct {
     { "ca-file", "AWS_CA_BUNDLE", "PEM file of CA certificates for TLS verification" },
     { "s3-url-style", "PGPITR_S3_URL_STYLE", "auto (default), path or virtual" },
     { "log-level", "PGPITR_LOG_LEVEL", "error, warn (default), info, debug, trace" },
+    { "jobs", "PGPITR_JOBS", "parallel workers (default: CPUs, at least 2)" },
+    { "look-ahead",
+      "PGPITR_LOOK_AHEAD",
+      "wal-push: also push the next N .ready segments (default 8)" },
 };
 
 #define N_GLOBAL (sizeof(global_opts) / sizeof(global_opts[0]))

@@ -58,13 +58,15 @@ static void copy_config(struct pitr_config *dst, const struct pitr_config *src)
     dst->session_token = pitr_strdup(src->session_token);
     dst->url_style = src->url_style;
     dst->log_level = src->log_level;
+    dst->jobs = src->jobs;
+    dst->look_ahead = src->look_ahead;
 }
 
 int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
 {
     struct pitr_config cfg;
     struct pitr_storage *st = NULL;
-    struct pitr_push_opts o = { 0 };
+    struct pitr_push_batch_opts o = { 0 };
     struct pitr_err err = { 0 };
     enum pitr_push_outcome outcome;
     int rc;
@@ -75,16 +77,19 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
         pitr_log_error("wal-push: expected one WAL_PATH argument; see 'pgpitr help wal-push'");
         goto out;
     }
-    rc = pitr_codec_from_name(cfg.compression, &o.codec, &err);
+    rc = pitr_codec_from_name(cfg.compression, &o.push.codec, &err);
     if (rc != PITR_OK) {
         pitr_log_error("wal-push: %s", err.msg);
         goto out;
     }
+    /* Fail early on a bad repository; workers open their own handles. */
     rc = open_repo("wal-push", &cfg, &st);
     if (rc != PITR_OK)
         goto out;
-    o.server = cfg.server;
-    rc = pitr_wal_push(st, &o, argv[0], &outcome, &err);
+    o.push.server = cfg.server;
+    o.look_ahead = cfg.look_ahead;
+    o.jobs = cfg.jobs;
+    rc = pitr_wal_push_batch(&cfg, &o, argv[0], &outcome, &err);
     if (rc != PITR_OK)
         pitr_log_error("wal-push '%s': %s", argv[0], err.msg);
 out:

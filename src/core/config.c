@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "pgpitr/core/mem.h"
 
@@ -37,6 +38,8 @@ static const struct key_def keys[] = {
     { "ca-file", "AWS_CA_BUNDLE", NULL, FIELD(ca_file), 0 },
     { "s3-url-style", "PGPITR_S3_URL_STYLE", NULL, NO_FIELD, 0 },
     { "log-level", "PGPITR_LOG_LEVEL", NULL, NO_FIELD, 0 },
+    { "jobs", "PGPITR_JOBS", NULL, NO_FIELD, 0 },
+    { "look-ahead", "PGPITR_LOOK_AHEAD", NULL, NO_FIELD, 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },
@@ -71,6 +74,8 @@ void pitr_config_init(struct pitr_config *cfg)
     memset(cfg, 0, sizeof(*cfg));
     cfg->url_style = PITR_URL_STYLE_AUTO;
     cfg->log_level = PITR_LOG_WARN;
+    cfg->jobs = 0;
+    cfg->look_ahead = 8;
 }
 
 void pitr_config_release(struct pitr_config *cfg)
@@ -92,6 +97,30 @@ void pitr_config_release(struct pitr_config *cfg)
 int pitr_config_is_key(const char *name)
 {
     return find_key(name) != NULL;
+}
+
+static pitr_rc parse_int(const char *key,
+                         const char *value,
+                         long lo,
+                         long hi,
+                         int *out,
+                         struct pitr_err *err)
+{
+    char *end;
+    long v;
+
+    errno = 0;
+    v = strtol(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0' || v < lo || v > hi)
+        return pitr_err_set(err,
+                            PITR_EUSAGE,
+                            "invalid %s '%s': expected a number from %ld to %ld",
+                            key,
+                            value,
+                            lo,
+                            hi);
+    *out = (int)v;
+    return PITR_OK;
 }
 
 pitr_rc pitr_config_set(struct pitr_config *cfg,
@@ -118,6 +147,10 @@ pitr_rc pitr_config_set(struct pitr_config *cfg,
     }
     if (strcmp(key, "log-level") == 0)
         return pitr_log_parse_level(value, &cfg->log_level, err);
+    if (strcmp(key, "jobs") == 0)
+        return parse_int(key, value, 1, 64, &cfg->jobs, err);
+    if (strcmp(key, "look-ahead") == 0)
+        return parse_int(key, value, 0, 64, &cfg->look_ahead, err);
     field = field_ptr(cfg, k);
     if (k->secret)
         free_secret(*field);
@@ -240,5 +273,10 @@ pitr_rc pitr_config_load(struct pitr_config *cfg,
         cfg->region = pitr_strdup("us-east-1");
     if (cfg->compression == NULL)
         cfg->compression = pitr_strdup("gzip");
+    if (cfg->jobs == 0) {
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+        cfg->jobs = cpus < 2 ? 2 : cpus > 16 ? 16 : (int)cpus;
+    }
     return PITR_OK;
 }

@@ -92,6 +92,31 @@ bzip2 -c "$w/pg_wal/$SEG" >"$w/repo/srv/wals/0000000700000000/000000070000000000
 expect_exit "wal-fetch reads a .bz2 written by bzip2(1)" 0 "$P" wal-fetch 000000070000000000000001 "$w/b"
 check "bzip2(1) object: same bytes" cmp -s "$w/b" "$w/pg_wal/$SEG"
 
+# Look-ahead: pushing one segment of a pg_wal folder also pushes the next
+# .ready ones; later calls are answered from the spool markers, and a file
+# changed after its look-ahead push is archived again (and so refused).
+la=$w/la/pg_wal
+mkdir -p "$la/archive_status"
+for i in 1 2 3 4; do
+    cp "$w/pg_wal/$SEG" "$la/00000009000000000000000$i"
+    printf '%s' "$i" | dd of="$la/00000009000000000000000$i" bs=1 seek=200000 conv=notrunc status=none
+    touch "$la/archive_status/00000009000000000000000$i.ready"
+done
+expect_exit "look-ahead: the first push succeeds" 0 "$P" --look-ahead 8 wal-push "$la/000000090000000000000001"
+n=$(ls "$w/repo/srv/wals/0000000900000000/" 2>/dev/null | wc -l)
+check "look-ahead: the three next .ready segments were pushed too ($n objects)" test "$n" -eq 4
+check "look-ahead: markers were left for them" test -f "$la/pgpitr_spool/000000090000000000000002.ok"
+mv "$la/archive_status/000000090000000000000001.ready" "$la/archive_status/000000090000000000000001.done"
+expect_exit "look-ahead: the next call is answered from the marker" 0 "$P" --log-level info wal-push "$la/000000090000000000000002"
+expect_err_has "look-ahead: the log says so" "earlier look-ahead push"
+check "look-ahead: the marker is consumed" test ! -e "$la/pgpitr_spool/000000090000000000000002.ok"
+mv "$la/archive_status/000000090000000000000002.ready" "$la/archive_status/000000090000000000000002.done"
+printf 'Z' | dd of="$la/000000090000000000000003" bs=1 seek=300000 conv=notrunc status=none
+expect_exit "look-ahead: a file changed after its push is not trusted and conflicts" 13 "$P" wal-push "$la/000000090000000000000003"
+expect_err_has "look-ahead: the mismatch is reported" "does not match the file"
+zcat "$w/repo/srv/wals/0000000900000000/000000090000000000000004.gz" | cmp -s - "$la/000000090000000000000004"
+check "look-ahead: a look-ahead object holds the segment's bytes" test $? -eq 0
+
 if [ -n "${PITR_TEST_S3_ENDPOINT:-}" ]; then
     S3="--repo s3://$PITR_TEST_BUCKET/errors --endpoint-url $PITR_TEST_S3_ENDPOINT --s3-url-style path"
     # shellcheck disable=SC2086

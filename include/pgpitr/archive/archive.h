@@ -23,6 +23,7 @@ struct pitr_push_opts {
 enum pitr_push_outcome {
     PITR_PUSH_STORED,    /* a new object was written */
     PITR_PUSH_IDENTICAL, /* the same bytes were already archived */
+    PITR_PUSH_SPOOLED,   /* an earlier look-ahead push stored these bytes */
 };
 
 /*
@@ -55,5 +56,35 @@ PITR_MUST_CHECK pitr_rc pitr_wal_fetch(struct pitr_storage *st,
  * ("<server>/wals/<hash>/<name>"); heap string owned by the caller.
  */
 char *pitr_wal_key_stem(const char *server, const char *name, struct pitr_err *err);
+
+/*
+ * Look-ahead archiving. When path sits in a pg_wal directory (it has an
+ * archive_status/ folder), the next look_ahead segments marked .ready are
+ * pushed too, on up to jobs threads in parallel with path itself. Each one
+ * stored is recorded in a spool folder (pg_wal/pgpitr_spool/) as
+ * "<name>.ok" holding the file's identity (device, inode, size, mtime and
+ * ctime in nanoseconds); when PostgreSQL later asks for that segment, a
+ * marker that still matches lets wal-push return at once. A marker is only
+ * written after the object is durably stored, and only trusted while the
+ * file is provably unchanged (PostgreSQL never rewrites a .ready segment).
+ */
+struct pitr_config;
+
+struct pitr_push_batch_opts {
+    struct pitr_push_opts push;
+    int look_ahead; /* how many further .ready segments; 0 disables */
+    int jobs;       /* worker threads, >= 1 */
+};
+
+/*
+ * Push path (and its look-ahead segments). Storage handles are opened from
+ * cfg, one per worker. Returns the result for path alone: failures of
+ * look-ahead segments are logged at DEBUG and left for PostgreSQL to retry.
+ */
+PITR_MUST_CHECK pitr_rc pitr_wal_push_batch(const struct pitr_config *cfg,
+                                            const struct pitr_push_batch_opts *o,
+                                            const char *path,
+                                            enum pitr_push_outcome *outcome,
+                                            struct pitr_err *err);
 
 #endif

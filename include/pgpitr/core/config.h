@@ -5,7 +5,8 @@
  * the config file (--config, $PGPITR_CONFIG, or /etc/pgpitr/pgpitr.conf).
  * The file holds the same settings as "key = value" lines ('#' starts a
  * comment); keys are the long option names without "--" (repo, server,
- * compression, endpoint-url, region, ca-file, s3-url-style, log-level) plus
+ * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
+ * look-ahead) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -38,6 +39,8 @@ struct pitr_config {
     char *session_token; /* owned; secret: wiped on release, never logged */
     enum pitr_url_style url_style;
     enum pitr_log_level log_level;
+    int jobs;       /* parallel workers; default: online CPUs, at least 2 */
+    int look_ahead; /* wal-push: further .ready segments to push; default 8 */
 };
 
 /* One global option as given on the command line (--name value). */
