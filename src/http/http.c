@@ -282,6 +282,8 @@ static pitr_rc set_options(struct pitr_http *h,
     SET(CURLOPT_URL, req->url);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_NOSIGNAL, 1L);
+    /* Send the path as given: "/./" and "/../" can be parts of an object key. */
+    SET(CURLOPT_PATH_AS_IS, 1L);
     SET(CURLOPT_ERRORBUFFER, h->errbuf);
     SET(CURLOPT_USERAGENT, "pgpitr/" PITR_VERSION);
     SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
