@@ -362,7 +362,7 @@ pitr_rc pitr_s3_error_from_response(const char *op,
 
         snprintf(err->msg + used,
                  sizeof(err->msg) - used,
-                 " (HINT: check the secret key and that the clock is right)");
+                 "\nHINT: check the secret key, and that this machine's clock is right");
     }
     err->http_status = status;
     snprintf(err->s3_code, sizeof(err->s3_code), "%s", code);
