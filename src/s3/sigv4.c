@@ -106,11 +106,9 @@ static int param_missing(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
-/* The credentials and scope must be present; the scope parts may not hold '/'. */
-static pitr_rc check_params(const struct pitr_sigv4_params *p, struct pitr_err *err)
+/* The scope parts (region, service) must be present and may not hold '/'. */
+static pitr_rc check_scope(const struct pitr_sigv4_params *p, struct pitr_err *err)
 {
-    if (param_missing(p->access_key) || param_missing(p->secret_key))
-        return pitr_err_set(err, PITR_EUSAGE, "sigv4: the access key and secret key are required");
     if (param_missing(p->region) || strchr(p->region, '/') != NULL)
         return pitr_err_set(
           err, PITR_EUSAGE, "sigv4: invalid region '%s'", p->region ? p->region : "");
@@ -118,6 +116,14 @@ static pitr_rc check_params(const struct pitr_sigv4_params *p, struct pitr_err *
         return pitr_err_set(
           err, PITR_EUSAGE, "sigv4: invalid service '%s'", p->service ? p->service : "");
     return PITR_OK;
+}
+
+/* The credentials must be present, and the scope valid. */
+static pitr_rc check_params(const struct pitr_sigv4_params *p, struct pitr_err *err)
+{
+    if (param_missing(p->access_key) || param_missing(p->secret_key))
+        return pitr_err_set(err, PITR_EUSAGE, "sigv4: the access key and secret key are required");
+    return check_scope(p, err);
 }
 
 /* ---------------------------------------------------------------------------
@@ -729,7 +735,7 @@ pitr_rc pitr_sigv4_string_to_sign(const char *canonical_request,
      * StringToSign = "AWS4-HMAC-SHA256" \n TimeStamp \n CredentialScope \n
      *                Hex(SHA256(CanonicalRequest))
      */
-    rc = check_params(p, err);
+    rc = check_scope(p, err);
     if (rc == PITR_OK)
         rc = utc_time(p->when, &tm, err);
     if (rc == PITR_OK)
