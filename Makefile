@@ -38,10 +38,14 @@ LIB      := $(BUILD)/libpgpitr.a
 
 UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
 UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
+# Integration tests in C: cmocka binaries run by tests/integration/run.sh against
+# the test rigs (it sources the rig's env file first).
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 TEST_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit check-banned integration demo install clean lint fmt fmt-check check-headers bench
+.PHONY: all deps check unit check-banned integration integration-bins demo install clean lint fmt fmt-check check-headers bench
 
 all: $(BIN)
 
@@ -62,12 +66,19 @@ $(BUILD)/tests/unit/%: tests/unit/%.c $(LIB) $(TEST_SUPPORT_OBJ)
 	$(CC) $(ALL_CFLAGS) -DPITR_TESTING $(shell pkg-config --cflags cmocka) -o $@ $< \
 	    $(TEST_SUPPORT_OBJ) $(LIB) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
 
+$(BUILD)/tests/integration/%: tests/integration/%.c $(LIB) $(TEST_SUPPORT_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DPITR_TESTING $(shell pkg-config --cflags cmocka) -o $@ $< \
+	    $(TEST_SUPPORT_OBJ) $(LIB) $(LDFLAGS) $(PKG_LIBS) $(shell pkg-config --libs cmocka)
+
 deps:
 	tools/install-deps.sh
 
 # The unit tests: one cmocka binary per source file, run from the top folder.
 unit: $(UNIT_BIN) $(BIN) check-banned
 	tools/run-unit.sh $(UNIT_BIN)
+
+integration-bins: $(INTEG_BIN)
 
 integration: $(BIN)
 	PGPITR_BIN=$(abspath $(BIN)) tests/integration/run.sh
@@ -89,7 +100,8 @@ install: $(BIN)
 clean:
 	rm -rf build
 
-C_FILES := $(wildcard src/*/*.c include/pgpitr/*/*.h include/pgpitr/*.h src/*/*.h tests/unit/*/*.c tests/unit/*/*.h)
+C_FILES := $(wildcard src/*/*.c include/pgpitr/*/*.h include/pgpitr/*.h src/*/*.h tests/unit/*/*.c tests/unit/*/*.h \
+             tests/integration/*.c)
 
 fmt:
 	clang-format -i $(C_FILES)

@@ -1,0 +1,102 @@
+/*
+ * http.h - a small synchronous HTTP(S) client over one libcurl easy handle.
+ *
+ * One struct pitr_http owns one CURL handle, so consecutive requests through
+ * it reuse the same keep-alive connection. It is not thread-safe: give each
+ * thread its own. A request body comes from memory (pointer + length); the
+ * response body goes into a bounded pitr_buf or to a caller callback, and
+ * the few response headers the S3 client needs (ETag, Content-Length,
+ * x-amz-request-id) are captured.
+ *
+ * A transport failure (DNS, connect, TLS, timeout, reset) is PITR_ENETWORK
+ * with curl's error text and the URL. An HTTP error status is not a failure
+ * here: pitr_http_perform() returns PITR_OK and the caller looks at
+ * resp->status. Nothing here logs header values: the Authorization and
+ * x-amz-security-token headers pass through untouched and unlogged.
+ */
+#ifndef PGPITR_HTTP_HTTP_H
+#define PGPITR_HTTP_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/err.h"
+/* struct pitr_http_header: the signer and the sender share one header type. */
+#include "pgpitr/s3/sigv4.h"
+
+#define PITR_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000L
+#define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT   60L
+#define PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT    1L
+
+struct pitr_http_opts {
+    const char *ca_file;     /* borrowed (copied); PEM bundle, NULL for the system store */
+    long connect_timeout_ms; /* 0: PITR_HTTP_CONNECT_TIMEOUT_MS_DEFAULT */
+    /* Abort when fewer than low_speed_limit bytes/s flow for low_speed_time_s. */
+    long low_speed_time_s; /* 0: PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT */
+    long low_speed_limit;  /* 0: PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT */
+};
+
+/*
+ * Receives response body bytes as they arrive (2xx responses only when
+ * err_body is set, see below). Return PITR_OK to go on; any other code
+ * aborts the transfer and pitr_http_perform() returns it with *err as the
+ * callback filled it.
+ */
+typedef pitr_rc (*pitr_http_body_fn)(const void *p, size_t n, void *ud, struct pitr_err *err);
+
+struct pitr_http_request {
+    const char *method; /* "GET", "PUT", "HEAD", "DELETE", "POST" */
+    /* Full URL, already encoded. Appears in messages: must not hold secrets. */
+    const char *url;
+    const struct pitr_http_header *headers; /* borrowed; sent as given */
+    size_t n_headers;
+    const void *body; /* borrowed; NULL (and body_len 0) for no body */
+    size_t body_len;
+    /*
+     * Where the response body goes: appended to resp_body (bounded by its
+     * limit; exceeding it fails with PITR_ELIMIT), else to body_fn, else
+     * discarded. When err_body is set, the body of a response with status
+     * >= 300 goes there instead, so an S3 error document never lands in
+     * the caller's data buffer.
+     */
+    struct pitr_buf *resp_body;
+    pitr_http_body_fn body_fn;
+    void *body_ud;
+    struct pitr_buf *err_body;
+};
+
+struct pitr_http_response {
+    long status;            /* HTTP status code of the final response */
+    int64_t content_length; /* Content-Length header, or -1 when absent */
+    char etag[128];         /* ETag header as sent (quotes included), or "" */
+    char request_id[128];   /* x-amz-request-id header, or "" */
+};
+
+struct pitr_http;
+
+/* A new client (caller frees with pitr_http_free). opts may be NULL. */
+PITR_MUST_CHECK pitr_rc pitr_http_new(const struct pitr_http_opts *opts,
+                                      struct pitr_http **out,
+                                      struct pitr_err *err);
+/* Close the connection and free the client. NULL is a no-op. */
+void pitr_http_free(struct pitr_http *h);
+
+/*
+ * Send one request and wait for the whole response. *resp is filled on
+ * PITR_OK (any HTTP status). On failure *err names the method and URL.
+ */
+PITR_MUST_CHECK pitr_rc pitr_http_perform(struct pitr_http *h,
+                                          const struct pitr_http_request *req,
+                                          struct pitr_http_response *resp,
+                                          struct pitr_err *err);
+
+/*
+ * Append url to out with any "user:password@" part replaced by "***@", for
+ * messages and logs.
+ */
+PITR_MUST_CHECK pitr_rc pitr_http_redact_url(const char *url,
+                                             struct pitr_buf *out,
+                                             struct pitr_err *err);
+
+#endif

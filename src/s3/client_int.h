@@ -1,0 +1,57 @@
+/*
+ * client_int.h - the S3 client's pure helpers, exposed for unit tests.
+ *
+ * None of these send anything: they build URLs and query strings and turn
+ * an HTTP error response into a struct pitr_err.
+ */
+#ifndef PGPITR_S3_CLIENT_INT_H
+#define PGPITR_S3_CLIENT_INT_H
+
+#include <stddef.h>
+
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/err.h"
+#include "pgpitr/s3/client.h"
+
+/* True when the client puts the bucket in the path (path style). */
+int pitr_s3_client_path_style(const struct pitr_s3_client *c);
+/* The Host header the client sends (borrowed): "host[:port]" or "bucket.host[:port]". */
+const char *pitr_s3_client_host(const struct pitr_s3_client *c);
+
+/*
+ * Append to path the encoded request path for key (NULL: the bucket
+ * itself), and to url (optional) the full URL with "?query" when query is
+ * non-empty. path is what is signed; url is what is sent.
+ */
+PITR_MUST_CHECK pitr_rc pitr_s3_client_target(const struct pitr_s3_client *c,
+                                              const char *key,
+                                              const char *query,
+                                              struct pitr_buf *path,
+                                              struct pitr_buf *url,
+                                              struct pitr_err *err);
+
+/*
+ * Append the ListObjectsV2 query string (parameters sorted, values
+ * encoded): continuation-token (if token), list-type=2, max-keys (if
+ * max_keys > 0), prefix (if non-empty).
+ */
+PITR_MUST_CHECK pitr_rc pitr_s3_list_query(const char *prefix,
+                                           const char *token,
+                                           unsigned max_keys,
+                                           struct pitr_buf *out,
+                                           struct pitr_err *err);
+
+/*
+ * Fill *err for an HTTP error answer to op (e.g. "PUT") on s3://bucket/key
+ * (key may be NULL or ""), from its status and (possibly empty) body, and
+ * return the code (see client.h for the mapping).
+ */
+pitr_rc pitr_s3_error_from_response(const char *op,
+                                    const char *bucket,
+                                    const char *key,
+                                    long status,
+                                    const char *body,
+                                    size_t len,
+                                    struct pitr_err *err);
+
+#endif

@@ -1,0 +1,249 @@
+/* test_xml.c - unit tests for src/s3/xml.c (ListObjectsV2 and <Error> parsing). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/err.h"
+#include "pgpitr/core/mem.h"
+#include "s3/xml_int.h"
+
+static const char list_page1[] =
+  "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+  "<ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\n"
+  "  <Name>pgpitr-test</Name><Prefix>pg1/</Prefix><KeyCount>2</KeyCount>\n"
+  "  <MaxKeys>2</MaxKeys><IsTruncated>true</IsTruncated>\n"
+  "  <Contents><Key>pg1/a b+c&amp;d</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified>\n"
+  "    <ETag>&quot;0123456789abcdef0123456789abcdef&quot;</ETag><Size>42</Size>\n"
+  "    <StorageClass>STANDARD</StorageClass></Contents>\n"
+  "  <Contents><Key>pg1/\xc3\xa9t\xc3\xa9</Key><Size>18446744073709551615</Size>"
+  "<ETag>\"e\"</ETag></Contents>\n"
+  "  <NextContinuationToken>tok/+=en</NextContinuationToken>\n"
+  "</ListBucketResult>\n";
+
+static pitr_rc parse_list(const char *xml, struct pitr_s3_list_page *page, struct pitr_err *err)
+{
+    pitr_s3_list_page_init(page);
+    pitr_err_clear(err);
+    return pitr_s3_xml_parse_list(xml, strlen(xml), page, err);
+}
+
+static void pitr_s3_xml_parse_list__entries_token_truncated(void **state)
+{
+    struct pitr_s3_list_page page;
+    struct pitr_err err;
+
+    (void)state;
+    assert_int_equal(parse_list(list_page1, &page, &err), PITR_OK);
+    assert_int_equal(page.n, 2);
+    assert_string_equal(page.entries[0].key, "pg1/a b+c&d");
+    assert_int_equal(page.entries[0].size, 42);
+    assert_string_equal(page.entries[0].etag, "0123456789abcdef0123456789abcdef");
+    assert_string_equal(page.entries[1].key, "pg1/\xc3\xa9t\xc3\xa9");
+    assert_true(page.entries[1].size == UINT64_MAX);
+    assert_string_equal(page.entries[1].etag, "e");
+    assert_true(page.is_truncated);
+    assert_non_null(page.next_token);
+    assert_string_equal(page.next_token, "tok/+=en");
+    pitr_s3_list_page_release(&page);
+    assert_null(page.entries);
+    assert_int_equal(page.n, 0);
+}
+
+static void pitr_s3_xml_parse_list__last_page_and_empty(void **state)
+{
+    struct pitr_s3_list_page page;
+    struct pitr_err err;
+
+    (void)state;
+    assert_int_equal(parse_list("<ListBucketResult><IsTruncated>false</IsTruncated>"
+                                "<Contents><Key>k</Key><Size>0</Size></Contents>"
+                                "</ListBucketResult>",
+                                &page,
+                                &err),
+                     PITR_OK);
+    assert_int_equal(page.n, 1);
+    assert_string_equal(page.entries[0].etag, "");
+    assert_false(page.is_truncated);
+    assert_null(page.next_token);
+    pitr_s3_list_page_release(&page);
+
+    assert_int_equal(parse_list("<ListBucketResult/>", &page, &err), PITR_OK);
+    assert_int_equal(page.n, 0);
+    assert_false(page.is_truncated);
+    pitr_s3_list_page_release(&page);
+}
+
+static void pitr_s3_xml_parse_list__many_entries_grow(void **state)
+{
+    struct pitr_s3_list_page page;
+    struct pitr_buf xml;
+    struct pitr_err err;
+    size_t i;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_buf_init(&xml, PITR_S3_XML_MAX_INPUT);
+    assert_int_equal(pitr_buf_append_str(&xml, "<ListBucketResult>", &err), PITR_OK);
+    for (i = 0; i < 1000; i++)
+        assert_int_equal(
+          pitr_buf_appendf(
+            &xml, &err, "<Contents><Key>k%04zu</Key><Size>%zu</Size></Contents>", i, i),
+          PITR_OK);
+    assert_int_equal(pitr_buf_append_str(&xml, "</ListBucketResult>", &err), PITR_OK);
+    pitr_s3_list_page_init(&page);
+    assert_int_equal(pitr_s3_xml_parse_list(xml.data, xml.len, &page, &err), PITR_OK);
+    assert_int_equal(page.n, 1000);
+    assert_string_equal(page.entries[999].key, "k0999");
+    assert_int_equal(page.entries[999].size, 999);
+    pitr_s3_list_page_release(&page);
+    pitr_buf_release(&xml);
+}
+
+static void pitr_s3_xml_parse_list__malformed(void **state)
+{
+    static const char *const bad[] = {
+        "",
+        "not xml",
+        "<ListBucketResult><Contents><Key>k</Key><Size>1</Size></Contents>",        /* unclosed */
+        "<ListBucketResult><Contents><Key>k</Key></Contents></ListBucketResult>",   /* no Size */
+        "<ListBucketResult><Contents><Size>1</Size></Contents></ListBucketResult>", /* no Key */
+        "<ListBucketResult><Contents><Key></Key><Size>1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>k</Key><Size>-1</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>k</Key><Size>1x</Size></Contents></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>k</Key><Size>18446744073709551616</Size></Contents>"
+        "</ListBucketResult>",
+        "<ListBucketResult><IsTruncated>yes</IsTruncated></ListBucketResult>",
+        "<ListBucketResult><Contents><Key>a<b/></Key><Size>1</Size></Contents></ListBucketResult>",
+        "<Error><Code>NoSuchBucket</Code></Error>", /* wrong root */
+        "<ListBucketResult></ListBucketResul>",
+        "<?xml version=\"1.0\"?><!DOCTYPE x [<!ENTITY a \"aaaa\">]><ListBucketResult>&a;"
+        "</ListBucketResult>",
+    };
+    struct pitr_s3_list_page page;
+    struct pitr_err err;
+    size_t i;
+    pitr_rc rc;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        rc = parse_list(bad[i], &page, &err);
+        if (rc != PITR_EFORMAT)
+            fail_msg("case %zu: rc %d (%s), want EFORMAT", i, (int)rc, err.msg);
+        assert_int_equal(err.code, PITR_EFORMAT);
+        assert_true(strstr(err.msg, "malformed S3 response") != NULL);
+        assert_int_equal(page.n, 0);
+        assert_null(page.entries);
+        assert_null(page.next_token);
+        pitr_s3_list_page_release(&page);
+    }
+}
+
+static void pitr_s3_xml_parse_list__size_limits(void **state)
+{
+    struct pitr_s3_list_page page;
+    struct pitr_buf xml;
+    struct pitr_err err;
+    size_t i;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_buf_init(&xml, 2 * PITR_S3_XML_MAX_INPUT);
+
+    /* A key of exactly the S3 maximum is fine, one byte more is not. */
+    assert_int_equal(pitr_buf_append_str(&xml, "<ListBucketResult><Contents><Key>", &err), PITR_OK);
+    for (i = 0; i < PITR_S3_KEY_MAX; i++)
+        assert_int_equal(pitr_buf_append(&xml, "k", 1, &err), PITR_OK);
+    assert_int_equal(
+      pitr_buf_append_str(&xml, "</Key><Size>1</Size></Contents></ListBucketResult>", &err),
+      PITR_OK);
+    pitr_s3_list_page_init(&page);
+    assert_int_equal(pitr_s3_xml_parse_list(xml.data, xml.len, &page, &err), PITR_OK);
+    assert_int_equal(strlen(page.entries[0].key), PITR_S3_KEY_MAX);
+    pitr_s3_list_page_release(&page);
+
+    pitr_buf_reset(&xml);
+    assert_int_equal(pitr_buf_append_str(&xml, "<ListBucketResult><Contents><Key>", &err), PITR_OK);
+    for (i = 0; i < PITR_S3_KEY_MAX + 1; i++)
+        assert_int_equal(pitr_buf_append(&xml, "k", 1, &err), PITR_OK);
+    assert_int_equal(
+      pitr_buf_append_str(&xml, "</Key><Size>1</Size></Contents></ListBucketResult>", &err),
+      PITR_OK);
+    assert_int_equal(pitr_s3_xml_parse_list(xml.data, xml.len, &page, &err), PITR_ELIMIT);
+    assert_true(strstr(err.msg, "too long") != NULL);
+    assert_int_equal(page.n, 0);
+
+    /* A whole document over the input limit is refused before parsing. */
+    pitr_buf_reset(&xml);
+    assert_int_equal(pitr_buf_grow(&xml, PITR_S3_XML_MAX_INPUT + 1, &err), PITR_OK);
+    memset(xml.data, ' ', PITR_S3_XML_MAX_INPUT + 1);
+    pitr_buf_commit(&xml, PITR_S3_XML_MAX_INPUT + 1);
+    assert_int_equal(pitr_s3_xml_parse_list(xml.data, xml.len, &page, &err), PITR_ELIMIT);
+    assert_int_equal(err.code, PITR_ELIMIT);
+    pitr_buf_release(&xml);
+}
+
+static void pitr_s3_xml_parse_error__code_and_message(void **state)
+{
+    static const char xml[] =
+      "<?xml version='1.0' encoding='UTF-8'?>\n"
+      "<Error><Code>SignatureDoesNotMatch</Code><Message>The request signature we calculated "
+      "does not match the signature you provided.</Message><RequestId>tx1</RequestId>"
+      "<StringToSign>AWS4-HMAC-SHA256\n...</StringToSign></Error>";
+    struct pitr_s3_error_doc doc;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_xml_parse_error(xml, strlen(xml), &doc, &err), PITR_OK);
+    assert_string_equal(doc.code, "SignatureDoesNotMatch");
+    assert_string_equal(
+      doc.message,
+      "The request signature we calculated does not match the signature you provided.");
+}
+
+static void pitr_s3_xml_parse_error__long_message_cut_and_bad_docs(void **state)
+{
+    struct pitr_s3_error_doc doc;
+    struct pitr_buf xml;
+    struct pitr_err err;
+    size_t i;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_buf_init(&xml, PITR_S3_XML_MAX_INPUT);
+    assert_int_equal(pitr_buf_append_str(&xml, "<Error><Code>X</Code><Message>", &err), PITR_OK);
+    for (i = 0; i < 3 * PITR_S3_MESSAGE_MAX; i++)
+        assert_int_equal(pitr_buf_append(&xml, "m", 1, &err), PITR_OK);
+    assert_int_equal(pitr_buf_append_str(&xml, "</Message></Error>", &err), PITR_OK);
+    assert_int_equal(pitr_s3_xml_parse_error(xml.data, xml.len, &doc, &err), PITR_OK);
+    assert_string_equal(doc.code, "X");
+    assert_int_equal(strlen(doc.message), PITR_S3_MESSAGE_MAX - 1);
+    pitr_buf_release(&xml);
+
+    assert_int_equal(pitr_s3_xml_parse_error("<html>oops</html>", 17, &doc, &err), PITR_EFORMAT);
+    assert_string_equal(doc.code, "");
+    assert_int_equal(pitr_s3_xml_parse_error("<Error><Code>X", 14, &doc, &err), PITR_EFORMAT);
+    assert_string_equal(doc.code, "");
+    assert_int_equal(pitr_s3_xml_parse_error("", 0, &doc, &err), PITR_EFORMAT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pitr_s3_xml_parse_list__entries_token_truncated),
+        cmocka_unit_test(pitr_s3_xml_parse_list__last_page_and_empty),
+        cmocka_unit_test(pitr_s3_xml_parse_list__many_entries_grow),
+        cmocka_unit_test(pitr_s3_xml_parse_list__malformed),
+        cmocka_unit_test(pitr_s3_xml_parse_list__size_limits),
+        cmocka_unit_test(pitr_s3_xml_parse_error__code_and_message),
+        cmocka_unit_test(pitr_s3_xml_parse_error__long_message_cut_and_bad_docs),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
