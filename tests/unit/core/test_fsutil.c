@@ -423,6 +423,16 @@ static void pitr_fs_mkdir_p__file_in_the_way(void **state)
     assert_msg_has(&f->err, path);
 }
 
+/* An empty path fails cleanly (it used to read past the end of its copy). */
+static void pitr_fs_mkdir_p__empty_path_fails(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(pitr_fs_mkdir_p("", 0750, &f->err), PITR_EIO);
+    assert_int_equal(f->err.code, PITR_EIO);
+    assert_int_equal(f->err.sys_errno, ENOENT);
+}
+
 /* ---- fsync_dir, is_temp_name -------------------------------------------- */
 
 static void pitr_fs_fsync_dir__existing_and_missing(void **state)
@@ -465,6 +475,7 @@ int main(void)
         T(pitr_fs_mkdir_p__nested),
         T(pitr_fs_mkdir_p__existing_is_fine),
         T(pitr_fs_mkdir_p__file_in_the_way),
+        T(pitr_fs_mkdir_p__empty_path_fails),
         T(pitr_fs_fsync_dir__existing_and_missing),
         cmocka_unit_test(pitr_fs_is_temp_name__marks),
     };
