@@ -389,12 +389,12 @@ static void pitr_codec_decompress__corrupt_header_fails(void **state)
 /*
  * A damaged byte inside the compressed data is detected by the codecs whose
  * format carries a checksum of the content (gzip CRC-32, bzip2 block CRC,
- * snappy chunk CRC-32C, xz CRC-64).
+ * snappy chunk CRC-32C, xz CRC-64, lz4 content checksum).
  */
 static void pitr_codec_decompress__corrupt_payload_fails(void **state)
 {
     static const enum pitr_codec checked[] = {
-        PITR_CODEC_GZIP, PITR_CODEC_BZIP2, PITR_CODEC_SNAPPY, PITR_CODEC_XZ
+        PITR_CODEC_GZIP, PITR_CODEC_BZIP2, PITR_CODEC_SNAPPY, PITR_CODEC_XZ, PITR_CODEC_LZ4
     };
     unsigned char *rnd = random_bytes(100 * KIB, 4);
     unsigned char *rep = repetitive_bytes(100 * KIB);
