@@ -357,6 +357,7 @@ static pitr_rc lz4_compress(const unsigned char *in,
 
     memset(&prefs, 0, sizeof(prefs));
     prefs.frameInfo.contentSize = n;
+    prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
     bound = LZ4F_compressFrameBound(n, &prefs);
     rc = room(out, bound, &avail, err);
     if (rc != PITR_OK)

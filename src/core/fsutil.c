@@ -163,7 +163,7 @@ pitr_rc pitr_fs_mkdir_p(const char *path, int mode, struct pitr_err *err)
     char *s;
     pitr_rc rc = PITR_OK;
 
-    for (s = p + 1;; s++) {
+    for (s = *p != '\0' ? p + 1 : p;; s++) {
         if (*s != '/' && *s != '\0')
             continue;
         {

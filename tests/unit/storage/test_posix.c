@@ -1,0 +1,422 @@
+/* test_posix.c - unit tests for src/storage/posix.c, in a mkdtemp folder. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/err.h"
+#include "pgpitr/storage/storage.h"
+
+#define MAX_KEYS 32
+
+struct fx {
+    char dir[64];
+    struct pitr_storage *st;
+    struct pitr_err err;
+};
+
+/* What a list() callback saw. */
+struct seen {
+    char *keys[MAX_KEYS];
+    uint64_t sizes[MAX_KEYS];
+    size_t n;
+    size_t stop_after; /* 0: never stop */
+    pitr_rc stop_rc;
+};
+
+static void rm_rf(const char *path)
+{
+    struct stat sb;
+    DIR *d;
+    struct dirent *de;
+    char sub[1024];
+
+    if (lstat(path, &sb) != 0)
+        return;
+    if (!S_ISDIR(sb.st_mode)) {
+        unlink(path);
+        return;
+    }
+    d = opendir(path);
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
+        rm_rf(sub);
+    }
+    if (d != NULL)
+        closedir(d);
+    rmdir(path);
+}
+
+static int setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof(*f));
+
+    if (f == NULL)
+        return -1;
+    snprintf(f->dir, sizeof(f->dir), "/tmp/pgpitr-test-posix-XXXXXX");
+    if (mkdtemp(f->dir) == NULL || pitr_storage_posix_new(f->dir, &f->st, &f->err) != PITR_OK) {
+        free(f);
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *f = *state;
+
+    pitr_storage_free(f->st);
+    rm_rf(f->dir);
+    free(f);
+    return 0;
+}
+
+static void put(struct fx *f, const char *key, const char *text)
+{
+    pitr_rc rc = pitr_storage_put(f->st, key, text, strlen(text), &f->err);
+
+    if (rc != PITR_OK) {
+        print_error("put '%s': %s\n", key, f->err.msg);
+        fail();
+    }
+}
+
+static pitr_rc on_key(const char *key,
+                      const struct pitr_obj_info *info,
+                      void *ud,
+                      struct pitr_err *err)
+{
+    struct seen *s = ud;
+
+    assert_true(s->n < MAX_KEYS);
+    s->keys[s->n] = strdup(key);
+    s->sizes[s->n] = info->size;
+    s->n++;
+    if (s->stop_after != 0 && s->n == s->stop_after)
+        return pitr_err_set(err, s->stop_rc, "stopped by the callback after '%s'", key);
+    return PITR_OK;
+}
+
+static void seen_release(struct seen *s)
+{
+    size_t i;
+
+    for (i = 0; i < s->n; i++)
+        free(s->keys[i]);
+    memset(s, 0, sizeof(*s));
+}
+
+/* List prefix and compare with want (NULL-terminated), in order. */
+static void expect_list(struct fx *f, const char *prefix, const char *const *want)
+{
+    struct seen s = { 0 };
+    size_t i;
+
+    assert_int_equal(pitr_storage_list(f->st, prefix, on_key, &s, &f->err), PITR_OK);
+    for (i = 0; want[i] != NULL; i++) {
+        if (i >= s.n || strcmp(s.keys[i], want[i]) != 0) {
+            print_error("list '%s': item %zu is '%s', expected '%s'\n",
+                        prefix,
+                        i,
+                        i < s.n ? s.keys[i] : "(none)",
+                        want[i]);
+            seen_release(&s);
+            fail();
+        }
+    }
+    if (s.n != i) {
+        print_error("list '%s': %zu keys, expected %zu (extra: '%s')\n", prefix, s.n, i, s.keys[i]);
+        seen_release(&s);
+        fail();
+    }
+    seen_release(&s);
+}
+
+static void path_of(const struct fx *f, const char *key, char *out, size_t n)
+{
+    snprintf(out, n, "%s/%s", f->dir, key);
+}
+
+/* ---- tests -------------------------------------------------------------- */
+
+static void pitr_storage_posix_new__root_and_url(void **state)
+{
+    struct pitr_storage *st = NULL;
+    struct pitr_err err;
+
+    (void)state;
+    assert_int_equal(pitr_storage_posix_new("/var/lib/pgpitr//", &st, &err), PITR_OK);
+    assert_string_equal(st->url, "file:///var/lib/pgpitr");
+    assert_string_equal(st->ops->name, "posix");
+    pitr_storage_free(st);
+    st = NULL;
+    assert_int_equal(pitr_storage_posix_new("relative/path", &st, &err), PITR_EUSAGE);
+    assert_null(st);
+    assert_non_null(strstr(err.msg, "relative/path"));
+    pitr_storage_free(NULL); /* a no-op */
+}
+
+static void pitr_storage_put__nested_key_creates_directories(void **state)
+{
+    struct fx *f = *state;
+    char path[512];
+    struct stat sb;
+    struct pitr_buf b;
+
+    put(f, "pg1/wals/0000000100000000/000000010000000000000001.gz", "segment bytes");
+    path_of(f, "pg1/wals/0000000100000000", path, sizeof(path));
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    path_of(f, "pg1/wals/0000000100000000/000000010000000000000001.gz", path, sizeof(path));
+    assert_int_equal(stat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    assert_int_equal(sb.st_size, 13);
+
+    pitr_buf_init(&b, 1024);
+    assert_int_equal(
+      pitr_storage_get(f->st, "pg1/wals/0000000100000000/000000010000000000000001.gz", &b, &f->err),
+      PITR_OK);
+    assert_string_equal(b.data, "segment bytes");
+    pitr_buf_release(&b);
+}
+
+/* put replaces an object whole; get appends to the caller's buffer. */
+static void pitr_storage_put__replaces_and_get_appends(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_buf b;
+
+    put(f, "k", "first version, longer");
+    put(f, "k", "second");
+    pitr_buf_init(&b, 1024);
+    assert_int_equal(pitr_buf_append_str(&b, ">", &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_get(f->st, "k", &b, &f->err), PITR_OK);
+    assert_string_equal(b.data, ">second");
+    pitr_buf_release(&b);
+    assert_int_equal(pitr_storage_put(f->st, "empty", "", 0, &f->err), PITR_OK);
+    pitr_buf_init(&b, 1024);
+    assert_int_equal(pitr_storage_get(f->st, "empty", &b, &f->err), PITR_OK);
+    assert_int_equal(b.len, 0);
+    pitr_buf_release(&b);
+}
+
+/* get is bounded by the buffer's limit. */
+static void pitr_storage_get__respects_limit(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_buf b;
+
+    put(f, "big", "0123456789");
+    pitr_buf_init(&b, 9);
+    assert_int_equal(pitr_storage_get(f->st, "big", &b, &f->err), PITR_ELIMIT);
+    pitr_buf_release(&b);
+}
+
+static void pitr_storage_get__missing_is_not_found(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_buf b;
+
+    pitr_buf_init(&b, 1024);
+    assert_int_equal(pitr_storage_get(f->st, "no/such/key", &b, &f->err), PITR_ENOTFOUND);
+    assert_int_equal(f->err.code, PITR_ENOTFOUND);
+    assert_non_null(strstr(f->err.msg, "no/such/key"));
+    assert_int_equal(b.len, 0);
+    pitr_buf_release(&b);
+}
+
+static void pitr_storage_head__size_and_missing(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_obj_info info;
+
+    put(f, "a/b/obj", "12345");
+    memset(&info, 0x5a, sizeof(info));
+    assert_int_equal(pitr_storage_head(f->st, "a/b/obj", &info, &f->err), PITR_OK);
+    assert_int_equal(info.size, 5);
+    assert_string_equal(info.etag, "");
+    assert_int_equal(pitr_storage_head(f->st, "a/b/missing", &info, &f->err), PITR_ENOTFOUND);
+    assert_int_equal(f->err.code, PITR_ENOTFOUND);
+    assert_int_equal(pitr_storage_head(f->st, "x/y/z", &info, &f->err), PITR_ENOTFOUND);
+    /* A directory is not an object. */
+    assert_int_equal(pitr_storage_head(f->st, "a/b", &info, &f->err), PITR_ENOTFOUND);
+}
+
+static void pitr_storage_remove__existing_and_missing(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_obj_info info;
+    char path[512];
+
+    put(f, "dir/obj", "x");
+    assert_int_equal(pitr_storage_remove(f->st, "dir/obj", &f->err), PITR_OK);
+    path_of(f, "dir/obj", path, sizeof(path));
+    assert_int_equal(access(path, F_OK), -1);
+    assert_int_equal(pitr_storage_head(f->st, "dir/obj", &info, &f->err), PITR_ENOTFOUND);
+    /* Missing key, and missing directory: both fine. */
+    pitr_err_clear(&f->err);
+    assert_int_equal(pitr_storage_remove(f->st, "dir/obj", &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_remove(f->st, "nodir/obj", &f->err), PITR_OK);
+    assert_int_equal(f->err.code, PITR_OK);
+}
+
+/*
+ * Ascending byte order of the whole key, across folders (a folder walk would
+ * give "a/..." as a block), bytes >= 0x80 last; sizes reported.
+ */
+static void pitr_storage_list__ascending_byte_order(void **state)
+{
+    static const char *const put_order[] = {
+        "z", "a/b/c", "\xc3\xa9", "ab", "a0", "a.b", "a-b", "aB", "b", "a/B", "a/b0",
+    };
+    struct fx *f = *state;
+    struct seen s = { 0 };
+    size_t i;
+
+    for (i = 0; i < sizeof(put_order) / sizeof(put_order[0]); i++)
+        put(f, put_order[i], put_order[i]);
+    expect_list(
+      f,
+      "",
+      (const char *const[]){
+        "a-b", "a.b", "a/B", "a/b/c", "a/b0", "a0", "aB", "ab", "b", "z", "\xc3\xa9", NULL });
+
+    assert_int_equal(pitr_storage_list(f->st, "", on_key, &s, &f->err), PITR_OK);
+    assert_int_equal(s.n, 11);
+    for (i = 0; i < s.n; i++)
+        assert_int_equal(s.sizes[i], strlen(s.keys[i])); /* each object holds its key */
+    seen_release(&s);
+}
+
+/* Only keys with the prefix, including prefixes that end in the middle of a name. */
+static void pitr_storage_list__prefix_filter(void **state)
+{
+    struct fx *f = *state;
+
+    put(f, "a/b/c", "1");
+    put(f, "a/b/cd", "2");
+    put(f, "a/b/cdir/x", "3");
+    put(f, "a/b/d", "4");
+    put(f, "a/bc/c", "5");
+    put(f, "a/c", "6");
+    put(f, "ab", "7");
+
+    expect_list(f, "a/b/c", (const char *const[]){ "a/b/c", "a/b/cd", "a/b/cdir/x", NULL });
+    expect_list(f, "a/b/cd", (const char *const[]){ "a/b/cd", "a/b/cdir/x", NULL });
+    expect_list(f, "a/b/", (const char *const[]){ "a/b/c", "a/b/cd", "a/b/cdir/x", "a/b/d", NULL });
+    expect_list(
+      f, "a/b", (const char *const[]){ "a/b/c", "a/b/cd", "a/b/cdir/x", "a/b/d", "a/bc/c", NULL });
+    expect_list(f,
+                "a",
+                (const char *const[]){
+                  "a/b/c", "a/b/cd", "a/b/cdir/x", "a/b/d", "a/bc/c", "a/c", "ab", NULL });
+    expect_list(f, "a/b/cdir/", (const char *const[]){ "a/b/cdir/x", NULL });
+    expect_list(f, "a/b/c/", (const char *const[]){ NULL }); /* c is a file, not a folder */
+    expect_list(f, "a/b/e", (const char *const[]){ NULL });
+    expect_list(f, "q/r/s", (const char *const[]){ NULL }); /* missing folders: empty, OK */
+    expect_list(f, "a/b/cd/x", (const char *const[]){ NULL });
+}
+
+/* Temporary files of a put in progress (or left by a crash) are not objects. */
+static void pitr_storage_list__hides_temp_files(void **state)
+{
+    struct fx *f = *state;
+    char path[512];
+    int fd;
+
+    put(f, "w/seg.gz", "x");
+    path_of(f, "w/seg.gz.pitr-tmp.12345.0", path, sizeof(path));
+    fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    expect_list(f, "w/", (const char *const[]){ "w/seg.gz", NULL });
+    expect_list(f, "w/seg.gz", (const char *const[]){ "w/seg.gz", NULL });
+}
+
+/* A callback error stops the listing; list() returns its code and message. */
+static void pitr_storage_list__callback_error_stops(void **state)
+{
+    struct fx *f = *state;
+    struct seen s = { 0 };
+
+    put(f, "k1", "1");
+    put(f, "k2", "2");
+    put(f, "k3", "3");
+    put(f, "k4", "4");
+    s.stop_after = 2;
+    s.stop_rc = PITR_ECONFLICT;
+    assert_int_equal(pitr_storage_list(f->st, "k", on_key, &s, &f->err), PITR_ECONFLICT);
+    assert_int_equal(f->err.code, PITR_ECONFLICT);
+    assert_non_null(strstr(f->err.msg, "stopped by the callback after 'k2'"));
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.keys[0], "k1");
+    assert_string_equal(s.keys[1], "k2");
+    seen_release(&s);
+}
+
+/* Keys that could leave the root, or are not relative, are refused and touch nothing. */
+static void pitr_storage__refuses_bad_keys(void **state)
+{
+    static const char *const bad[] = {
+        "..", "../escape", "a/../../escape", "a/..", "/etc/passwd", "",
+    };
+    struct fx *f = *state;
+    struct pitr_buf b;
+    struct pitr_obj_info info;
+    char outside[512];
+    size_t i;
+
+    snprintf(outside, sizeof(outside), "%s-escape", f->dir);
+    pitr_buf_init(&b, 1024);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        pitr_err_clear(&f->err);
+        if (pitr_storage_put(f->st, bad[i], "x", 1, &f->err) == PITR_OK) {
+            print_error("put accepted key '%s'\n", bad[i]);
+            fail();
+        }
+        assert_int_equal(f->err.code, PITR_EINTERNAL);
+        assert_int_equal(pitr_storage_get(f->st, bad[i], &b, &f->err), PITR_EINTERNAL);
+        assert_int_equal(pitr_storage_head(f->st, bad[i], &info, &f->err), PITR_EINTERNAL);
+        assert_int_equal(pitr_storage_remove(f->st, bad[i], &f->err), PITR_EINTERNAL);
+    }
+    pitr_buf_release(&b);
+    assert_int_equal(access("/tmp/escape", F_OK), -1);
+    assert_int_equal(access(outside, F_OK), -1);
+    expect_list(f, "", (const char *const[]){ NULL });
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pitr_storage_posix_new__root_and_url),
+        T(pitr_storage_put__nested_key_creates_directories),
+        T(pitr_storage_put__replaces_and_get_appends),
+        T(pitr_storage_get__respects_limit),
+        T(pitr_storage_get__missing_is_not_found),
+        T(pitr_storage_head__size_and_missing),
+        T(pitr_storage_remove__existing_and_missing),
+        T(pitr_storage_list__ascending_byte_order),
+        T(pitr_storage_list__prefix_filter),
+        T(pitr_storage_list__hides_temp_files),
+        T(pitr_storage_list__callback_error_stops),
+        T(pitr_storage__refuses_bad_keys),
+    };
+#undef T
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
