@@ -80,7 +80,7 @@ unit: $(UNIT_BIN) $(BIN) check-banned
 
 integration-bins: $(INTEG_BIN)
 
-integration: $(BIN)
+integration: $(BIN) integration-bins
 	PGPITR_BIN=$(abspath $(BIN)) tests/integration/run.sh
 
 check: deps

@@ -212,7 +212,8 @@ static size_t find_ready(const char *waldir,
         all[n++] = pitr_strdup(seg);
     }
     closedir(d);
-    qsort(all, n, sizeof(*all), cmp_str);
+    if (n > 1)
+        qsort(all, n, sizeof(*all), cmp_str);
     for (i = 0; i < n; i++) {
         char *marker = pitr_asprintf("%s/%s.ok", spool, all[i]);
 

@@ -6,7 +6,9 @@
  * replaces the whole object or nothing.
  */
 #include <stdio.h>
+#include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/config.h"
@@ -175,6 +177,10 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
           err, PITR_EUSAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     if (bucket == NULL || bucket[0] == '\0')
         return pitr_err_set(err, PITR_EUSAGE, "no bucket in the S3 repository URL");
+    /* curl would only say "unable to get local issuer certificate". */
+    if (cfg->ca_file != NULL && access(cfg->ca_file, R_OK) != 0)
+        return pitr_err_set_errno(
+          err, PITR_EUSAGE, errno, "cannot read the CA file '%s'", cfg->ca_file);
     if (prefix == NULL)
         prefix = "";
     /* No leading slash: the objects are "prefix/key", not "/prefix/key". */

@@ -25,10 +25,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# The tests choose CA files themselves; a machine-wide AWS_CA_BUNDLE (env >
+# config file) would override the one the s3tls repository names.
+unset AWS_CA_BUNDLE AWS_ENDPOINT_URL AWS_PROFILE PGPITR_REPO PGPITR_SERVER PGPITR_CONFIG
+
 export IT_REPO_KINDS=file
 if [ -x "$top/tests/rig/swift.sh" ]; then
     "$top/tests/rig/swift.sh" start "$IT_TMP/swift" || { echo "cannot start the Swift rig"; exit 1; }
     . "$IT_TMP/swift/env"
+    # The archive_command runs as the postgres user: give it a CA copy it can read.
+    cp "$PITR_TEST_CA_FILE" "$IT_TMP/ca.pem" && chmod 644 "$IT_TMP/ca.pem"
+    export PITR_TEST_CA_FILE=$IT_TMP/ca.pem
     export IT_REPO_KINDS="file s3 s3tls"
 fi
 
