@@ -291,13 +291,23 @@ static pitr_rc zstd_compress(int level,
                              struct pitr_err *err)
 {
     size_t bound = ZSTD_compressBound(n), avail, r;
+    ZSTD_CCtx *cctx = NULL;
     pitr_rc rc = room(out, bound, &avail, err);
 
     if (rc != PITR_OK)
         return rc;
     if (avail < bound)
         return pitr_err_set(err, PITR_ELIMIT, "zstd output would exceed %zu bytes", out->limit);
-    r = ZSTD_compress(out->data + out->len, avail, in, n, level ? level : 1);
+    cctx = ZSTD_createCCtx();
+    if (cctx == NULL)
+        return pitr_err_set(err, PITR_ENOMEM, "cannot initialise zstd compressor");
+    /* A content checksum, so a damaged object fails instead of decoding to other bytes. */
+    r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level ? level : 1);
+    if (!ZSTD_isError(r))
+        r = ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+    if (!ZSTD_isError(r))
+        r = ZSTD_compress2(cctx, out->data + out->len, avail, in, n);
+    ZSTD_freeCCtx(cctx);
     if (ZSTD_isError(r))
         return pitr_err_set(
           err, PITR_EINTERNAL, "zstd compression failed: %s", ZSTD_getErrorName(r));

@@ -168,10 +168,17 @@ pitr_rc pitr_fs_mkdir_p(const char *path, int mode, struct pitr_err *err)
             continue;
         {
             char c = *s;
+            struct stat sb;
 
             *s = '\0';
             if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
                 rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot create directory '%s'", p);
+                goto out;
+            }
+            /* EEXIST is fine only for a directory (or a link to one). */
+            if (*p != '\0' && (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))) {
+                rc = pitr_err_set_errno(
+                  err, PITR_EIO, ENOTDIR, "cannot create directory '%s' (at '%s')", path, p);
                 goto out;
             }
             *s = c;

@@ -393,9 +393,8 @@ static void pitr_codec_decompress__corrupt_header_fails(void **state)
  */
 static void pitr_codec_decompress__corrupt_payload_fails(void **state)
 {
-    static const enum pitr_codec checked[] = {
-        PITR_CODEC_GZIP, PITR_CODEC_BZIP2, PITR_CODEC_SNAPPY, PITR_CODEC_XZ, PITR_CODEC_LZ4
-    };
+    static const enum pitr_codec checked[] = { PITR_CODEC_GZIP, PITR_CODEC_BZIP2, PITR_CODEC_SNAPPY,
+                                               PITR_CODEC_XZ,   PITR_CODEC_LZ4,   PITR_CODEC_ZSTD };
     unsigned char *rnd = random_bytes(100 * KIB, 4);
     unsigned char *rep = repetitive_bytes(100 * KIB);
     struct pitr_buf packed;
