@@ -5,8 +5,8 @@
  * ("k" when the prefix is empty). Atomicity comes from S3 itself: a PUT
  * replaces the whole object or nothing.
  */
-#include <stdio.h>
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
