@@ -1441,7 +1441,6 @@ static pitr_rc fetch_imds(struct pitr_creds_provider *p,
     if (rc != PITR_OK)
         goto out;
 
-    step = "GET /latest/meta-data/iam/security-credentials/<role>";
     pitr_free(url);
     url = pitr_asprintf("%s/latest/meta-data/iam/security-credentials/%s", p->imds_url, role.data);
     rc = http_do(h, "GET", url, th, 1, NULL, &body, &status, err);
