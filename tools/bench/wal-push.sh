@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# tools/bench/wal-push.sh - time archive_command-style WAL pushes to S3.
+#
+# Pushes the same real WAL segments (made by pgbench on a throwaway
+# PostgreSQL 15) one call at a time, the way PostgreSQL's archiver does, to
+# OpenStack Swift with s3api (tests/rig/swift.sh) through its stunnel HTTPS
+# endpoint, with:
+#   pgpitr wal-push                 defaults (gzip, look-ahead 8), --look-ahead 0, --compression zstd
+#   pgbackrest archive-push         compress-type gz (its default) and lz4, archive-async off
+#   barman-cloud-wal-archive        -z (gzip) and no compression
+# and prints median / mean / total per tool. Each tool and setting gets its own
+# fresh prefix. The pgpitr runs are checked afterwards with wal-fetch + cmp.
+#
+# Environment:
+#   PITR_BENCH_DIR       work folder, wiped at start (default build/bench)
+#   PITR_BENCH_SEGMENTS  segments to push (default 20)
+#   PITR_BENCH_PG_PORT   port of the throwaway PostgreSQL (default 39590)
+#   PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT, PITR_SWIFT_BACKEND_PORT
+#                        Swift rig ports (defaults 39280, 39643, 39210 here, so
+#                        the benchmark does not collide with a test run)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=${PITR_BENCH_DIR:-$ROOT/build/bench}
+NSEG=${PITR_BENCH_SEGMENTS:-20}
+PG_PORT=${PITR_BENCH_PG_PORT:-39590}
+export PITR_SWIFT_PORT=${PITR_SWIFT_PORT:-39280}
+export PITR_SWIFT_TLS_PORT=${PITR_SWIFT_TLS_PORT:-39643}
+export PITR_SWIFT_BACKEND_PORT=${PITR_SWIFT_BACKEND_PORT:-39210}
+SEG_SIZE=16777216
+PGPITR=$ROOT/build/pgpitr
+RUN_ID=$(date +%Y%m%d%H%M%S)
+
+case "$WORK" in
+/*) ;;
+*) WORK="$(pwd)/$WORK" ;;
+esac
+
+say() { echo "wal-push bench: $*" >&2; }
+die() {
+    echo "wal-push bench: ERROR: $*" >&2
+    exit 1
+}
+
+# shellcheck disable=SC1091
+. "$ROOT/tests/rig/pg.sh"
+
+# ---------------------------------------------------------------- cleanup
+cleanup() {
+    local rc=$?
+    set +e
+    [ -d "$WORK/pg/data" ] && pg_rig_stop "$WORK/pg"
+    [ -d "$WORK/s3" ] && "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1
+    [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK/log"
+    exit $rc
+}
+
+# Leftovers of an interrupted earlier run: stop its servers, then start clean.
+if [ -d "$WORK" ]; then
+    [ -d "$WORK/pg/data" ] && pg_rig_stop "$WORK/pg"
+    if [ -d "$WORK/s3" ]; then
+        "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+fi
+mkdir -p "$WORK/log" "$WORK/times" "$WORK/runs"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# The machine may point every TLS client at the system bundle; each tool gets
+# the test CA explicitly below instead.
+unset AWS_CA_BUNDLE CURL_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
+unset AWS_ENDPOINT_URL PGPITR_REPO PGPITR_SERVER PGPITR_CONFIG PGPITR_COMPRESSION \
+    PGPITR_LOOK_AHEAD PGPITR_JOBS PGPITR_S3_URL_STYLE PGPITR_LOG_LEVEL PGBACKREST_CONFIG
+
+# ---------------------------------------------------------------- 1. packages and build
+say "installing packages (tools/install-deps.sh --bench)"
+"$ROOT/tools/install-deps.sh" --bench || die "tools/install-deps.sh --bench failed"
+
+say "building pgpitr (make, -O2, no sanitizers)"
+if [ -x "$PGPITR" ] && nm "$PGPITR" 2>/dev/null | grep -q '__asan_\|__ubsan_'; then
+    say "build/pgpitr is a sanitized build; rebuilding"
+    rm -rf "$ROOT/build/src" "$ROOT/build/libpgpitr.a" "$PGPITR"
+fi
+make -C "$ROOT" -j"$(nproc)" BUILD=build SANITIZE= >"$WORK/log/make.log" 2>&1 ||
+    { tail -n 30 "$WORK/log/make.log" >&2; die "make failed"; }
+[ -x "$PGPITR" ] || die "make did not produce $PGPITR"
+
+# ---------------------------------------------------------------- 2. S3 rig
+say "starting Swift + s3api + stunnel (tests/rig/swift.sh)"
+"$ROOT/tests/rig/swift.sh" start "$WORK/s3" >"$WORK/log/swift-start.log" 2>&1 ||
+    { cat "$WORK/log/swift-start.log" >&2; die "the Swift rig did not start"; }
+# shellcheck disable=SC1091
+. "$WORK/s3/env"
+TLS=$PITR_TEST_S3_TLS_ENDPOINT
+CA=$PITR_TEST_CA_FILE
+BUCKET=$PITR_TEST_BUCKET
+TLS_HOSTPORT=${TLS#https://}
+TLS_HOST=${TLS_HOSTPORT%%:*}
+TLS_PORT=${TLS_HOSTPORT##*:}
+
+# ---------------------------------------------------------------- 3. WAL segments
+PG=$WORK/pg
+say "making WAL with pgbench on a throwaway PostgreSQL 15 (port $PG_PORT)"
+pg_rig_init "$PG" "$PG_PORT" >"$WORK/log/pg-init.log" 2>&1 ||
+    { cat "$WORK/log/pg-init.log" >&2; die "initdb failed"; }
+pg_rig_conf "$PG" "wal_keep_size = 4GB"
+pg_rig_conf "$PG" "max_wal_size = 8GB"
+pg_rig_conf "$PG" "checkpoint_timeout = 1h"
+pg_rig_start "$PG" || die "PostgreSQL did not start (log: $PG/log)"
+pg_rig_pgbench "$PG" -i -s 10 -q >"$WORK/log/pgbench-init.log" 2>&1 ||
+    { tail -n 20 "$WORK/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
+
+start_lsn=$(pg_rig_psql "$PG" "select pg_current_wal_lsn()")
+need=$(((NSEG + 1) * SEG_SIZE))
+round=0
+while :; do
+    done_bytes=$(pg_rig_psql "$PG" "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn')::bigint")
+    [ "$done_bytes" -ge "$need" ] && break
+    round=$((round + 1))
+    [ $round -le 40 ] || die "pgbench wrote only $done_bytes of $need bytes of WAL in 40 rounds"
+    # A checkpoint per round: the next updates write full-page images, as in
+    # any real workload between checkpoints.
+    pg_rig_psql "$PG" "checkpoint" >/dev/null
+    pg_rig_pgbench "$PG" -n -T 5 -c 4 -j 2 >>"$WORK/log/pgbench-run.log" 2>&1 ||
+        { tail -n 20 "$WORK/log/pgbench-run.log" >&2; die "pgbench run failed"; }
+done
+pg_rig_psql "$PG" "select pg_switch_wal()" >/dev/null
+# Segments S+1 .. S+NSEG, where S holds the LSN at which the run started:
+# every one of them was written from start to end by the pgbench run.
+mapfile -t SEGS < <(pg_rig_psql "$PG" \
+    "select pg_walfile_name('$start_lsn'::pg_lsn + $SEG_SIZE::numeric * i) from generate_series(1, $NSEG) i")
+[ ${#SEGS[@]} -eq "$NSEG" ] || die "expected $NSEG segment names, got ${#SEGS[@]}"
+SRC=$WORK/wal
+mkdir -p "$SRC"
+for s in "${SEGS[@]}"; do
+    cp "$PG/data/pg_wal/$s" "$SRC/$s" || die "cannot copy segment $s"
+    [ "$(stat -c %s "$SRC/$s")" -eq $SEG_SIZE ] || die "segment $s is not $SEG_SIZE bytes"
+done
+gz_mib=$(cat "$SRC"/* | gzip -6 | wc -c | awk '{ printf "%.0f", $1 / 1048576 }')
+say "segments ${SEGS[0]} .. ${SEGS[$((NSEG - 1))]} ($((NSEG * 16)) MiB; $gz_mib MiB as gzip -6)"
+
+# A pg_wal-like folder per run (hard links to the same files), with a .ready
+# for every segment, as PostgreSQL leaves them when the archiver is behind.
+new_pg_wal() {
+    local d=$WORK/runs/$1/pg_wal s
+    mkdir -p "$d/archive_status"
+    for s in "${SEGS[@]}"; do
+        ln "$SRC/$s" "$d/$s" 2>/dev/null || cp "$SRC/$s" "$d/$s"
+        : >"$d/archive_status/$s.ready"
+    done
+    echo "$d"
+}
+
+# ---------------------------------------------------------------- timing
+# push_series LABEL CMD...: run "CMD... <pg_wal>/<seg>" once per segment in
+# order, timing each call; after a successful call rename the .ready to .done
+# (untimed, as the archiver does). Writes microseconds to times/LABEL.
+# Returns non-zero (with the reason in REASON) at the first failed call.
+REASON=""
+push_series() {
+    local label=$1 dir s t0 t1 spooled=0
+    shift
+    dir=$(new_pg_wal "$label")
+    : >"$WORK/times/$label"
+    for s in "${SEGS[@]}"; do
+        [ -f "$dir/pgpitr_spool/$s.ok" ] && spooled=$((spooled + 1))
+        t0=$(date +%s%N)
+        if ! "$@" "$dir/$s" >>"$WORK/log/$label.log" 2>&1; then
+            REASON="$label: the call for $s failed: $(tail -n 3 "$WORK/log/$label.log" | tr '\n' ' ')"
+            return 1
+        fi
+        t1=$(date +%s%N)
+        echo $(((t1 - t0) / 1000)) >>"$WORK/times/$label"
+        mv "$dir/archive_status/$s.ready" "$dir/archive_status/$s.done"
+    done
+    echo "$spooled" >"$WORK/times/$label.spooled"
+}
+
+MISSING=()
+ORDER=()
+
+# ---------------------------------------------------------------- pgBackRest setup
+# stanza-create needs the cluster running, so it is done for every setting
+# now; archive-push itself only reads pg_control, so the cluster is stopped
+# before anything is timed.
+pgbr_conf() {
+    local label=$1 compress=$2 d=$WORK/pgbackrest/$1
+    mkdir -p "$d/lock" "$d/log"
+    cat >"$d/pgbackrest.conf" <<CONF
+[global]
+repo1-type=s3
+repo1-s3-endpoint=$TLS_HOST
+repo1-storage-port=$TLS_PORT
+repo1-s3-bucket=$BUCKET
+repo1-s3-region=$AWS_REGION
+repo1-s3-key=$AWS_ACCESS_KEY_ID
+repo1-s3-key-secret=$AWS_SECRET_ACCESS_KEY
+repo1-s3-uri-style=path
+repo1-storage-ca-file=$CA
+repo1-path=/bench-pgbackrest-$compress-$RUN_ID
+compress-type=$compress
+lock-path=$d/lock
+log-path=$d/log
+log-level-console=warn
+
+[bench]
+pg1-path=$PG/data
+pg1-socket-path=$PG/sock
+pg1-port=$PG_PORT
+pg1-user=postgres
+CONF
+    echo "$d/pgbackrest.conf"
+}
+
+PGBR_OK=()
+if ! command -v pgbackrest >/dev/null; then
+    MISSING+=("pgbackrest: not installed (tools/install-deps.sh --bench should have installed it)")
+else
+    for c in gz lz4; do
+        conf=$(pgbr_conf "pgbackrest-$c" "$c")
+        if pgbackrest --config="$conf" --stanza=bench stanza-create \
+            >"$WORK/log/pgbackrest-$c-stanza-create.log" 2>&1; then
+            PGBR_OK+=("$c")
+        else
+            MISSING+=("pgbackrest compress-type=$c: stanza-create failed: $(tail -n 3 \
+                "$WORK/log/pgbackrest-$c-stanza-create.log" | tr '\n' ' ')")
+        fi
+    done
+fi
+pg_rig_stop "$PG"
+# Other work on the machine skews the timings. Nothing of ours runs now
+# (PostgreSQL is stopped, Swift is idle), so CPU use over two seconds is theirs.
+busy_pct() {
+    local a b
+    a=$(head -n 1 /proc/stat)
+    sleep 2
+    b=$(head -n 1 /proc/stat)
+    printf '%s\n%s\n' "$a" "$b" | awk '{ t = 0; for (i = 2; i <= NF; i++) t += $i
+        tot[NR] = t; idle[NR] = $5 + $6 }
+        END { d = tot[2] - tot[1]; printf "%.0f", (d > 0 ? 100 * (d - (idle[2] - idle[1])) / d : 0) }'
+}
+BUSY_BEFORE=$(busy_pct)
+
+# ---------------------------------------------------------------- 4. the runs
+pgpitr_cmd() {
+    local prefix=$1
+    shift
+    PITR_CMD=("$PGPITR" --repo "s3://$BUCKET/$prefix" --server bench --endpoint-url "$TLS"
+        --ca-file "$CA" --s3-url-style path "$@")
+}
+
+PGPITR_RUNS=("pgpitr (defaults: gzip, look-ahead 8)|pgpitr-default|"
+    "pgpitr --look-ahead 0|pgpitr-lookahead0|--look-ahead 0"
+    "pgpitr --compression zstd|pgpitr-zstd|--compression zstd")
+declare -A TITLE PREFIX
+for r in "${PGPITR_RUNS[@]}"; do
+    IFS='|' read -r title label opts <<<"$r"
+    prefix=bench-$label-$RUN_ID
+    # shellcheck disable=SC2086
+    pgpitr_cmd "$prefix" $opts
+    say "timing $title"
+    push_series "$label" "${PITR_CMD[@]}" wal-push || die "$REASON"
+    TITLE[$label]=$title
+    PREFIX[$label]=$prefix
+    ORDER+=("$label")
+done
+
+for c in "${PGBR_OK[@]}"; do
+    label=pgbackrest-$c
+    title="pgbackrest archive-push ($c)"
+    [ "$c" = gz ] && title="pgbackrest archive-push (gz, default)"
+    say "timing $title"
+    if push_series "$label" pgbackrest --config="$WORK/pgbackrest/$label/pgbackrest.conf" \
+        --stanza=bench archive-push; then
+        TITLE[$label]=$title
+        PREFIX[$label]=bench-pgbackrest-$c-$RUN_ID/archive/bench
+        ORDER+=("$label")
+    else
+        MISSING+=("$REASON")
+    fi
+done
+
+if ! command -v barman-cloud-wal-archive >/dev/null; then
+    MISSING+=("barman-cloud-wal-archive: not installed")
+else
+    for z in gzip none; do
+        label=barman-$z
+        prefix=bench-$label-$RUN_ID
+        flag=()
+        title="barman-cloud-wal-archive (no compression)"
+        if [ $z = gzip ]; then
+            flag=(-z)
+            title="barman-cloud-wal-archive -z (gzip)"
+        fi
+        say "timing $title"
+        if push_series "$label" env AWS_CA_BUNDLE="$CA" AWS_DEFAULT_REGION="$AWS_REGION" \
+            barman-cloud-wal-archive "${flag[@]}" --endpoint-url "$TLS" "s3://$BUCKET/$prefix" bench; then
+            TITLE[$label]=$title
+            PREFIX[$label]=$prefix
+            ORDER+=("$label")
+        else
+            MISSING+=("$REASON")
+        fi
+    done
+fi
+
+# ---------------------------------------------------------------- 5a. correctness
+say "checking the pgpitr runs: wal-fetch every segment and cmp"
+bad=0
+for r in "${PGPITR_RUNS[@]}"; do
+    IFS='|' read -r title label opts <<<"$r"
+    pgpitr_cmd "${PREFIX[$label]}"
+    mkdir -p "$WORK/fetch/$label"
+    for s in "${SEGS[@]}"; do
+        if ! "${PITR_CMD[@]}" wal-fetch "$s" "$WORK/fetch/$label/$s" >>"$WORK/log/fetch-$label.log" 2>&1; then
+            echo "  $label: wal-fetch $s failed: $(tail -n 2 "$WORK/log/fetch-$label.log" | tr '\n' ' ')" >&2
+            bad=$((bad + 1))
+        elif ! cmp -s "$SRC/$s" "$WORK/fetch/$label/$s"; then
+            echo "  $label: $s fetched back differs from the original" >&2
+            bad=$((bad + 1))
+        fi
+    done
+    rm -rf "$WORK/fetch/$label"
+done
+[ $bad -eq 0 ] || die "$bad segment(s) did not come back identical from pgpitr's repository"
+say "all $((NSEG * ${#PGPITR_RUNS[@]})) fetched segments are identical to the originals"
+
+# Count the WAL objects each tool stored under its prefix, and their size
+# (Debian's python3-boto3, from tools/install-deps.sh).
+store_stats() {
+    /usr/bin/python3 - "$TLS" "$CA" "$BUCKET" "$1" <<'PY'
+import re, sys
+import boto3
+from botocore.config import Config
+endpoint, ca, bucket, prefix = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, verify=ca, region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}))
+n = size = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
+    for o in page.get("Contents", []):
+        if re.match(r"[0-9A-F]{24}", o["Key"].rsplit("/", 1)[-1]):
+            n += 1
+            size += o["Size"]
+print(n, "%.0f" % (size / 1048576))
+PY
+}
+
+# ---------------------------------------------------------------- 5b. table
+HOST_CPU=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+stats() { # microsecond values on stdin -> "median_ms mean_ms total_s"
+    sort -n | awk '{ v[NR] = $1; s += $1 }
+        END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+              printf "%.1f %.1f %.2f\n", m / 1000, s / NR / 1000, s / 1e6 }'
+}
+read -r base_med base_mean _ < <(stats <"$WORK/times/pgpitr-default")
+
+RESULTS=$WORK/results.md
+{
+    echo "Machine: $(nproc) CPUs, ${HOST_CPU:-unknown CPU}; $(date -u +%Y-%m-%dT%H:%MZ);" \
+        "CPU busy with other work just before the timed runs: $BUSY_BEFORE%, just after: $(busy_pct)%"
+    echo "Versions: $("$PGPITR" version 2>&1 | head -n 1); $(pgbackrest version 2>/dev/null || echo 'pgbackrest n/a');" \
+        "$(barman-cloud-wal-archive --version 2>&1 | head -n 1 || echo 'barman n/a')"
+    echo "Workload: $NSEG pgbench WAL segments of 16 MiB ($gz_mib MiB as gzip -6), pushed one call at a time" \
+        "to Swift s3api over HTTPS (stunnel, test CA)"
+    echo
+    echo "| tool / setting | median ms/seg | mean ms/seg | total s ($NSEG) | stored MiB | median vs pgpitr | mean vs pgpitr |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for label in "${ORDER[@]}"; do
+        read -r med mean tot < <(stats <"$WORK/times/$label")
+        read -r nobj mib < <(store_stats "${PREFIX[$label]}" 2>>"$WORK/log/store-stats.log" || echo "? ?")
+        [ "$nobj" = "$NSEG" ] || mib="$mib ($nobj objects!)"
+        awk -v t="${TITLE[$label]}" -v med="$med" -v mean="$mean" -v tot="$tot" -v mib="$mib" \
+            -v bm="$base_med" -v bn="$base_mean" 'BEGIN {
+            printf "| %s | %.1f | %.1f | %.2f | %s | %.1fx | %.1fx |\n", t, med, mean, tot, mib,
+                (bm > 0 ? med / bm : 0), (bn > 0 ? mean / bn : 0) }'
+    done
+    echo
+    sp=$(cat "$WORK/times/pgpitr-default.spooled")
+    echo "Note: with its defaults pgpitr pushed the next .ready segments in parallel during earlier calls;"
+    echo "$sp of its $NSEG calls were answered from the spool marker. Its median is that of those quick calls;"
+    echo "the mean and the total are the throughput figures (all work happens inside the timed calls)."
+    echo "\`--look-ahead 0\` is the strictly one-segment-per-call figure. The ratios are peer / pgpitr defaults."
+    if [ ${#MISSING[@]} -gt 0 ]; then
+        echo
+        echo "Not measured:"
+        for m in "${MISSING[@]}"; do
+            echo "- $m"
+        done
+    fi
+} >"$RESULTS"
+
+echo
+cat "$RESULTS"
+echo
+# The target is judged on the throughput figure (mean), not on the median,
+# which the look-ahead spool answers make small.
+if awk -v m="$base_mean" 'BEGIN { exit !(m <= 25) }'; then
+    verdict="met"
+else
+    verdict="NOT met"
+fi
+echo "Target: pgpitr with its defaults <= 25 ms per segment. Judged on the mean (throughput): $verdict" \
+    "($base_mean ms mean; the median, $base_med ms, reflects the spool answers)."
+echo "(results also in $RESULTS; per-call microseconds in $WORK/times/)"
