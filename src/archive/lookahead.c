@@ -94,16 +94,20 @@ static pitr_rc file_identity(const char *path, char *out, size_t n, struct pitr_
 /* Read path, push it, and for look-ahead jobs leave a marker. */
 static void run_job(struct batch *b, struct pitr_storage *st, struct job *j)
 {
+    struct pitr_push_opts po = b->o->push;
     struct pitr_buf data;
     char id[256];
 
+    /* Several segments at once already keep every worker busy. */
+    if (b->n > 1)
+        po.threads = 1;
     pitr_buf_init(&data, PITR_WAL_MAX_FILE);
     /* Identity before reading: a file changed meanwhile will not match it. */
     if (file_identity(j->path, id, sizeof(id), &j->err) != PITR_OK)
         id[0] = '\0';
     j->rc = pitr_fs_read_file(j->path, &data, &j->err);
     if (j->rc == PITR_OK)
-        j->rc = archive_push_loaded(st, &b->o->push, j->path, &data, &j->outcome, &j->err);
+        j->rc = archive_push_loaded(st, &po, j->path, &data, &j->outcome, &j->err);
     if (j->rc == PITR_OK && !j->is_main && b->spool != NULL && id[0] != '\0') {
         char *marker = pitr_asprintf("%s/%s.ok", b->spool, j->name);
         struct pitr_err merr = { 0 };

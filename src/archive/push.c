@@ -9,6 +9,7 @@
  * or refuse (different bytes: two clusters share a repository, or the
  * archive holds a foreign timeline).
  */
+#include <pthread.h>
 #include <string.h>
 
 #include "pgpitr/archive/archive.h"
@@ -89,6 +90,23 @@ out:
     return rc;
 }
 
+struct compress_job {
+    const struct pitr_push_opts *o;
+    const struct pitr_buf *data;
+    struct pitr_buf *out;
+    pitr_rc rc;
+    struct pitr_err err;
+};
+
+static void *compress_job(void *arg)
+{
+    struct compress_job *j = arg;
+
+    j->rc = pitr_codec_compress_mt(
+      j->o->codec, j->o->level, j->o->threads, j->data->data, j->data->len, j->out, &j->err);
+    return NULL;
+}
+
 pitr_rc archive_push_loaded(struct pitr_storage *st,
                             const struct pitr_push_opts *o,
                             const char *path,
@@ -100,6 +118,9 @@ pitr_rc archive_push_loaded(struct pitr_storage *st,
     struct pitr_wal_name w;
     struct pitr_buf packed;
     struct wal_variants vs = { 0 };
+    struct compress_job zjob = { 0 };
+    pthread_t ztid;
+    int zstarted = 0;
     char *stem = NULL, *key = NULL;
     pitr_rc rc;
     size_t i;
@@ -117,7 +138,20 @@ pitr_rc archive_push_loaded(struct pitr_storage *st,
         rc = err->code;
         goto out;
     }
+    /*
+     * Compress on another thread while the listing is in flight: the round
+     * trip to the object store then costs no extra time.
+     */
+    zjob.o = o;
+    zjob.data = data;
+    zjob.out = &packed;
+    zstarted = pthread_create(&ztid, NULL, compress_job, &zjob) == 0;
     rc = wal_variants_find(st, stem, &vs, err);
+    if (zstarted)
+        pthread_join(ztid, NULL);
+    else
+        compress_job(&zjob);
+    zstarted = 0;
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "cannot check whether '%s' is already archived", name);
         goto out;
@@ -145,8 +179,9 @@ pitr_rc archive_push_loaded(struct pitr_storage *st,
         goto out;
     }
 
-    rc = pitr_codec_compress(o->codec, o->level, data->data, data->len, &packed, err);
+    rc = zjob.rc;
     if (rc != PITR_OK) {
+        *err = zjob.err;
         pitr_err_prefix(err, "cannot compress '%s'", path);
         goto out;
     }

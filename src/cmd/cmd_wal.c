@@ -109,6 +109,7 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
     o.push.server = cfg.server;
     o.look_ahead = cfg.look_ahead;
     o.jobs = cfg.jobs;
+    o.push.threads = cfg.jobs;
     rc = pitr_wal_push_batch(&cfg, &o, argv[0], &outcome, &err);
     if (rc != PITR_OK)
         pitr_log_error("wal-push '%s': %s", argv[0], err.msg);

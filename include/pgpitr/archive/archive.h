@@ -17,7 +17,8 @@
 struct pitr_push_opts {
     const char *server; /* borrowed */
     enum pitr_codec codec;
-    int level; /* 0: the codec's fast default */
+    int level;   /* 0: the codec's fast default */
+    int threads; /* compression threads for one file (gzip); <= 1: one */
 };
 
 enum pitr_push_outcome {

@@ -53,6 +53,21 @@ PITR_MUST_CHECK pitr_rc pitr_codec_compress(enum pitr_codec c,
                                             struct pitr_buf *out,
                                             struct pitr_err *err);
 /*
+ * Like pitr_codec_compress, on up to threads threads. gzip input of 2 MiB or
+ * more is cut into one piece per thread and each piece becomes its own gzip
+ * member, as pigz does; gzip readers (gzip(1), Python's gzip, zlib with
+ * inflateReset) decode the concatenation as one stream. Other codecs, small
+ * inputs and threads <= 1 compress on the calling thread.
+ */
+PITR_MUST_CHECK pitr_rc pitr_codec_compress_mt(enum pitr_codec c,
+                                               int level,
+                                               int threads,
+                                               const void *in,
+                                               size_t n,
+                                               struct pitr_buf *out,
+                                               struct pitr_err *err);
+
+/*
  * Decompress in[0..n) and append to out. Truncated or corrupt input, or
  * trailing garbage, fails with PITR_EFORMAT; output beyond out->limit with
  * PITR_ELIMIT. gzip input may hold several members (as pigz writes).

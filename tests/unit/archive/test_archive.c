@@ -175,7 +175,7 @@ static pitr_rc push(struct fx *f,
                     enum pitr_codec codec,
                     enum pitr_push_outcome *outcome)
 {
-    struct pitr_push_opts o = { "pg1", codec, 0 };
+    struct pitr_push_opts o = { "pg1", codec, 0, 2 };
 
     pitr_err_clear(&f->err);
     return pitr_wal_push(f->st, &o, wal_file(f, name, data, len), outcome, &f->err);
@@ -469,7 +469,7 @@ static void pitr_wal_push__size_disagrees_with_header(void **state)
 static void pitr_wal_push__bad_name_or_missing_file(void **state)
 {
     struct fx *f = *state;
-    struct pitr_push_opts o = { "pg1", PITR_CODEC_GZIP, 0 };
+    struct pitr_push_opts o = { "pg1", PITR_CODEC_GZIP, 0, 2 };
     enum pitr_push_outcome outcome;
     char path[256];
 

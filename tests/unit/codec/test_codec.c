@@ -811,6 +811,82 @@ static void pitr_codec_decompress__snappy_concatenated_streams(void **state)
     free(big);
 }
 
+/* Parallel gzip: one member per thread, decoded as one stream by us and by gzip(1). */
+static void pitr_codec_compress_mt__gzip_members_round_trip(void **state)
+{
+    const size_t n = 5 * MIB + 123;
+    unsigned char *in = repetitive_bytes(n);
+    struct pitr_buf z, back;
+    struct pitr_err err = { 0 };
+    size_t i, members = 0;
+    FILE *f;
+    char cmd[256], path[] = "/tmp/pitr-mt-XXXXXX";
+    int fd;
+
+    (void)state;
+    pitr_buf_init(&z, 2 * n);
+    pitr_buf_init(&back, 2 * n);
+    assert_int_equal(pitr_codec_compress_mt(PITR_CODEC_GZIP, 0, 3, in, n, &z, &err), PITR_OK);
+    /* Three members: count gzip headers (1f 8b 08) at member starts by decoding. */
+    for (i = 0; i + 3 <= z.len; i++)
+        if ((unsigned char)z.data[i] == 0x1f && (unsigned char)z.data[i + 1] == 0x8b &&
+            z.data[i + 2] == 8)
+            members++;
+    assert_true(members >= 3);
+    assert_int_equal(pitr_codec_decompress(PITR_CODEC_GZIP, z.data, z.len, &back, &err), PITR_OK);
+    assert_int_equal(back.len, n);
+    assert_memory_equal(back.data, in, n);
+    /* gzip(1) reads it too. */
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, z.data, z.len), (ssize_t)z.len);
+    close(fd);
+    snprintf(cmd, sizeof(cmd), "gzip -dc < %s", path);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    pitr_buf_reset(&back);
+    for (;;) {
+        char chunk[65536];
+        size_t got = fread(chunk, 1, sizeof(chunk), f);
+
+        if (got == 0)
+            break;
+        assert_int_equal(pitr_buf_append(&back, chunk, got, &err), PITR_OK);
+    }
+    assert_int_equal(pclose(f), 0);
+    unlink(path);
+    assert_int_equal(back.len, n);
+    assert_memory_equal(back.data, in, n);
+    pitr_buf_release(&z);
+    pitr_buf_release(&back);
+    free(in);
+}
+
+/* Below the threshold, or one thread, or another codec: same bytes as compress(). */
+static void pitr_codec_compress_mt__small_or_other_codec_is_single(void **state)
+{
+    unsigned char *in = repetitive_bytes(MIB);
+    struct pitr_buf a, b;
+    struct pitr_err err = { 0 };
+
+    (void)state;
+    pitr_buf_init(&a, 4 * MIB);
+    pitr_buf_init(&b, 4 * MIB);
+    assert_int_equal(pitr_codec_compress_mt(PITR_CODEC_GZIP, 0, 4, in, MIB, &a, &err), PITR_OK);
+    assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 0, in, MIB, &b, &err), PITR_OK);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    pitr_buf_reset(&a);
+    pitr_buf_reset(&b);
+    assert_int_equal(pitr_codec_compress_mt(PITR_CODEC_ZSTD, 0, 4, in, MIB, &a, &err), PITR_OK);
+    assert_int_equal(pitr_codec_compress(PITR_CODEC_ZSTD, 0, in, MIB, &b, &err), PITR_OK);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.data, b.data, a.len);
+    pitr_buf_release(&a);
+    pitr_buf_release(&b);
+    free(in);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -840,6 +916,8 @@ int main(void)
         cmocka_unit_test(pitr_codec_decompress__snappy_needs_stream_identifier),
         cmocka_unit_test(pitr_codec_decompress__snappy_chunk_types),
         cmocka_unit_test(pitr_codec_decompress__snappy_concatenated_streams),
+        cmocka_unit_test(pitr_codec_compress_mt__gzip_members_round_trip),
+        cmocka_unit_test(pitr_codec_compress_mt__small_or_other_codec_is_single),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
