@@ -32,6 +32,26 @@ static const struct command commands[] = {
       "Restore one WAL file; use as restore_command = 'pgpitr wal-fetch %f %p'.\n"
       "Exit 0 when DEST_PATH was written, 1 when the file is not archived, another\n"
       "non-zero code on any other failure." },
+    { "object-put",
+      pitr_cmd_object_put,
+      "object-put KEY [FILE|-]",
+      "Store FILE (or standard input) as the repository key KEY (relative to the\n"
+      "repository root), streamed: on S3 a multipart upload with --jobs parts in\n"
+      "flight, a single PUT below one part. Nothing is visible under KEY until the\n"
+      "whole object is stored; a failure leaves no object and no parts.\n"
+      "Prints bytes, seconds and MB/s at --log-level info." },
+    { "object-get",
+      pitr_cmd_object_get,
+      "object-get KEY [FILE|-]",
+      "Write the repository key KEY to FILE (atomically, through a temp file) or\n"
+      "standard output; on S3 with --jobs parallel ranged GETs.\n"
+      "Prints bytes, seconds and MB/s at --log-level info." },
+    { "object-delete",
+      pitr_cmd_object_delete,
+      "object-delete KEY...",
+      "Remove the repository keys (S3: DeleteObjects, 1000 keys a request).\n"
+      "Missing keys are fine; a key the store refuses to delete fails the command\n"
+      "and is named." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

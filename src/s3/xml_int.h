@@ -24,6 +24,7 @@
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/s3/client.h"
 
 #define PITR_S3_XML_MAX_INPUT ((size_t)16 * 1024 * 1024)
 #define PITR_S3_KEY_MAX       1024  /* S3's own limit on a key, in bytes */
@@ -134,12 +135,6 @@ PITR_MUST_CHECK pitr_rc pitr_s3_xml_parse_uploads(const char *xml,
                                                   size_t len,
                                                   struct pitr_s3_uploads_page *page,
                                                   struct pitr_err *err);
-
-/* One part of a multipart upload, for the CompleteMultipartUpload body. */
-struct pitr_s3_part {
-    unsigned number;
-    char etag[PITR_S3_ETAG_MAX]; /* as the UploadPart answer sent it (quotes included) */
-};
 
 /* Append text with &, <, >, " and ' escaped; control bytes other than tab/LF/CR fail. */
 PITR_MUST_CHECK pitr_rc pitr_s3_xml_escape(const char *s,
