@@ -269,15 +269,6 @@ static pitr_rc send_part(struct pitr_s3_writer *w, struct pitr_err *err)
             return rc;
         pitr_log_debug("s3: multipart upload of '%s' started", w->key);
     }
-    if (w->cur_number > w->plan.max_parts)
-        return pitr_err_set(err,
-                            PITR_ELIMIT,
-                            "PUT 's3://%s/%s': object larger than the %llu bytes %u parts hold "
-                            "(HINT: raise part-size or max-parts)",
-                            pitr_s3_client_bucket(w->c),
-                            w->key,
-                            (unsigned long long)w->plan.capacity,
-                            w->plan.max_parts);
     if (w->n_inflight == w->max_inflight)
         reap_one(w);
     if (w->failed != PITR_OK) {
@@ -293,7 +284,23 @@ static pitr_rc send_part(struct pitr_s3_writer *w, struct pitr_err *err)
     w->n_inflight++;
     pool_submit(w->pool, &j->task);
     w->cur_number++;
+    if (w->cur_number > w->plan.max_parts) {
+        pitr_buf_init(&w->cur, 0); /* no room: a further write fails */
+        return PITR_OK;
+    }
     return start_part_buffer(w, err);
+}
+
+static pitr_rc too_big(struct pitr_s3_writer *w, struct pitr_err *err)
+{
+    return pitr_err_set(err,
+                        PITR_ELIMIT,
+                        "PUT 's3://%s/%s': object larger than the %llu bytes %u parts hold "
+                        "(HINT: raise part-size or max-parts)",
+                        pitr_s3_client_bucket(w->c),
+                        w->key,
+                        (unsigned long long)w->plan.capacity,
+                        w->plan.max_parts);
 }
 
 pitr_rc pitr_s3_writer_open(struct pitr_s3_client *c,
@@ -346,6 +353,11 @@ pitr_rc pitr_s3_writer_write(struct pitr_s3_writer *w,
         if (w->failed != PITR_OK) {
             *err = w->ferr;
             return w->failed;
+        }
+        if (w->cur_number > w->plan.max_parts) {
+            rc = too_big(w, err);
+            record_failure(w, rc, err);
+            return rc;
         }
         memcpy(w->cur.data + w->cur.len, s, take);
         pitr_buf_commit(&w->cur, take);
