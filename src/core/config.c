@@ -265,7 +265,7 @@ pitr_rc pitr_config_set(struct pitr_config *cfg,
     if (strcmp(key, "insecure-skip-tls-verify") == 0)
         return parse_bool(key, value, &cfg->insecure_skip_tls, err);
     if (strcmp(key, "part-size") == 0) {
-        uint64_t v;
+        uint64_t v = 0;
         pitr_rc rc = pitr_config_parse_size(key, value, &v, err);
 
         if (rc != PITR_OK)

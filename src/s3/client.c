@@ -282,7 +282,7 @@ pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
     o.tags = c->tags;
     o.storage_class = c->storage_class;
     rc = pitr_s3_client_new(&o, out, err);
-    if (rc == PITR_OK)
+    if (rc == PITR_OK && *out != NULL)
         (*out)->page_size = c->page_size;
     return rc;
 }

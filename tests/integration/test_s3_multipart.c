@@ -182,6 +182,8 @@ static void round_trip(size_t size, int jobs, int report)
     assert_int_equal(total, size);
     assert_int_equal(pitr_sha256_final(&h_up, d_up, &err), PITR_OK);
     assert_int_equal(pitr_sha256_final(&h_down, d_down, &err), PITR_OK);
+    pitr_sha256_release(&h_up);
+    pitr_sha256_release(&h_down);
     assert_memory_equal(d_up, d_down, PITR_SHA256_LEN);
     if (report)
         printf("# %zu bytes in %s parts, jobs %d: upload %.1f MB/s, download %.1f MB/s\n",
