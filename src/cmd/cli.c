@@ -32,6 +32,26 @@ static const struct command commands[] = {
       "Restore one WAL file; use as restore_command = 'pgpitr wal-fetch %f %p'.\n"
       "Exit 0 when DEST_PATH was written, 1 when the file is not archived, another\n"
       "non-zero code on any other failure." },
+    { "object-put",
+      pitr_cmd_object_put,
+      "object-put KEY [FILE|-]",
+      "Store FILE (or standard input) as the repository key KEY (relative to the\n"
+      "repository root), streamed: on S3 a multipart upload with --jobs parts in\n"
+      "flight, a single PUT below one part. Nothing is visible under KEY until the\n"
+      "whole object is stored; a failure leaves no object and no parts.\n"
+      "Prints bytes, seconds and MB/s at --log-level info." },
+    { "object-get",
+      pitr_cmd_object_get,
+      "object-get KEY [FILE|-]",
+      "Write the repository key KEY to FILE (atomically, through a temp file) or\n"
+      "standard output; on S3 with --jobs parallel ranged GETs.\n"
+      "Prints bytes, seconds and MB/s at --log-level info." },
+    { "object-delete",
+      pitr_cmd_object_delete,
+      "object-delete KEY...",
+      "Remove the repository keys (S3: DeleteObjects, 1000 keys a request).\n"
+      "Missing keys are fine; a key the store refuses to delete fails the command\n"
+      "and is named." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -54,6 +74,33 @@ static const struct {
     { "look-ahead",
       "PGPITR_LOOK_AHEAD",
       "wal-push: also push the next N .ready segments (default 8)" },
+    { "max-parts", "PGPITR_MAX_PARTS", "S3: parts per multipart upload, 1-10000 (default 10000)" },
+    { "part-size",
+      "PGPITR_PART_SIZE",
+      "S3: first and smallest part, 5MiB-5GiB (default 16MiB; grows for big objects)" },
+    { "retry-max-time",
+      "PGPITR_RETRY_MAX_TIME",
+      "S3: seconds to keep retrying a failed request (default 60; 0: no retries)" },
+    { "encryption", "PGPITR_ENCRYPTION", "S3 server-side encryption: AES256 or aws:kms (-e)" },
+    { "sse-kms-key-id", "PGPITR_SSE_KMS_KEY_ID", "S3: KMS key id for --encryption aws:kms" },
+    { "tags", "PGPITR_TAGS", "S3: object tags for new objects, key=value[,key=value...]" },
+    { "storage-class",
+      "PGPITR_STORAGE_CLASS",
+      "S3 storage class of new objects, e.g. STANDARD_IA" },
+    { "insecure-skip-tls-verify",
+      "PGPITR_INSECURE_SKIP_TLS_VERIFY",
+      "do not verify TLS certificates (insecure; warns on every run)" },
+};
+
+/* Boolean options may stand alone: "--name" means "--name=true". */
+static const char *const bool_opts[] = { "insecure-skip-tls-verify" };
+
+/* Short forms of global options (barman-cloud's spelling). */
+static const struct {
+    const char *flag;
+    const char *name;
+} short_opts[] = {
+    { "-e", "encryption" },
 };
 
 #define N_GLOBAL (sizeof(global_opts) / sizeof(global_opts[0]))
@@ -68,14 +115,28 @@ static const struct command *find_command(const char *name)
     return NULL;
 }
 
-static int is_global(const char *name)
+/* 0: not a global option, 1: takes a value, 2: boolean (value optional). */
+static int global_kind(const char *name)
 {
     size_t i;
 
+    for (i = 0; i < sizeof(bool_opts) / sizeof(bool_opts[0]); i++)
+        if (strcmp(bool_opts[i], name) == 0)
+            return 2;
     for (i = 0; i < N_GLOBAL; i++)
         if (strcmp(global_opts[i].name, name) == 0)
             return 1;
     return 0;
+}
+
+static const char *short_name(const char *flag)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(short_opts) / sizeof(short_opts[0]); i++)
+        if (strcmp(short_opts[i].flag, flag) == 0)
+            return short_opts[i].name;
+    return NULL;
 }
 
 static void print_usage(FILE *f)
@@ -92,8 +153,8 @@ static void print_usage(FILE *f)
             "  help [COMMAND]\n  version\n\nglobal options (environment variable in brackets):\n");
     for (i = 0; i < N_GLOBAL; i++)
         fprintf(
-          f, "  --%-14s %s [%s]\n", global_opts[i].name, global_opts[i].help, global_opts[i].env);
-    fprintf(f, "  --version        print the version\n  --help           print this help\n");
+          f, "  --%-24s %s [%s]\n", global_opts[i].name, global_opts[i].help, global_opts[i].env);
+    fprintf(f, "  --%-24s print the version\n  --%-24s print this help\n", "version", "help");
     fprintf(f, "\nSettings come from flags, then the environment, then the config file.\n");
 }
 
@@ -145,12 +206,14 @@ int pitr_cli_main(int argc, char **argv)
             const char *eq = strchr(a + 2, '=');
             char *name = names[nflags];
             size_t n = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
+            int kind;
 
             if (n >= sizeof(names[0]))
                 n = sizeof(names[0]) - 1;
             memcpy(name, a + 2, n);
             name[n] = '\0';
-            if (!is_global(name)) {
+            kind = global_kind(name);
+            if (kind == 0) {
                 /* After the command name, the command parses its own options. */
                 if (npos > 0) {
                     pos[npos++] = argv[i];
@@ -160,13 +223,21 @@ int pitr_cli_main(int argc, char **argv)
                 rc = PITR_EUSAGE;
                 goto out;
             }
-            if (eq == NULL && i + 1 >= argc) {
+            if (eq == NULL && kind == 1 && i + 1 >= argc) {
                 fprintf(stderr, "pgpitr: ERROR: option '--%s' needs a value\n", name);
                 rc = PITR_EUSAGE;
                 goto out;
             }
             flags[nflags].name = name;
-            flags[nflags++].value = eq ? eq + 1 : argv[++i];
+            flags[nflags++].value = eq ? eq + 1 : kind == 2 ? "true" : argv[++i];
+        } else if (short_name(a) != NULL) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "pgpitr: ERROR: option '%s' needs a value\n", a);
+                rc = PITR_EUSAGE;
+                goto out;
+            }
+            flags[nflags].name = short_name(a);
+            flags[nflags++].value = argv[++i];
         } else if (npos > 0) {
             pos[npos++] = argv[i]; /* a short option of the command */
         } else {
@@ -200,6 +271,9 @@ int pitr_cli_main(int argc, char **argv)
         goto out;
     }
     pitr_log_set_level(cfg.log_level);
+    if (cfg.insecure_skip_tls)
+        pitr_log_warn("TLS certificate verification is disabled (insecure-skip-tls-verify): "
+                      "the object store's identity is not checked");
     rc = c->fn(&cfg, npos - 1, pos + 1);
 out:
     pitr_config_release(&cfg);

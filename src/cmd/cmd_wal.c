@@ -64,25 +64,6 @@ static int open_repo(const char *cmd, const struct pitr_config *cfg, struct pitr
     return rc;
 }
 
-/* A shallow copy whose repo/server fields may be replaced by positionals. */
-static void copy_config(struct pitr_config *dst, const struct pitr_config *src)
-{
-    pitr_config_init(dst);
-    dst->repo = pitr_strdup(src->repo);
-    dst->server = pitr_strdup(src->server);
-    dst->compression = pitr_strdup(src->compression);
-    dst->endpoint_url = pitr_strdup(src->endpoint_url);
-    dst->region = pitr_strdup(src->region);
-    dst->ca_file = pitr_strdup(src->ca_file);
-    dst->access_key = pitr_strdup(src->access_key);
-    dst->secret_key = pitr_strdup(src->secret_key);
-    dst->session_token = pitr_strdup(src->session_token);
-    dst->url_style = src->url_style;
-    dst->log_level = src->log_level;
-    dst->jobs = src->jobs;
-    dst->look_ahead = src->look_ahead;
-}
-
 int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
 {
     struct pitr_config cfg;
@@ -92,7 +73,7 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
     enum pitr_push_outcome outcome;
     int rc;
 
-    copy_config(&cfg, cfg_in);
+    pitr_config_copy(&cfg, cfg_in);
     rc = take_repo_positionals("wal-push", &cfg, &argc, &argv, 1);
     if (rc != PITR_OK) {
         goto out;
@@ -126,7 +107,7 @@ int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
     struct pitr_err err = { 0 };
     int rc;
 
-    copy_config(&cfg, cfg_in);
+    pitr_config_copy(&cfg, cfg_in);
     rc = take_repo_positionals("wal-fetch", &cfg, &argc, &argv, 2);
     if (rc != PITR_OK) {
         goto out;

@@ -40,6 +40,14 @@ static const struct key_def keys[] = {
     { "log-level", "PGPITR_LOG_LEVEL", NULL, NO_FIELD, 0 },
     { "jobs", "PGPITR_JOBS", NULL, NO_FIELD, 0 },
     { "look-ahead", "PGPITR_LOOK_AHEAD", NULL, NO_FIELD, 0 },
+    { "max-parts", "PGPITR_MAX_PARTS", NULL, NO_FIELD, 0 },
+    { "part-size", "PGPITR_PART_SIZE", NULL, NO_FIELD, 0 },
+    { "retry-max-time", "PGPITR_RETRY_MAX_TIME", NULL, NO_FIELD, 0 },
+    { "encryption", "PGPITR_ENCRYPTION", NULL, FIELD(encryption), 0 },
+    { "sse-kms-key-id", "PGPITR_SSE_KMS_KEY_ID", NULL, FIELD(sse_kms_key_id), 0 },
+    { "tags", "PGPITR_TAGS", NULL, FIELD(tags), 0 },
+    { "storage-class", "PGPITR_STORAGE_CLASS", NULL, FIELD(storage_class), 0 },
+    { "insecure-skip-tls-verify", "PGPITR_INSECURE_SKIP_TLS_VERIFY", NULL, NO_FIELD, 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },
@@ -76,6 +84,25 @@ void pitr_config_init(struct pitr_config *cfg)
     cfg->log_level = PITR_LOG_WARN;
     cfg->jobs = 0;
     cfg->look_ahead = 8;
+    cfg->max_parts = PITR_MAX_PARTS_LIMIT;
+    cfg->part_size = PITR_PART_SIZE_DEFAULT;
+    cfg->retry_max_time = PITR_RETRY_MAX_TIME_DEF;
+}
+
+void pitr_config_copy(struct pitr_config *dst, const struct pitr_config *src)
+{
+    size_t i;
+
+    *dst = *src;
+    for (i = 0; i < N_KEYS; i++) {
+        char **f;
+
+        if (keys[i].offset == NO_FIELD)
+            continue;
+        f = field_ptr(dst, &keys[i]);
+        *f = pitr_strdup(*f);
+    }
+    dst->config_file = pitr_strdup(src->config_file);
 }
 
 void pitr_config_release(struct pitr_config *cfg)
@@ -123,6 +150,86 @@ static pitr_rc parse_int(const char *key,
     return PITR_OK;
 }
 
+pitr_rc pitr_config_parse_size(const char *key,
+                               const char *value,
+                               uint64_t *out,
+                               struct pitr_err *err)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {
+        { "", 0 },   { "B", 0 },    { "K", 10 }, { "KiB", 10 },
+        { "M", 20 }, { "MiB", 20 }, { "G", 30 }, { "GiB", 30 },
+    };
+    char *end;
+    unsigned long long v;
+    size_t i;
+
+    errno = 0;
+    if (value[0] < '0' || value[0] > '9')
+        goto bad;
+    v = strtoull(value, &end, 10);
+    if (errno != 0)
+        goto bad;
+    while (*end == ' ')
+        end++;
+    for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (strcmp(end, units[i].suffix) != 0)
+            continue;
+        if (v > (UINT64_MAX >> units[i].shift))
+            goto bad;
+        *out = (uint64_t)v << units[i].shift;
+        return PITR_OK;
+    }
+bad:
+    return pitr_err_set(err,
+                        PITR_EUSAGE,
+                        "invalid %s '%s': expected a size such as 16MiB (suffixes KiB, MiB, GiB)",
+                        key,
+                        value);
+}
+
+static pitr_rc parse_bool(const char *key, const char *value, int *out, struct pitr_err *err)
+{
+    if (strcasecmp(value, "1") == 0 || strcasecmp(value, "true") == 0 ||
+        strcasecmp(value, "yes") == 0 || strcasecmp(value, "on") == 0)
+        *out = 1;
+    else if (strcasecmp(value, "0") == 0 || strcasecmp(value, "false") == 0 ||
+             strcasecmp(value, "no") == 0 || strcasecmp(value, "off") == 0)
+        *out = 0;
+    else
+        return pitr_err_set(
+          err, PITR_EUSAGE, "invalid %s '%s': expected true or false (1 or 0)", key, value);
+    return PITR_OK;
+}
+
+/* Settings checked when they are set, so the error names their source. */
+static pitr_rc check_string(const char *key, const char *value, struct pitr_err *err)
+{
+    if (strcmp(key, "encryption") == 0 && strcmp(value, "AES256") != 0 &&
+        strcmp(value, "aws:kms") != 0)
+        return pitr_err_set(
+          err, PITR_EUSAGE, "invalid encryption '%s': expected AES256 or aws:kms", value);
+    if (strcmp(key, "tags") == 0) {
+        const char *p = value;
+
+        /* k=v pairs separated by ','; values may be empty, keys may not. */
+        while (*p != '\0') {
+            size_t n = strcspn(p, ",");
+            const char *eq = memchr(p, '=', n);
+
+            if (eq == NULL || eq == p)
+                return pitr_err_set(
+                  err, PITR_EUSAGE, "invalid tags '%s': expected key=value[,key=value...]", value);
+            p += n;
+            if (*p == ',')
+                p++;
+        }
+    }
+    return PITR_OK;
+}
+
 pitr_rc pitr_config_set(struct pitr_config *cfg,
                         const char *key,
                         const char *value,
@@ -151,6 +258,26 @@ pitr_rc pitr_config_set(struct pitr_config *cfg,
         return parse_int(key, value, 1, 64, &cfg->jobs, err);
     if (strcmp(key, "look-ahead") == 0)
         return parse_int(key, value, 0, 64, &cfg->look_ahead, err);
+    if (strcmp(key, "max-parts") == 0)
+        return parse_int(key, value, 1, PITR_MAX_PARTS_LIMIT, &cfg->max_parts, err);
+    if (strcmp(key, "retry-max-time") == 0)
+        return parse_int(key, value, 0, 86400, &cfg->retry_max_time, err);
+    if (strcmp(key, "insecure-skip-tls-verify") == 0)
+        return parse_bool(key, value, &cfg->insecure_skip_tls, err);
+    if (strcmp(key, "part-size") == 0) {
+        uint64_t v = 0;
+        pitr_rc rc = pitr_config_parse_size(key, value, &v, err);
+
+        if (rc != PITR_OK)
+            return rc;
+        if (v < PITR_PART_SIZE_MIN || v > PITR_PART_SIZE_MAX)
+            return pitr_err_set(
+              err, PITR_EUSAGE, "invalid part-size '%s': S3 parts are 5MiB to 5GiB", value);
+        cfg->part_size = v;
+        return PITR_OK;
+    }
+    if (check_string(key, value, err) != PITR_OK)
+        return err->code;
     field = field_ptr(cfg, k);
     if (k->secret)
         free_secret(*field);

@@ -20,6 +20,12 @@ int pitr_fs_is_temp_name(const char *name)
     return strstr(name, TEMP_MARK) != NULL;
 }
 
+char *pitr_fs_temp_path(const char *path)
+{
+    return pitr_asprintf(
+      "%s" TEMP_MARK "%ld.%u", path, (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+}
+
 pitr_rc pitr_fs_fsync_dir(const char *path, struct pitr_err *err)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -58,8 +64,7 @@ pitr_rc pitr_fs_write_atomic(const char *path,
     int fd = -1;
     pitr_rc rc = PITR_OK;
 
-    tmp = pitr_asprintf(
-      "%s" TEMP_MARK "%ld.%u", path, (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+    tmp = pitr_fs_temp_path(path);
     fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) {
         rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot create '%s'", tmp);

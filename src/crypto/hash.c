@@ -142,3 +142,21 @@ void pitr_hex_encode(const unsigned char *p, size_t n, char *out)
     }
     out[2 * n] = '\0';
 }
+
+pitr_rc pitr_md5_base64(const void *p,
+                        size_t n,
+                        char out[PITR_MD5_B64_LEN + 1],
+                        struct pitr_err *err)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+
+    out[0] = '\0';
+    if (EVP_Digest(p, n, md, &len, EVP_md5(), NULL) != 1)
+        return ssl_fail(err, "md5");
+    if (len != 16)
+        return pitr_err_set(err, PITR_EINTERNAL, "md5 produced %u bytes", len);
+    if (EVP_EncodeBlock((unsigned char *)out, md, 16) != PITR_MD5_B64_LEN)
+        return pitr_err_set(err, PITR_EINTERNAL, "base64 of an md5 digest failed");
+    return PITR_OK;
+}

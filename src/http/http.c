@@ -19,6 +19,7 @@
 struct pitr_http {
     CURL *curl;    /* owned; keeps the connection cache between requests */
     char *ca_file; /* owned, or NULL */
+    int insecure_skip_tls;
     long connect_timeout_ms;
     long low_speed_time_s;
     long low_speed_limit;
@@ -65,6 +66,7 @@ pitr_rc pitr_http_new(const struct pitr_http_opts *opts,
     h->low_speed_limit = PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT;
     if (opts != NULL) {
         h->ca_file = pitr_strdup(opts->ca_file);
+        h->insecure_skip_tls = opts->insecure_skip_tls;
         if (opts->connect_timeout_ms > 0)
             h->connect_timeout_ms = opts->connect_timeout_ms;
         if (opts->low_speed_time_s > 0)
@@ -291,6 +293,10 @@ static pitr_rc set_options(struct pitr_http *h,
     SET(CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit);
     if (h->ca_file != NULL)
         SET(CURLOPT_CAINFO, h->ca_file);
+    if (h->insecure_skip_tls) {
+        SET(CURLOPT_SSL_VERIFYPEER, 0L);
+        SET(CURLOPT_SSL_VERIFYHOST, 0L);
+    }
     SET(CURLOPT_HTTPHEADER, headers);
     SET(CURLOPT_HEADERFUNCTION, on_header);
     SET(CURLOPT_HEADERDATA, x);
@@ -317,6 +323,27 @@ static pitr_rc set_options(struct pitr_http *h,
         return pitr_err_set(
           err, PITR_EINTERNAL, "unable to set up the request: %s", curl_easy_strerror(cc));
     return PITR_OK;
+}
+
+/* Failures a new attempt may not meet again. */
+static int transient(CURLcode cc)
+{
+    switch (cc) {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SEND_FAIL_REWIND:
+        return 1;
+    default:
+        return 0;
+    }
 }
 
 /* The error for a failed transfer: what failed, where, and curl's reason. */
@@ -347,6 +374,11 @@ static pitr_rc transfer_error(struct pitr_http *h,
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
         what = "connection failed";
+        break;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+        what = "connection lost";
         break;
     default:
         break;
@@ -394,6 +426,7 @@ pitr_rc pitr_http_perform(struct pitr_http *h,
     }
     if (cc != CURLE_OK) {
         rc = transfer_error(h, req, cc, err);
+        resp->transient = transient(cc);
         goto out;
     }
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);

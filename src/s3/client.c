@@ -3,11 +3,14 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <errno.h>
 #include <openssl/crypto.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
@@ -15,6 +18,7 @@
 #include "pgpitr/http/http.h"
 #include "pgpitr/s3/sigv4.h"
 #include "s3/client_int.h"
+#include "s3/retry_int.h"
 #include "s3/xml_int.h"
 
 /* Error documents are small; anything longer is cut (only Code and Message matter). */
@@ -29,8 +33,22 @@ struct pitr_s3_client {
     char *access_key;       /* owned */
     char *secret_key;       /* owned; secret: wiped on free */
     char *session_token;    /* owned; secret: wiped on free, or NULL */
+    char *endpoint;         /* owned; the endpoint URL as given (for clones) */
+    char *ca_file;          /* owned, or NULL */
+    enum pitr_url_style url_style;
     int path_style;
     unsigned page_size;
+    long connect_timeout_ms;
+    long low_speed_time_s;
+    int insecure_skip_tls;
+    long retry_max_time_ms;
+    uint64_t rng; /* backoff jitter */
+    /* Headers for new objects (PutObject, CreateMultipartUpload). */
+    char *sse;            /* owned, or NULL */
+    char *sse_kms_key_id; /* owned, or NULL */
+    char *tags;           /* owned; the settings' "k=v,..." form, or NULL */
+    char *tagging;        /* owned; the encoded x-amz-tagging value, or NULL */
+    char *storage_class;  /* owned, or NULL */
 };
 
 static int empty(const char *s)
@@ -58,6 +76,13 @@ void pitr_s3_client_free(struct pitr_s3_client *c)
     pitr_free(c->access_key);
     free_secret(c->secret_key);
     free_secret(c->session_token);
+    pitr_free(c->endpoint);
+    pitr_free(c->ca_file);
+    pitr_free(c->sse);
+    pitr_free(c->sse_kms_key_id);
+    pitr_free(c->tags);
+    pitr_free(c->tagging);
+    pitr_free(c->storage_class);
     pitr_free(c);
 }
 
@@ -160,14 +185,44 @@ pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
         return pitr_err_set(
           err, PITR_EUSAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
 
+    if (!empty(opts->sse) && strcmp(opts->sse, "AES256") != 0 && strcmp(opts->sse, "aws:kms") != 0)
+        return pitr_err_set(
+          err, PITR_EUSAGE, "invalid encryption '%s': expected AES256 or aws:kms", opts->sse);
+    if (!empty(opts->sse_kms_key_id) && (empty(opts->sse) || strcmp(opts->sse, "aws:kms") != 0))
+        return pitr_err_set(
+          err, PITR_EUSAGE, "sse-kms-key-id needs encryption aws:kms (barman-cloud's -e aws:kms)");
+
     c = pitr_calloc(1, sizeof(*c));
     c->bucket = pitr_strdup(opts->bucket);
+    c->url_style = opts->url_style;
+    c->ca_file = pitr_strdup(opts->ca_file);
+    c->connect_timeout_ms = opts->connect_timeout_ms;
+    c->low_speed_time_s = opts->low_speed_time_s;
+    c->insecure_skip_tls = opts->insecure_skip_tls;
+    c->retry_max_time_ms = opts->retry_max_time_ms;
+    c->rng = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
+    c->sse = empty(opts->sse) ? NULL : pitr_strdup(opts->sse);
+    c->sse_kms_key_id = empty(opts->sse_kms_key_id) ? NULL : pitr_strdup(opts->sse_kms_key_id);
+    c->storage_class = empty(opts->storage_class) ? NULL : pitr_strdup(opts->storage_class);
+    if (!empty(opts->tags)) {
+        struct pitr_buf t;
+
+        pitr_buf_init(&t, PITR_BUF_LIMIT_SMALL);
+        rc = pitr_s3_encode_tags(opts->tags, &t, err);
+        if (rc != PITR_OK) {
+            pitr_buf_release(&t);
+            goto out;
+        }
+        c->tags = pitr_strdup(opts->tags);
+        c->tagging = pitr_buf_detach(&t, NULL);
+    }
     c->region = pitr_strdup(empty(opts->region) ? PITR_S3_DEFAULT_REGION : opts->region);
     c->access_key = pitr_strdup(opts->access_key);
     c->secret_key = pitr_strdup(opts->secret_key);
     c->session_token = empty(opts->session_token) ? NULL : pitr_strdup(opts->session_token);
     endpoint = empty(opts->endpoint_url) ? pitr_asprintf("https://s3.%s.amazonaws.com", c->region)
                                          : pitr_strdup(opts->endpoint_url);
+    c->endpoint = pitr_strdup(endpoint);
     rc = parse_endpoint(c, endpoint, &authority, &auto_path, err);
     if (rc != PITR_OK)
         goto out;
@@ -187,6 +242,7 @@ pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
 
     memset(&hopts, 0, sizeof(hopts));
     hopts.ca_file = opts->ca_file;
+    hopts.insecure_skip_tls = opts->insecure_skip_tls;
     hopts.connect_timeout_ms = opts->connect_timeout_ms;
     hopts.low_speed_time_s = opts->low_speed_time_s;
     rc = pitr_http_new(&hopts, &c->http, err);
@@ -199,6 +255,41 @@ out:
     pitr_free(endpoint);
     pitr_free(authority);
     return rc;
+}
+
+pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
+                             struct pitr_s3_client **out,
+                             struct pitr_err *err)
+{
+    struct pitr_s3_client_opts o;
+    pitr_rc rc;
+
+    memset(&o, 0, sizeof(o));
+    o.endpoint_url = c->endpoint;
+    o.bucket = c->bucket;
+    o.region = c->region;
+    o.url_style = c->url_style;
+    o.access_key = c->access_key;
+    o.secret_key = c->secret_key;
+    o.session_token = c->session_token;
+    o.ca_file = c->ca_file;
+    o.connect_timeout_ms = c->connect_timeout_ms;
+    o.low_speed_time_s = c->low_speed_time_s;
+    o.insecure_skip_tls = c->insecure_skip_tls;
+    o.retry_max_time_ms = c->retry_max_time_ms;
+    o.sse = c->sse;
+    o.sse_kms_key_id = c->sse_kms_key_id;
+    o.tags = c->tags;
+    o.storage_class = c->storage_class;
+    rc = pitr_s3_client_new(&o, out, err);
+    if (rc == PITR_OK && *out != NULL)
+        (*out)->page_size = c->page_size;
+    return rc;
+}
+
+const char *pitr_s3_client_bucket(const struct pitr_s3_client *c)
+{
+    return c->bucket;
 }
 
 void pitr_s3_client_set_page_size(struct pitr_s3_client *c, unsigned n)
@@ -369,6 +460,8 @@ pitr_rc pitr_s3_error_from_response(const char *op,
     return rc;
 }
 
+#define MAX_EXTRA_HEADERS 8
+
 /* The parts of one signed request. */
 struct s3_call {
     const char *method;
@@ -379,29 +472,47 @@ struct s3_call {
     const void *body;  /* NULL for none */
     size_t body_len;
     struct pitr_buf *resp_body; /* 2xx body, or NULL to drop it */
+    /* Further headers to sign and send (up to MAX_EXTRA_HEADERS). */
+    const struct pitr_http_header *extra;
+    size_t n_extra;
+    /*
+     * Optional check of a 2xx answer (resp_body filled): a failure it
+     * reports is retried like an HTTP error when pitr_s3_retryable says so.
+     */
+    pitr_rc (*check)(struct pitr_s3_client *c,
+                     const struct s3_call *call,
+                     const struct pitr_http_response *resp,
+                     struct pitr_err *err);
+    const void *check_ud;
 };
 
-static pitr_rc s3_call(struct pitr_s3_client *c,
-                       const struct s3_call *call,
-                       struct pitr_http_response *resp,
-                       struct pitr_err *err)
+/* One signed attempt. */
+static pitr_rc s3_call_once(struct pitr_s3_client *c,
+                            const struct s3_call *call,
+                            struct pitr_http_response *resp,
+                            struct pitr_err *err)
 {
     struct pitr_buf path, url, auth, err_body;
-    struct pitr_http_header headers[6];
+    struct pitr_http_header headers[5 + MAX_EXTRA_HEADERS];
     struct pitr_sigv4_request sreq;
     struct pitr_sigv4_params sp;
     struct pitr_http_request hreq;
     char payload_hash[PITR_SHA256_HEX_LEN + 1];
     char amz_date[17];
     const char *name = call->name ? call->name : (call->key ? call->key : "");
-    size_t n = 0;
+    size_t n = 0, i;
     pitr_rc rc;
 
+    memset(resp, 0, sizeof(*resp));
     pitr_buf_init(&path, PITR_BUF_LIMIT_SMALL);
     pitr_buf_init(&url, PITR_BUF_LIMIT_SMALL);
     pitr_buf_init(&auth, PITR_BUF_LIMIT_SMALL);
     pitr_buf_init(&err_body, ERR_BODY_LIMIT);
 
+    if (call->n_extra > MAX_EXTRA_HEADERS) {
+        rc = pitr_err_set(err, PITR_EINTERNAL, "too many request headers");
+        goto out;
+    }
     rc = pitr_s3_client_target(c, call->key, call->query, &path, &url, err);
     if (rc != PITR_OK)
         goto out;
@@ -424,6 +535,8 @@ static pitr_rc s3_call(struct pitr_s3_client *c,
     headers[n++] = (struct pitr_http_header){ "x-amz-date", amz_date };
     if (c->session_token != NULL)
         headers[n++] = (struct pitr_http_header){ "x-amz-security-token", c->session_token };
+    for (i = 0; i < call->n_extra; i++)
+        headers[n++] = call->extra[i];
 
     memset(&sreq, 0, sizeof(sreq));
     sreq.method = call->method;
@@ -456,6 +569,8 @@ static pitr_rc s3_call(struct pitr_s3_client *c,
           call->op, c->bucket, name, resp->status, err_body.data, err_body.len, err);
         if (resp->request_id[0] != '\0')
             pitr_log_debug("s3: %s request id %s", call->op, resp->request_id);
+    } else if (call->check != NULL) {
+        rc = call->check(c, call, resp, err);
     }
 out:
     pitr_buf_release(&path);
@@ -463,6 +578,70 @@ out:
     pitr_buf_release_secure(&auth);
     pitr_buf_release(&err_body);
     return rc;
+}
+
+static long elapsed_ms(const struct timespec *t0)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        continue;
+}
+
+/* s3_call_once, again after a backoff while the failure is retryable and time remains. */
+static pitr_rc s3_call(struct pitr_s3_client *c,
+                       const struct s3_call *call,
+                       struct pitr_http_response *resp,
+                       struct pitr_err *err)
+{
+    const char *name = call->name ? call->name : (call->key ? call->key : "");
+    size_t start = call->resp_body ? call->resp_body->len : 0;
+    struct timespec t0;
+    unsigned attempt;
+    long wait;
+    pitr_rc rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (attempt = 1;; attempt++) {
+        rc = s3_call_once(c, call, resp, err);
+        if (rc == PITR_OK)
+            return PITR_OK;
+        /* What a failed attempt appended is not part of the answer. */
+        if (call->resp_body != NULL && call->resp_body->len > start) {
+            call->resp_body->len = start;
+            call->resp_body->data[start] = '\0';
+        }
+        if (c->retry_max_time_ms <= 0 || !pitr_s3_retryable(err, resp->transient))
+            return rc;
+        wait =
+          pitr_s3_backoff_ms(attempt, PITR_S3_BACKOFF_BASE_MS, PITR_S3_BACKOFF_CAP_MS, &c->rng);
+        if (elapsed_ms(&t0) + wait > c->retry_max_time_ms) {
+            size_t used = strlen(err->msg);
+
+            snprintf(err->msg + used,
+                     sizeof(err->msg) - used,
+                     " (gave up after %u attempts in %ld s)",
+                     attempt,
+                     elapsed_ms(&t0) / 1000);
+            return rc;
+        }
+        pitr_log_info("s3: %s 's3://%s/%s' attempt %u failed, retrying in %ld ms: %s",
+                      call->op,
+                      c->bucket,
+                      name,
+                      attempt,
+                      wait,
+                      err->msg);
+        sleep_ms(wait);
+    }
 }
 
 static pitr_rc check_key(const char *op,
@@ -483,19 +662,40 @@ static pitr_rc check_key(const char *op,
     return PITR_OK;
 }
 
+/* The encryption, tagging and storage-class headers of a new object; returns how many. */
+static size_t new_object_headers(const struct pitr_s3_client *c, struct pitr_http_header *h)
+{
+    size_t n = 0;
+
+    if (c->sse != NULL)
+        h[n++] = (struct pitr_http_header){ "x-amz-server-side-encryption", c->sse };
+    if (c->sse_kms_key_id != NULL)
+        h[n++] = (struct pitr_http_header){ "x-amz-server-side-encryption-aws-kms-key-id",
+                                            c->sse_kms_key_id };
+    if (c->storage_class != NULL)
+        h[n++] = (struct pitr_http_header){ "x-amz-storage-class", c->storage_class };
+    if (c->tagging != NULL)
+        h[n++] = (struct pitr_http_header){ "x-amz-tagging", c->tagging };
+    return n;
+}
+
 pitr_rc pitr_s3_put_object(struct pitr_s3_client *c,
                            const char *key,
                            const void *data,
                            size_t len,
                            struct pitr_err *err)
 {
-    struct s3_call call = { "PUT", "PUT", key, NULL, NULL, data ? data : "", len, NULL };
+    struct pitr_http_header extra[MAX_EXTRA_HEADERS];
+    struct s3_call call = { "PUT", "PUT", key,  NULL, NULL, data ? data : "",
+                            len,   NULL,  NULL, 0,    NULL, NULL };
     struct pitr_http_response resp;
     pitr_rc rc;
 
     rc = check_key("PUT", c, key, err);
     if (rc != PITR_OK)
         return rc;
+    call.extra = extra;
+    call.n_extra = new_object_headers(c, extra);
     return s3_call(c, &call, &resp, err);
 }
 
@@ -504,7 +704,7 @@ pitr_rc pitr_s3_get_object(struct pitr_s3_client *c,
                            struct pitr_buf *out,
                            struct pitr_err *err)
 {
-    struct s3_call call = { "GET", "GET", key, NULL, NULL, NULL, 0, out };
+    struct s3_call call = { "GET", "GET", key, NULL, NULL, NULL, 0, out, NULL, 0, NULL, NULL };
     struct pitr_http_response resp;
     size_t start = out->len;
     pitr_rc rc;
@@ -539,7 +739,7 @@ pitr_rc pitr_s3_head_object(struct pitr_s3_client *c,
                             struct pitr_s3_object_info *info,
                             struct pitr_err *err)
 {
-    struct s3_call call = { "HEAD", "HEAD", key, NULL, NULL, NULL, 0, NULL };
+    struct s3_call call = { "HEAD", "HEAD", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL };
     struct pitr_http_response resp;
     pitr_rc rc;
 
@@ -560,7 +760,9 @@ pitr_rc pitr_s3_head_object(struct pitr_s3_client *c,
 
 pitr_rc pitr_s3_delete_object(struct pitr_s3_client *c, const char *key, struct pitr_err *err)
 {
-    struct s3_call call = { "DELETE", "DELETE", key, NULL, NULL, NULL, 0, NULL };
+    struct s3_call call = {
+        "DELETE", "DELETE", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
+    };
     struct pitr_http_response resp;
     pitr_rc rc;
 
@@ -581,7 +783,9 @@ pitr_rc pitr_s3_list_objects(struct pitr_s3_client *c,
     struct pitr_http_response resp;
     struct pitr_s3_object_info info;
     const char *msg_key = prefix ? prefix : "";
-    struct s3_call call = { "GET", "LIST", NULL, msg_key, NULL, NULL, 0, NULL };
+    struct s3_call call = {
+        "GET", "LIST", NULL, msg_key, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
+    };
     char *token = NULL, *last = NULL;
     size_t i;
     pitr_rc rc = PITR_OK;
@@ -646,5 +850,566 @@ out:
     pitr_buf_release(&body);
     pitr_free(token);
     pitr_free(last);
+    return rc;
+}
+
+/* ---- ranged GET --------------------------------------------------------- */
+
+struct range_ctx {
+    uint64_t off;
+    size_t len;
+    size_t start; /* out->len before the call */
+};
+
+static pitr_rc check_range(struct pitr_s3_client *c,
+                           const struct s3_call *call,
+                           const struct pitr_http_response *resp,
+                           struct pitr_err *err)
+{
+    const struct range_ctx *r = call->check_ud;
+    size_t got = call->resp_body->len - r->start;
+
+    /* A store that ignores Range answers 200 with the whole object. */
+    if (resp->status != 206 && !(resp->status == 200 && r->off == 0))
+        return pitr_err_set(err,
+                            PITR_ES3,
+                            "GET 's3://%s/%s': range request answered with status %ld",
+                            c->bucket,
+                            call->key,
+                            resp->status);
+    if (got != r->len)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "GET 's3://%s/%s': bytes %llu-%llu: got %zu bytes, expected %zu (was "
+                            "the object replaced?)",
+                            c->bucket,
+                            call->key,
+                            (unsigned long long)r->off,
+                            (unsigned long long)(r->off + r->len - 1),
+                            got,
+                            r->len);
+    return PITR_OK;
+}
+
+pitr_rc pitr_s3_get_range(struct pitr_s3_client *c,
+                          const char *key,
+                          uint64_t off,
+                          size_t len,
+                          struct pitr_buf *out,
+                          struct pitr_err *err)
+{
+    struct s3_call call = { "GET", "GET", key, NULL, NULL, NULL, 0, out, NULL, 0, NULL, NULL };
+    struct pitr_http_header extra[1];
+    struct pitr_http_response resp;
+    struct range_ctx r = { off, len, out->len };
+    char range[64];
+    pitr_rc rc;
+
+    rc = check_key("GET", c, key, err);
+    if (rc != PITR_OK)
+        return rc;
+    if (len == 0)
+        return PITR_OK;
+    snprintf(range,
+             sizeof(range),
+             "bytes=%llu-%llu",
+             (unsigned long long)off,
+             (unsigned long long)(off + len - 1));
+    extra[0] = (struct pitr_http_header){ "Range", range };
+    call.extra = extra;
+    call.n_extra = 1;
+    call.check = check_range;
+    call.check_ud = &r;
+    rc = s3_call(c, &call, &resp, err);
+    if (rc != PITR_OK && out->len > r.start) {
+        out->len = r.start;
+        out->data[r.start] = '\0';
+    }
+    return rc;
+}
+
+/* ---- multipart uploads -------------------------------------------------- */
+
+/* "uploadId=<encoded id>" (plus a prefix such as "partNumber=3&"). */
+static pitr_rc upload_query(const char *before,
+                            const char *upload_id,
+                            struct pitr_buf *q,
+                            struct pitr_err *err)
+{
+    pitr_rc rc = pitr_buf_appendf(q, err, "%suploadId=", before);
+
+    if (rc == PITR_OK)
+        rc = pitr_sigv4_uri_encode(upload_id, strlen(upload_id), 0, q, err);
+    return rc;
+}
+
+pitr_rc pitr_s3_multipart_create(struct pitr_s3_client *c,
+                                 const char *key,
+                                 char **upload_id,
+                                 struct pitr_err *err)
+{
+    struct pitr_http_header extra[MAX_EXTRA_HEADERS];
+    struct s3_call call = {
+        "POST", "CREATE-MULTIPART", key, NULL, "uploads", "", 0, NULL, NULL, 0, NULL, NULL
+    };
+    struct pitr_http_response resp;
+    struct pitr_buf body;
+    pitr_rc rc;
+
+    *upload_id = NULL;
+    rc = check_key("CREATE-MULTIPART", c, key, err);
+    if (rc != PITR_OK)
+        return rc;
+    pitr_buf_init(&body, PITR_S3_XML_MAX_INPUT);
+    call.resp_body = &body;
+    call.extra = extra;
+    call.n_extra = new_object_headers(c, extra);
+    rc = s3_call(c, &call, &resp, err);
+    if (rc == PITR_OK) {
+        rc = pitr_s3_xml_parse_initiate(body.data, body.len, upload_id, err);
+        if (rc != PITR_OK)
+            pitr_err_prefix(err, "CREATE-MULTIPART 's3://%s/%s'", c->bucket, key);
+    }
+    pitr_buf_release(&body);
+    return rc;
+}
+
+pitr_rc pitr_s3_multipart_upload_part(struct pitr_s3_client *c,
+                                      const char *key,
+                                      const char *upload_id,
+                                      unsigned part,
+                                      const void *data,
+                                      size_t len,
+                                      char etag[128],
+                                      struct pitr_err *err)
+{
+    struct s3_call call = { "PUT", "UPLOAD-PART", key,  NULL, NULL, data ? data : "",
+                            len,   NULL,          NULL, 0,    NULL, NULL };
+    struct pitr_http_response resp;
+    struct pitr_buf q;
+    pitr_rc rc;
+
+    etag[0] = '\0';
+    rc = check_key("UPLOAD-PART", c, key, err);
+    if (rc != PITR_OK)
+        return rc;
+    pitr_buf_init(&q, PITR_BUF_LIMIT_SMALL);
+    /* Sorted: "partNumber" < "uploadId". */
+    rc = pitr_buf_appendf(&q, err, "partNumber=%u&", part);
+    if (rc == PITR_OK)
+        rc = upload_query("", upload_id, &q, err);
+    if (rc == PITR_OK) {
+        call.query = q.data;
+        rc = s3_call(c, &call, &resp, err);
+    }
+    if (rc == PITR_OK && resp.etag[0] == '\0')
+        rc = pitr_err_set(err,
+                          PITR_ES3,
+                          "UPLOAD-PART 's3://%s/%s' part %u: no ETag in the answer",
+                          c->bucket,
+                          key,
+                          part);
+    if (rc == PITR_OK)
+        snprintf(etag, 128, "%s", resp.etag);
+    else
+        pitr_err_prefix(err, "part %u", part);
+    pitr_buf_release(&q);
+    return rc;
+}
+
+pitr_rc pitr_s3_complete_check(const char *bucket,
+                               const char *key,
+                               long status,
+                               const char *body,
+                               size_t len,
+                               struct pitr_err *err)
+{
+    struct pitr_s3_complete_result res;
+    pitr_rc rc;
+
+    rc = pitr_s3_xml_parse_complete(body, len, &res, err);
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "COMPLETE-MULTIPART 's3://%s/%s'", bucket, key);
+        err->http_status = status;
+        return rc;
+    }
+    if (!res.is_error)
+        return PITR_OK;
+    if (res.err.message[0] != '\0')
+        pitr_err_set(err,
+                     PITR_ES3,
+                     "COMPLETE-MULTIPART 's3://%s/%s': %ld %s: %s",
+                     bucket,
+                     key,
+                     status,
+                     res.err.code[0] ? res.err.code : "error",
+                     res.err.message);
+    else
+        pitr_err_set(err,
+                     PITR_ES3,
+                     "COMPLETE-MULTIPART 's3://%s/%s': %ld %s",
+                     bucket,
+                     key,
+                     status,
+                     res.err.code[0] ? res.err.code : "error");
+    err->http_status = status;
+    snprintf(err->s3_code, sizeof(err->s3_code), "%s", res.err.code);
+    return PITR_ES3;
+}
+
+static pitr_rc check_complete(struct pitr_s3_client *c,
+                              const struct s3_call *call,
+                              const struct pitr_http_response *resp,
+                              struct pitr_err *err)
+{
+    return pitr_s3_complete_check(
+      c->bucket, call->key, resp->status, call->resp_body->data, call->resp_body->len, err);
+}
+
+pitr_rc pitr_s3_multipart_complete(struct pitr_s3_client *c,
+                                   const char *key,
+                                   const char *upload_id,
+                                   const struct pitr_s3_part *parts,
+                                   size_t n,
+                                   struct pitr_err *err)
+{
+    struct s3_call call = {
+        "POST", "COMPLETE-MULTIPART", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
+    };
+    struct pitr_http_response resp;
+    struct pitr_buf q, req, body;
+    pitr_rc rc;
+
+    rc = check_key("COMPLETE-MULTIPART", c, key, err);
+    if (rc != PITR_OK)
+        return rc;
+    pitr_buf_init(&q, PITR_BUF_LIMIT_SMALL);
+    pitr_buf_init(&req, PITR_S3_XML_MAX_INPUT);
+    pitr_buf_init(&body, PITR_S3_XML_MAX_INPUT);
+    rc = upload_query("", upload_id, &q, err);
+    if (rc == PITR_OK)
+        rc = pitr_s3_xml_complete_body(parts, n, &req, err);
+    if (rc == PITR_OK) {
+        call.query = q.data;
+        call.body = req.data;
+        call.body_len = req.len;
+        call.resp_body = &body;
+        call.check = check_complete;
+        rc = s3_call(c, &call, &resp, err);
+    }
+    pitr_buf_release(&q);
+    pitr_buf_release(&req);
+    pitr_buf_release(&body);
+    return rc;
+}
+
+pitr_rc pitr_s3_multipart_abort(struct pitr_s3_client *c,
+                                const char *key,
+                                const char *upload_id,
+                                struct pitr_err *err)
+{
+    struct s3_call call = {
+        "DELETE", "ABORT-MULTIPART", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
+    };
+    struct pitr_http_response resp;
+    struct pitr_buf q;
+    pitr_rc rc;
+
+    rc = check_key("ABORT-MULTIPART", c, key, err);
+    if (rc != PITR_OK)
+        return rc;
+    pitr_buf_init(&q, PITR_BUF_LIMIT_SMALL);
+    rc = upload_query("", upload_id, &q, err);
+    if (rc == PITR_OK) {
+        call.query = q.data;
+        rc = s3_call(c, &call, &resp, err);
+    }
+    if (rc != PITR_OK && err->http_status == 404 && strcmp(err->s3_code, "NoSuchUpload") == 0) {
+        pitr_err_clear(err);
+        rc = PITR_OK;
+    }
+    pitr_buf_release(&q);
+    return rc;
+}
+
+pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
+                             const char *prefix,
+                             pitr_s3_upload_fn fn,
+                             void *ud,
+                             struct pitr_err *err)
+{
+    struct pitr_s3_uploads_page page;
+    struct pitr_buf q, body;
+    struct pitr_http_response resp;
+    const char *msg_key = prefix ? prefix : "";
+    struct s3_call call = { "GET", "LIST-UPLOADS", NULL, msg_key, NULL, NULL,
+                            0,     NULL,           NULL, 0,       NULL, NULL };
+    char *key_marker = NULL, *id_marker = NULL;
+    size_t i;
+    unsigned pages = 0;
+    pitr_rc rc = PITR_OK;
+
+    pitr_s3_uploads_page_init(&page);
+    pitr_buf_init(&q, PITR_BUF_LIMIT_SMALL);
+    pitr_buf_init(&body, PITR_S3_XML_MAX_INPUT);
+    for (;;) {
+        pitr_buf_reset(&q);
+        pitr_buf_reset(&body);
+        pitr_s3_uploads_page_release(&page);
+        /* Sorted: key-marker, prefix, upload-id-marker, uploads. */
+        if (key_marker != NULL) {
+            rc = pitr_buf_append_str(&q, "key-marker=", err);
+            if (rc == PITR_OK)
+                rc = pitr_sigv4_uri_encode(key_marker, strlen(key_marker), 0, &q, err);
+            if (rc == PITR_OK)
+                rc = pitr_buf_append_str(&q, "&", err);
+        }
+        if (rc == PITR_OK && !empty(prefix)) {
+            rc = pitr_buf_append_str(&q, "prefix=", err);
+            if (rc == PITR_OK)
+                rc = pitr_sigv4_uri_encode(prefix, strlen(prefix), 0, &q, err);
+            if (rc == PITR_OK)
+                rc = pitr_buf_append_str(&q, "&", err);
+        }
+        if (rc == PITR_OK && id_marker != NULL) {
+            rc = pitr_buf_append_str(&q, "upload-id-marker=", err);
+            if (rc == PITR_OK)
+                rc = pitr_sigv4_uri_encode(id_marker, strlen(id_marker), 0, &q, err);
+            if (rc == PITR_OK)
+                rc = pitr_buf_append_str(&q, "&", err);
+        }
+        if (rc == PITR_OK)
+            rc = pitr_buf_append_str(&q, "uploads", err);
+        if (rc != PITR_OK)
+            goto out;
+        call.query = q.data;
+        call.resp_body = &body;
+        rc = s3_call(c, &call, &resp, err);
+        if (rc != PITR_OK)
+            goto out;
+        rc = pitr_s3_xml_parse_uploads(body.data, body.len, &page, err);
+        if (rc != PITR_OK) {
+            pitr_err_prefix(err, "LIST-UPLOADS 's3://%s/%s'", c->bucket, msg_key);
+            goto out;
+        }
+        for (i = 0; i < page.n; i++) {
+            rc = fn(page.entries[i].key, page.entries[i].upload_id, ud, err);
+            if (rc != PITR_OK)
+                goto out;
+        }
+        if (!page.is_truncated)
+            break;
+        if (empty(page.next_key_marker) || ++pages > 100000) {
+            rc = pitr_err_set(err,
+                              PITR_EFORMAT,
+                              "LIST-UPLOADS 's3://%s/%s': truncated page without NextKeyMarker",
+                              c->bucket,
+                              msg_key);
+            goto out;
+        }
+        pitr_free(key_marker);
+        pitr_free(id_marker);
+        key_marker = page.next_key_marker;
+        id_marker = page.next_upload_marker;
+        page.next_key_marker = NULL;
+        page.next_upload_marker = NULL;
+    }
+out:
+    pitr_s3_uploads_page_release(&page);
+    pitr_buf_release(&q);
+    pitr_buf_release(&body);
+    pitr_free(key_marker);
+    pitr_free(id_marker);
+    return rc;
+}
+
+/* ---- tags and DeleteObjects --------------------------------------------- */
+
+pitr_rc pitr_s3_encode_tags(const char *tags, struct pitr_buf *out, struct pitr_err *err)
+{
+    const char *p = tags;
+    unsigned count = 0;
+    pitr_rc rc = PITR_OK;
+
+    while (*p != '\0' && rc == PITR_OK) {
+        size_t n = strcspn(p, ",");
+        const char *eq = memchr(p, '=', n);
+        size_t klen, vlen;
+
+        if (eq == NULL || eq == p)
+            return pitr_err_set(
+              err, PITR_EUSAGE, "invalid tags '%s': expected key=value[,key=value...]", tags);
+        klen = (size_t)(eq - p);
+        vlen = n - klen - 1;
+        if (++count > 10)
+            return pitr_err_set(err, PITR_EUSAGE, "invalid tags '%s': S3 allows 10 tags", tags);
+        if (klen > 128 || vlen > 256)
+            return pitr_err_set(err,
+                                PITR_EUSAGE,
+                                "invalid tags '%s': keys are at most 128 and values 256 bytes",
+                                tags);
+        if (count > 1)
+            rc = pitr_buf_append_str(out, "&", err);
+        if (rc == PITR_OK)
+            rc = pitr_sigv4_uri_encode(p, klen, 0, out, err);
+        if (rc == PITR_OK)
+            rc = pitr_buf_append_str(out, "=", err);
+        if (rc == PITR_OK)
+            rc = pitr_sigv4_uri_encode(eq + 1, vlen, 0, out, err);
+        p += n;
+        if (*p == ',')
+            p++;
+    }
+    return rc;
+}
+
+pitr_rc pitr_s3_delete_request(const char *const *keys,
+                               size_t n,
+                               struct pitr_buf *body,
+                               char md5[25],
+                               struct pitr_err *err)
+{
+    pitr_rc rc;
+
+    md5[0] = '\0';
+    if (n == 0 || n > PITR_S3_DELETE_BATCH)
+        return pitr_err_set(err,
+                            PITR_EINTERNAL,
+                            "DeleteObjects takes 1 to %d keys, not %zu",
+                            PITR_S3_DELETE_BATCH,
+                            n);
+    rc = pitr_s3_xml_delete_body(keys, n, body, err);
+    if (rc == PITR_OK)
+        rc = pitr_md5_base64(body->data, body->len, md5, err);
+    return rc;
+}
+
+pitr_rc pitr_s3_delete_check(const char *bucket,
+                             const char *body,
+                             size_t len,
+                             size_t n_keys,
+                             struct pitr_err *err)
+{
+    struct pitr_s3_delete_result res;
+    struct pitr_buf msg;
+    struct pitr_err ignored;
+    size_t i;
+    pitr_rc rc;
+
+    pitr_s3_delete_result_init(&res);
+    rc = pitr_s3_xml_parse_delete(body, len, &res, err);
+    if (rc != PITR_OK)
+        return pitr_err_prefix(err, "DELETE-OBJECTS 's3://%s'", bucket);
+    if (res.n_failed == 0)
+        return PITR_OK;
+    pitr_buf_init(&msg, PITR_ERR_MSG_MAX);
+    for (i = 0; i < res.n_failed && i < 3; i++) {
+        const struct pitr_s3_delete_failure *f = &res.failed[i];
+
+        if (pitr_buf_appendf(&msg,
+                             &ignored,
+                             "%s'%s' (%s%s%s)",
+                             i > 0 ? ", " : "",
+                             f->key,
+                             f->code[0] ? f->code : "error",
+                             f->message[0] ? ": " : "",
+                             f->message) != PITR_OK)
+            break;
+    }
+    pitr_err_set(err,
+                 PITR_ES3,
+                 "DELETE-OBJECTS 's3://%s': %zu of %zu keys not deleted: %s%s",
+                 bucket,
+                 res.n_failed,
+                 n_keys,
+                 msg.data,
+                 res.n_failed > 3 ? ", ..." : "");
+    err->http_status = 200;
+    snprintf(err->s3_code, sizeof(err->s3_code), "%s", res.failed[0].code);
+    pitr_buf_release(&msg);
+    pitr_s3_delete_result_release(&res);
+    return PITR_ES3;
+}
+
+struct delete_ctx {
+    size_t n_keys;
+};
+
+static pitr_rc check_delete(struct pitr_s3_client *c,
+                            const struct s3_call *call,
+                            const struct pitr_http_response *resp,
+                            struct pitr_err *err)
+{
+    const struct delete_ctx *d = call->check_ud;
+    pitr_rc rc;
+
+    (void)resp;
+    rc =
+      pitr_s3_delete_check(c->bucket, call->resp_body->data, call->resp_body->len, d->n_keys, err);
+    /* Per-key failures are final: do not let "InternalError" on one key resend the batch. */
+    if (rc != PITR_OK)
+        err->http_status = 0;
+    return rc;
+}
+
+pitr_rc pitr_s3_delete_objects(struct pitr_s3_client *c,
+                               const char *const *keys,
+                               size_t n,
+                               struct pitr_err *err)
+{
+    struct s3_call call = {
+        "POST", "DELETE-OBJECTS", NULL, "", "delete", NULL, 0, NULL, NULL, 0, NULL, NULL
+    };
+    struct pitr_http_header extra[1];
+    struct pitr_http_response resp;
+    struct pitr_buf req, body;
+    struct pitr_err first;
+    char md5[PITR_MD5_B64_LEN + 1];
+    size_t off, i;
+    pitr_rc rc = PITR_OK, result = PITR_OK;
+
+    pitr_err_clear(&first);
+    pitr_buf_init(&req, PITR_S3_XML_MAX_INPUT);
+    pitr_buf_init(&body, PITR_S3_XML_MAX_INPUT);
+    for (i = 0; i < n; i++) {
+        rc = check_key("DELETE-OBJECTS", c, keys[i], err);
+        if (rc != PITR_OK)
+            goto out;
+    }
+    for (off = 0; off < n; off += PITR_S3_DELETE_BATCH) {
+        size_t batch = n - off < PITR_S3_DELETE_BATCH ? n - off : PITR_S3_DELETE_BATCH;
+        struct delete_ctx d = { batch };
+
+        pitr_buf_reset(&req);
+        pitr_buf_reset(&body);
+        rc = pitr_s3_delete_request(keys + off, batch, &req, md5, err);
+        if (rc != PITR_OK)
+            goto out;
+        extra[0] = (struct pitr_http_header){ "Content-MD5", md5 };
+        call.extra = extra;
+        call.n_extra = 1;
+        call.body = req.data;
+        call.body_len = req.len;
+        call.resp_body = &body;
+        call.check = check_delete;
+        call.check_ud = &d;
+        rc = s3_call(c, &call, &resp, err);
+        if (rc == PITR_ES3 && err->http_status == 0) {
+            /* Some keys failed: remember the first such report, go on with the rest. */
+            if (result == PITR_OK) {
+                result = rc;
+                first = *err;
+            }
+            continue;
+        }
+        if (rc != PITR_OK)
+            goto out;
+    }
+    rc = result;
+    if (rc != PITR_OK)
+        *err = first;
+out:
+    pitr_buf_release(&req);
+    pitr_buf_release(&body);
     return rc;
 }

@@ -54,4 +54,46 @@ pitr_rc pitr_s3_error_from_response(const char *op,
                                     size_t len,
                                     struct pitr_err *err);
 
+/*
+ * Append the x-amz-tagging value for tags "k=v,k2=v2": "k=v&k2=v2" with
+ * each key and value URI-encoded. An empty key, a pair without '=', more
+ * than 10 tags, a key over 128 or a value over 256 bytes is PITR_EUSAGE.
+ */
+PITR_MUST_CHECK pitr_rc pitr_s3_encode_tags(const char *tags,
+                                            struct pitr_buf *out,
+                                            struct pitr_err *err);
+
+/*
+ * The DeleteObjects request for n (<= PITR_S3_DELETE_BATCH) keys: the XML
+ * body appended to body, and its Content-MD5 (base64 MD5) in md5.
+ */
+PITR_MUST_CHECK pitr_rc pitr_s3_delete_request(const char *const *keys,
+                                               size_t n,
+                                               struct pitr_buf *body,
+                                               char md5[25],
+                                               struct pitr_err *err);
+
+/*
+ * Turn a DeleteObjects answer body into a result: PITR_OK when no key
+ * failed, else PITR_ES3 with a message naming the first failed keys, their
+ * codes and messages, and how many failed in all.
+ */
+PITR_MUST_CHECK pitr_rc pitr_s3_delete_check(const char *bucket,
+                                             const char *body,
+                                             size_t len,
+                                             size_t n_keys,
+                                             struct pitr_err *err);
+
+/*
+ * Check a CompleteMultipartUpload answer body (status 2xx): PITR_OK for a
+ * <CompleteMultipartUploadResult>; for an <Error> document, *err as for an
+ * HTTP error (with http_status = status and s3_code set) and PITR_ES3.
+ */
+PITR_MUST_CHECK pitr_rc pitr_s3_complete_check(const char *bucket,
+                                               const char *key,
+                                               long status,
+                                               const char *body,
+                                               size_t len,
+                                               struct pitr_err *err);
+
 #endif

@@ -4,9 +4,13 @@
  * Keys map to files below the root. Writes go through pitr_fs_write_atomic
  * (temp file, fsync, rename, fsync directory), so a crash never leaves a
  * partial object under its real name; temp files are hidden from listings.
+ * Streaming writers write such a temp file themselves: commit fsyncs and
+ * renames it, abort unlinks it. remove_many is a loop of unlinks.
  */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -234,6 +238,266 @@ static pitr_rc posix_remove(struct pitr_storage *st, const char *key, struct pit
     return rc;
 }
 
+static pitr_rc posix_remove_many(struct pitr_storage *st,
+                                 const char *const *keys,
+                                 size_t n,
+                                 struct pitr_err *err)
+{
+    struct pitr_err e;
+    size_t i, failed = 0;
+    pitr_rc rc = PITR_OK;
+
+    for (i = 0; i < n; i++) {
+        pitr_err_clear(&e);
+        if (posix_remove(st, keys[i], &e) == PITR_OK)
+            continue;
+        if (failed++ == 0) {
+            rc = e.code;
+            *err = e;
+        }
+    }
+    if (failed > 1)
+        pitr_err_prefix(err, "%zu of %zu keys not removed, the first", failed, n);
+    return rc;
+}
+
+/* ---- streaming writer --------------------------------------------------- */
+
+struct posix_writer {
+    struct pitr_storage_writer base; /* first */
+    char *path;                      /* owned; the final name */
+    char *tmp;                       /* owned; the temp file being written */
+    int fd;
+};
+
+static void posix_writer_free(struct posix_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    pitr_free(w->path);
+    pitr_free(w->tmp);
+    pitr_free(w);
+}
+
+static pitr_rc posix_writer_write(struct pitr_storage_writer *base,
+                                  const void *p,
+                                  size_t n,
+                                  struct pitr_err *err)
+{
+    struct posix_writer *w = (struct posix_writer *)base;
+    const char *s = p;
+
+    if (w->fd < 0)
+        return pitr_err_set(err, PITR_EINTERNAL, "write to a failed writer of '%s'", w->path);
+    while (n > 0) {
+        ssize_t r = write(w->fd, s, n);
+
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return pitr_err_set_errno(err, PITR_EIO, errno, "cannot write '%s'", w->tmp);
+        s += r;
+        n -= (size_t)r;
+    }
+    return PITR_OK;
+}
+
+static void posix_writer_abort(struct pitr_storage_writer *base)
+{
+    struct posix_writer *w = (struct posix_writer *)base;
+
+    if (w->fd >= 0) {
+        close(w->fd);
+        w->fd = -1;
+    }
+    unlink(w->tmp);
+    posix_writer_free(w);
+}
+
+static pitr_rc posix_writer_commit(struct pitr_storage_writer *base, struct pitr_err *err)
+{
+    struct posix_writer *w = (struct posix_writer *)base;
+    char *dir = NULL, *slash;
+    pitr_rc rc = PITR_OK;
+    int fd = w->fd;
+
+    w->fd = -1;
+    if (fd < 0) {
+        rc = pitr_err_set(err, PITR_EINTERNAL, "commit of a failed writer of '%s'", w->path);
+        goto out;
+    }
+    if (fsync(fd) != 0) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot fsync '%s'", w->tmp);
+        close(fd);
+        goto out;
+    }
+    if (close(fd) != 0) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot close '%s'", w->tmp);
+        goto out;
+    }
+    if (rename(w->tmp, w->path) != 0) {
+        rc =
+          pitr_err_set_errno(err, PITR_EIO, errno, "cannot rename '%s' to '%s'", w->tmp, w->path);
+        goto out;
+    }
+    dir = pitr_strdup(w->path);
+    slash = strrchr(dir, '/');
+    *slash = '\0';
+    rc = pitr_fs_fsync_dir(dir, err);
+out:
+    if (rc != PITR_OK)
+        unlink(w->tmp);
+    pitr_free(dir);
+    posix_writer_free(w);
+    return rc;
+}
+
+static const struct pitr_storage_writer_ops posix_writer_ops = {
+    .write = posix_writer_write,
+    .commit = posix_writer_commit,
+    .abort = posix_writer_abort,
+};
+
+static pitr_rc posix_open_write(struct pitr_storage *st,
+                                const char *key,
+                                struct pitr_storage_writer **out,
+                                struct pitr_err *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    struct posix_writer *w;
+    char *dir, *slash;
+    pitr_rc rc = check_key(key, err);
+
+    if (rc != PITR_OK)
+        return rc;
+    w = pitr_calloc(1, sizeof(*w));
+    w->base.ops = &posix_writer_ops;
+    w->fd = -1;
+    w->path = key_path(ps, key);
+    w->tmp = pitr_fs_temp_path(w->path);
+    dir = pitr_strdup(w->path);
+    slash = strrchr(dir, '/');
+    *slash = '\0';
+    rc = pitr_fs_mkdir_p(dir, 0750, err);
+    pitr_free(dir);
+    if (rc == PITR_OK) {
+        w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+        if (w->fd < 0)
+            rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot create '%s'", w->tmp);
+    }
+    if (rc != PITR_OK) {
+        posix_writer_free(w);
+        return rc;
+    }
+    *out = &w->base;
+    return PITR_OK;
+}
+
+/* ---- streaming reader --------------------------------------------------- */
+
+struct posix_reader {
+    struct pitr_storage_reader base; /* first */
+    char *path;                      /* owned */
+    int fd;
+    uint64_t left; /* bytes still to hand out */
+};
+
+static pitr_rc posix_reader_read(struct pitr_storage_reader *base,
+                                 void *p,
+                                 size_t cap,
+                                 size_t *got,
+                                 struct pitr_err *err)
+{
+    struct posix_reader *r = (struct posix_reader *)base;
+    size_t n = 0;
+
+    *got = 0;
+    if (cap > r->left)
+        cap = (size_t)r->left;
+    while (n < cap) {
+        ssize_t k = read(r->fd, (char *)p + n, cap - n);
+
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return pitr_err_set_errno(err, PITR_EIO, errno, "cannot read '%s'", r->path);
+        if (k == 0)
+            return pitr_err_set(err, PITR_EIO, "'%s' shrank while being read", r->path);
+        n += (size_t)k;
+    }
+    r->left -= n;
+    *got = n;
+    return PITR_OK;
+}
+
+static void posix_reader_close(struct pitr_storage_reader *base)
+{
+    struct posix_reader *r = (struct posix_reader *)base;
+
+    if (r->fd >= 0)
+        close(r->fd);
+    pitr_free(r->path);
+    pitr_free(r);
+}
+
+static const struct pitr_storage_reader_ops posix_reader_ops = {
+    .read = posix_reader_read,
+    .close = posix_reader_close,
+};
+
+static pitr_rc posix_open_read(struct pitr_storage *st,
+                               const char *key,
+                               uint64_t offset,
+                               uint64_t length,
+                               struct pitr_storage_reader **out,
+                               struct pitr_err *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    struct posix_reader *r;
+    struct stat sb;
+    uint64_t size;
+    pitr_rc rc = check_key(key, err);
+
+    if (rc != PITR_OK)
+        return rc;
+    r = pitr_calloc(1, sizeof(*r));
+    r->base.ops = &posix_reader_ops;
+    r->path = key_path(ps, key);
+    r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
+    if (r->fd < 0) {
+        rc = pitr_err_set_errno(
+          err, errno == ENOENT ? PITR_ENOTFOUND : PITR_EIO, errno, "cannot open '%s'", r->path);
+        goto out;
+    }
+    if (fstat(r->fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = pitr_err_set(err, PITR_EIO, "'%s' is not a regular file", r->path);
+        goto out;
+    }
+    size = (uint64_t)sb.st_size;
+    if (offset > size) {
+        rc = pitr_err_set(err,
+                          PITR_EUSAGE,
+                          "'%s': offset %llu is past the end (%llu bytes)",
+                          r->path,
+                          (unsigned long long)offset,
+                          (unsigned long long)size);
+        goto out;
+    }
+    if (lseek(r->fd, (off_t)offset, SEEK_SET) < 0) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot seek in '%s'", r->path);
+        goto out;
+    }
+    r->base.object_size = size;
+    r->left = length < size - offset ? length : size - offset;
+out:
+    if (rc != PITR_OK) {
+        posix_reader_close(&r->base);
+        return rc;
+    }
+    *out = &r->base;
+    return PITR_OK;
+}
+
 static void posix_free(struct pitr_storage *st)
 {
     struct posix_storage *ps = (struct posix_storage *)st;
@@ -250,6 +514,9 @@ static const struct pitr_storage_ops posix_ops = {
     .head = posix_head,
     .list = posix_list,
     .remove = posix_remove,
+    .remove_many = posix_remove_many,
+    .open_write = posix_open_write,
+    .open_read = posix_open_read,
     .free = posix_free,
 };
 

@@ -3,7 +3,15 @@
  *
  * Key "k" of a repository s3://bucket/prefix is the object "prefix/k"
  * ("k" when the prefix is empty). Atomicity comes from S3 itself: a PUT
- * replaces the whole object or nothing.
+ * replaces the whole object or nothing, and so does a multipart upload,
+ * which only becomes visible when it is completed.
+ *
+ * put/get/head/list/remove run on the storage's own client (the caller's
+ * thread). Streaming writers and readers run their parts and ranges on a
+ * pool of cfg->jobs workers, each with its own client and kept-alive
+ * connection; the pool is created on the first open_write/open_read and
+ * lives as long as the storage, so consecutive transfers reuse its
+ * connections. remove_many uses DeleteObjects (1,000 keys a request).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -14,6 +22,7 @@
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/s3/client.h"
+#include "pgpitr/s3/transfer.h"
 #include "pgpitr/storage/storage.h"
 #include "storage/s3_int.h"
 
@@ -22,6 +31,10 @@ struct s3_storage {
     struct pitr_s3_client *client; /* owned */
     char *prefix;                  /* owned; "" or "some/prefix/" (with the final '/') */
     size_t prefix_len;
+    struct pitr_s3_pool *pool; /* owned; created by the first streaming transfer */
+    unsigned jobs;
+    uint64_t part_size;
+    unsigned max_parts;
 };
 
 /* The object key for a repository key; the caller pitr_free()s it. */
@@ -137,12 +150,166 @@ static pitr_rc s3_list(struct pitr_storage *st,
     return rc;
 }
 
+static pitr_rc s3_remove_many(struct pitr_storage *st,
+                              const char *const *keys,
+                              size_t n,
+                              struct pitr_err *err)
+{
+    struct s3_storage *s = (struct s3_storage *)st;
+    char **okeys = pitr_calloc(n, sizeof(*okeys));
+    size_t i;
+    pitr_rc rc;
+
+    for (i = 0; i < n; i++)
+        okeys[i] = object_key(s, keys[i]);
+    rc = pitr_s3_delete_objects(s->client, (const char *const *)okeys, n, err);
+    for (i = 0; i < n; i++)
+        pitr_free(okeys[i]);
+    pitr_free(okeys);
+    return rc;
+}
+
+static pitr_rc need_pool(struct s3_storage *s, struct pitr_err *err)
+{
+    if (s->pool != NULL)
+        return PITR_OK;
+    return pitr_s3_pool_new(s->client, s->jobs, &s->pool, err);
+}
+
+struct s3_writer {
+    struct pitr_storage_writer base; /* first */
+    struct pitr_s3_writer *w;        /* owned */
+};
+
+static pitr_rc s3_writer_write(struct pitr_storage_writer *base,
+                               const void *p,
+                               size_t n,
+                               struct pitr_err *err)
+{
+    return pitr_s3_writer_write(((struct s3_writer *)base)->w, p, n, err);
+}
+
+static pitr_rc s3_writer_commit(struct pitr_storage_writer *base, struct pitr_err *err)
+{
+    struct s3_writer *sw = (struct s3_writer *)base;
+    pitr_rc rc = pitr_s3_writer_commit(sw->w, err);
+
+    pitr_free(sw);
+    return rc;
+}
+
+static void s3_writer_abort(struct pitr_storage_writer *base)
+{
+    struct s3_writer *sw = (struct s3_writer *)base;
+
+    pitr_s3_writer_abort(sw->w);
+    pitr_free(sw);
+}
+
+static const struct pitr_storage_writer_ops s3_writer_ops = {
+    .write = s3_writer_write,
+    .commit = s3_writer_commit,
+    .abort = s3_writer_abort,
+};
+
+static pitr_rc s3_open_write(struct pitr_storage *st,
+                             const char *key,
+                             struct pitr_storage_writer **out,
+                             struct pitr_err *err)
+{
+    struct s3_storage *s = (struct s3_storage *)st;
+    struct pitr_s3_writer_opts o;
+    struct s3_writer *sw;
+    char *okey;
+    pitr_rc rc;
+
+    rc = need_pool(s, err);
+    if (rc != PITR_OK)
+        return rc;
+    memset(&o, 0, sizeof(o));
+    o.part_size = s->part_size;
+    o.max_parts = s->max_parts;
+    sw = pitr_calloc(1, sizeof(*sw));
+    sw->base.ops = &s3_writer_ops;
+    okey = object_key(s, key);
+    rc = pitr_s3_writer_open(s->client, s->pool, okey, &o, &sw->w, err);
+    pitr_free(okey);
+    if (rc != PITR_OK) {
+        pitr_free(sw);
+        return rc;
+    }
+    *out = &sw->base;
+    return PITR_OK;
+}
+
+struct s3_reader {
+    struct pitr_storage_reader base; /* first */
+    struct pitr_s3_reader *r;        /* owned */
+};
+
+static pitr_rc s3_reader_read(struct pitr_storage_reader *base,
+                              void *p,
+                              size_t cap,
+                              size_t *got,
+                              struct pitr_err *err)
+{
+    return pitr_s3_reader_read(((struct s3_reader *)base)->r, p, cap, got, err);
+}
+
+static void s3_reader_close(struct pitr_storage_reader *base)
+{
+    struct s3_reader *sr = (struct s3_reader *)base;
+
+    pitr_s3_reader_close(sr->r);
+    pitr_free(sr);
+}
+
+static const struct pitr_storage_reader_ops s3_reader_ops = {
+    .read = s3_reader_read,
+    .close = s3_reader_close,
+};
+
+static pitr_rc s3_open_read(struct pitr_storage *st,
+                            const char *key,
+                            uint64_t offset,
+                            uint64_t length,
+                            struct pitr_storage_reader **out,
+                            struct pitr_err *err)
+{
+    struct s3_storage *s = (struct s3_storage *)st;
+    struct pitr_s3_reader_opts o;
+    struct s3_reader *sr;
+    char *okey;
+    pitr_rc rc;
+
+    rc = need_pool(s, err);
+    if (rc != PITR_OK)
+        return rc;
+    memset(&o, 0, sizeof(o));
+    o.offset = offset;
+    o.length = length;
+    o.chunk_size = s->part_size;
+    sr = pitr_calloc(1, sizeof(*sr));
+    sr->base.ops = &s3_reader_ops;
+    okey = object_key(s, key);
+    rc = pitr_s3_reader_open(s->client, s->pool, okey, &o, &sr->r, err);
+    pitr_free(okey);
+    if (rc != PITR_OK) {
+        pitr_free(sr);
+        return rc;
+    }
+    sr->base.object_size = pitr_s3_reader_object_size(sr->r);
+    *out = &sr->base;
+    return PITR_OK;
+}
+
 static void s3_free(struct pitr_storage *st)
 {
     struct s3_storage *s = (struct s3_storage *)st;
 
     if (s == NULL)
         return;
+    pitr_s3_pool_free(s->pool);
     pitr_s3_client_free(s->client);
     pitr_free(s->prefix);
     pitr_free(s->base.url);
@@ -156,6 +323,9 @@ static const struct pitr_storage_ops s3_ops = {
     .head = s3_head,
     .list = s3_list,
     .remove = s3_remove,
+    .remove_many = s3_remove_many,
+    .open_write = s3_open_write,
+    .open_read = s3_open_read,
     .free = s3_free,
 };
 
@@ -206,6 +376,16 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
     opts.secret_key = cfg->secret_key;
     opts.session_token = cfg->session_token;
     opts.ca_file = cfg->ca_file;
+    opts.insecure_skip_tls = cfg->insecure_skip_tls;
+    opts.retry_max_time_ms = (long)cfg->retry_max_time * 1000L;
+    opts.sse = cfg->encryption;
+    opts.sse_kms_key_id = cfg->sse_kms_key_id;
+    opts.tags = cfg->tags;
+    opts.storage_class = cfg->storage_class;
+    /* A zeroed config (tests) gets the defaults pitr_config_init would set. */
+    s->jobs = cfg->jobs > 0 ? (unsigned)cfg->jobs : 2;
+    s->part_size = cfg->part_size > 0 ? cfg->part_size : PITR_PART_SIZE_DEFAULT;
+    s->max_parts = cfg->max_parts > 0 ? (unsigned)cfg->max_parts : PITR_MAX_PARTS_LIMIT;
     rc = pitr_s3_client_new(&opts, &s->client, err);
     if (rc != PITR_OK)
         goto out;
@@ -219,4 +399,9 @@ out:
 void pitr_storage_s3_set_page_size(struct pitr_storage *st, unsigned n)
 {
     pitr_s3_client_set_page_size(((struct s3_storage *)st)->client, n);
+}
+
+struct pitr_s3_client *pitr_storage_s3_client(struct pitr_storage *st)
+{
+    return ((struct s3_storage *)st)->client;
 }

@@ -10,4 +10,7 @@
  */
 void pitr_storage_s3_set_page_size(struct pitr_storage *st, unsigned n);
 
+/* The storage's own S3 client (borrowed), for tests that inspect the bucket directly. */
+struct pitr_s3_client *pitr_storage_s3_client(struct pitr_storage *st);
+
 #endif

@@ -95,3 +95,69 @@ pitr_rc pitr_storage_remove(struct pitr_storage *st, const char *key, struct pit
 {
     return st->ops->remove(st, key, err);
 }
+
+pitr_rc pitr_storage_remove_many(struct pitr_storage *st,
+                                 const char *const *keys,
+                                 size_t n,
+                                 struct pitr_err *err)
+{
+    if (n == 0)
+        return PITR_OK;
+    return st->ops->remove_many(st, keys, n, err);
+}
+
+pitr_rc pitr_storage_open_write(struct pitr_storage *st,
+                                const char *key,
+                                struct pitr_storage_writer **out,
+                                struct pitr_err *err)
+{
+    *out = NULL;
+    return st->ops->open_write(st, key, out, err);
+}
+
+pitr_rc pitr_storage_writer_write(struct pitr_storage_writer *w,
+                                  const void *p,
+                                  size_t n,
+                                  struct pitr_err *err)
+{
+    if (n == 0)
+        return PITR_OK;
+    return w->ops->write(w, p, n, err);
+}
+
+pitr_rc pitr_storage_writer_commit(struct pitr_storage_writer *w, struct pitr_err *err)
+{
+    return w->ops->commit(w, err);
+}
+
+void pitr_storage_writer_abort(struct pitr_storage_writer *w)
+{
+    if (w != NULL)
+        w->ops->abort(w);
+}
+
+pitr_rc pitr_storage_open_read(struct pitr_storage *st,
+                               const char *key,
+                               uint64_t offset,
+                               uint64_t length,
+                               struct pitr_storage_reader **out,
+                               struct pitr_err *err)
+{
+    *out = NULL;
+    return st->ops->open_read(st, key, offset, length, out, err);
+}
+
+pitr_rc pitr_storage_reader_read(struct pitr_storage_reader *r,
+                                 void *p,
+                                 size_t cap,
+                                 size_t *got,
+                                 struct pitr_err *err)
+{
+    return r->ops->read(r, p, cap, got, err);
+}
+
+void pitr_storage_reader_close(struct pitr_storage_reader *r)
+{
+    if (r != NULL)
+        r->ops->close(r);
+}

@@ -6,7 +6,8 @@
  * The file holds the same settings as "key = value" lines ('#' starts a
  * comment); keys are the long option names without "--" (repo, server,
  * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
- * look-ahead) plus
+ * look-ahead, max-parts, part-size, retry-max-time, encryption,
+ * sse-kms-key-id, tags, storage-class, insecure-skip-tls-verify) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -18,7 +19,16 @@
 #include "pgpitr/core/err.h"
 #include "pgpitr/core/log.h"
 
+#include <stdint.h>
+
 #define PITR_DEFAULT_CONFIG_FILE "/etc/pgpitr/pgpitr.conf"
+
+/* Multipart limits of S3 (and the defaults we use within them). */
+#define PITR_PART_SIZE_MIN      ((uint64_t)5 * 1024 * 1024)
+#define PITR_PART_SIZE_MAX      ((uint64_t)5 * 1024 * 1024 * 1024)
+#define PITR_PART_SIZE_DEFAULT  ((uint64_t)16 * 1024 * 1024)
+#define PITR_MAX_PARTS_LIMIT    10000
+#define PITR_RETRY_MAX_TIME_DEF 60
 
 enum pitr_url_style {
     PITR_URL_STYLE_AUTO = 0, /* path style for IP or dotless hosts, else virtual */
@@ -41,6 +51,15 @@ struct pitr_config {
     enum pitr_log_level log_level;
     int jobs;       /* parallel workers; default: online CPUs, at least 2 */
     int look_ahead; /* wal-push: further .ready segments to push; default 8 */
+    /* S3 uploads */
+    int max_parts;         /* parts a multipart upload may have, 1..10000; default 10000 */
+    uint64_t part_size;    /* first (and smallest) part, 5 MiB..5 GiB; default 16 MiB */
+    int retry_max_time;    /* seconds of retrying a failed request; 0 disables; default 60 */
+    char *encryption;      /* owned; "AES256", "aws:kms" or NULL (x-amz-server-side-encryption) */
+    char *sse_kms_key_id;  /* owned; KMS key id for aws:kms, or NULL */
+    char *tags;            /* owned; "k=v,k2=v2" (object tags), or NULL */
+    char *storage_class;   /* owned; x-amz-storage-class, or NULL */
+    int insecure_skip_tls; /* 1: do not verify TLS certificates (insecure-skip-tls-verify) */
 };
 
 /* One global option as given on the command line (--name value). */
@@ -72,5 +91,17 @@ PITR_MUST_CHECK pitr_rc pitr_config_set(struct pitr_config *cfg,
 
 /* True when name is a key pitr_config_set() accepts. */
 int pitr_config_is_key(const char *name);
+
+/* A deep copy of src into dst (which is overwritten, not released first). */
+void pitr_config_copy(struct pitr_config *dst, const struct pitr_config *src);
+
+/*
+ * Parse a byte size: a number with an optional suffix B, KiB, MiB, GiB (or
+ * K, M, G, all powers of 1024). PITR_EUSAGE naming key on anything else.
+ */
+PITR_MUST_CHECK pitr_rc pitr_config_parse_size(const char *key,
+                                               const char *value,
+                                               uint64_t *out,
+                                               struct pitr_err *err);
 
 #endif

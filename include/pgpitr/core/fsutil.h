@@ -32,6 +32,12 @@ PITR_MUST_CHECK pitr_rc pitr_fs_mkdir_p(const char *path, int mode, struct pitr_
 /* fsync the directory at path. */
 PITR_MUST_CHECK pitr_rc pitr_fs_fsync_dir(const char *path, struct pitr_err *err);
 
+/*
+ * A new temporary file name beside path ("<path>.pitr-tmp.<pid>.<n>"),
+ * owned by the caller; listings skip such names.
+ */
+char *pitr_fs_temp_path(const char *path);
+
 /* True when name is one of our temporary files (see pitr_fs_write_atomic). */
 int pitr_fs_is_temp_name(const char *name);
 

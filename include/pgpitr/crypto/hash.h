@@ -42,6 +42,17 @@ PITR_MUST_CHECK pitr_rc pitr_hmac_sha256(const void *key,
                                          size_t msg_len,
                                          unsigned char out[PITR_SHA256_LEN],
                                          struct pitr_err *err);
+/*
+ * The base64 of p[0..n)'s MD5 digest (24 characters plus NUL), as S3's
+ * Content-MD5 header wants it (DeleteObjects requires one). MD5 is used for
+ * that integrity header only, never for anything secret.
+ */
+#define PITR_MD5_B64_LEN 24
+PITR_MUST_CHECK pitr_rc pitr_md5_base64(const void *p,
+                                        size_t n,
+                                        char out[PITR_MD5_B64_LEN + 1],
+                                        struct pitr_err *err);
+
 /* Lowercase hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void pitr_hex_encode(const unsigned char *p, size_t n, char *out);
 

@@ -2,10 +2,12 @@
  * http.h - a small synchronous HTTP(S) client over one libcurl easy handle.
  *
  * One struct pitr_http owns one CURL handle, so consecutive requests through
- * it reuse the same keep-alive connection. It is not thread-safe: give each
- * thread its own. A request body comes from memory (pointer + length); the
- * response body goes into a bounded pitr_buf or to a caller callback, and
- * the few response headers the S3 client needs (ETag, Content-Length,
+ * it reuse the same keep-alive connection (and TLS session). It is not
+ * thread-safe: give each thread its own, and keep it for the thread's
+ * lifetime so that no request pays for a new TLS handshake. TLS
+ * certificates and host names are verified unless the caller opts out. A request body comes from
+ * memory (pointer + length); the response body goes into a bounded pitr_buf or to a caller
+ * callback, and the few response headers the S3 client needs (ETag, Content-Length,
  * x-amz-request-id) are captured.
  *
  * A transport failure (DNS, connect, TLS, timeout, reset) is PITR_ENETWORK
@@ -31,6 +33,7 @@
 
 struct pitr_http_opts {
     const char *ca_file;     /* borrowed (copied); PEM bundle, NULL for the system store */
+    int insecure_skip_tls;   /* 1: no certificate or host name verification (opt-out) */
     long connect_timeout_ms; /* 0: PITR_HTTP_CONNECT_TIMEOUT_MS_DEFAULT */
     /* Abort when fewer than low_speed_limit bytes/s flow for low_speed_time_s. */
     long low_speed_time_s; /* 0: PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT */
@@ -71,6 +74,12 @@ struct pitr_http_response {
     int64_t content_length; /* Content-Length header, or -1 when absent */
     char etag[128];         /* ETag header as sent (quotes included), or "" */
     char request_id[128];   /* x-amz-request-id header, or "" */
+    /*
+     * Set when pitr_http_perform() fails with PITR_ENETWORK for a reason that
+     * may pass on a new attempt (connection refused or reset, timeout, DNS,
+     * TLS handshake cut short); 0 for certificate failures and the like.
+     */
+    int transient;
 };
 
 struct pitr_http;

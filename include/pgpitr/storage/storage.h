@@ -16,6 +16,19 @@
  *   - get()/head() on a missing key return PITR_ENOTFOUND.
  *   - list() reports keys in ascending byte order, all of them (drivers page
  *     through listings themselves).
+ *   - A streaming writer (open_write, then write chunks, then exactly one of
+ *     commit or abort) is atomic like put(): until commit succeeds nothing
+ *     is visible under the key, and after abort or a failed commit nothing
+ *     is left behind (posix: a temp file that is fsync'd and renamed, or
+ *     unlinked; S3: a multipart upload that is completed, or aborted).
+ *     Memory stays bounded whatever the object's length (S3: parts in
+ *     flight x part size).
+ *   - A streaming reader (open_read with an offset and length) hands out
+ *     the bytes in order; S3 fetches large objects with parallel ranged GETs.
+ *   - remove_many() removes every key it is given (missing keys are fine)
+ *     and fails naming a key it could not remove.
+ *
+ * put() and get() stay single requests: WAL segments are small.
  */
 #ifndef PGPITR_STORAGE_STORAGE_H
 #define PGPITR_STORAGE_STORAGE_H
@@ -45,6 +58,35 @@ typedef pitr_rc (*pitr_storage_list_fn)(const char *key,
 
 struct pitr_storage;
 
+/* Length argument of open_read meaning "to the end of the object". */
+#define PITR_STORAGE_TO_END UINT64_MAX
+
+/* A streaming writer; drivers embed it as their writer's first member. */
+struct pitr_storage_writer;
+struct pitr_storage_writer_ops {
+    pitr_rc (*write)(struct pitr_storage_writer *w, const void *p, size_t n, struct pitr_err *err);
+    /* Publish the object and free the writer, whatever the result. */
+    pitr_rc (*commit)(struct pitr_storage_writer *w, struct pitr_err *err);
+    /* Drop the object and free the writer. */
+    void (*abort)(struct pitr_storage_writer *w);
+};
+struct pitr_storage_writer {
+    const struct pitr_storage_writer_ops *ops;
+};
+
+/* A streaming reader; drivers embed it as their reader's first member. */
+struct pitr_storage_reader;
+struct pitr_storage_reader_ops {
+    /* Up to cap bytes into p; *got is 0 at the end of the range. */
+    pitr_rc (
+      *read)(struct pitr_storage_reader *r, void *p, size_t cap, size_t *got, struct pitr_err *err);
+    void (*close)(struct pitr_storage_reader *r);
+};
+struct pitr_storage_reader {
+    const struct pitr_storage_reader_ops *ops;
+    uint64_t object_size; /* the whole object's size */
+};
+
 struct pitr_storage_ops {
     const char *name; /* "posix", "s3" */
     pitr_rc (*put)(struct pitr_storage *st,
@@ -69,6 +111,26 @@ struct pitr_storage_ops {
                     struct pitr_err *err);
     /* Removing a missing key is not an error. */
     pitr_rc (*remove)(struct pitr_storage *st, const char *key, struct pitr_err *err);
+    /* Remove n keys (S3: DeleteObjects batches); any key not removed is an error naming it. */
+    pitr_rc (*remove_many)(struct pitr_storage *st,
+                           const char *const *keys,
+                           size_t n,
+                           struct pitr_err *err);
+    /* A writer for key; the caller ends it with commit or abort. */
+    pitr_rc (*open_write)(struct pitr_storage *st,
+                          const char *key,
+                          struct pitr_storage_writer **out,
+                          struct pitr_err *err);
+    /*
+     * A reader of length bytes (PITR_STORAGE_TO_END: all) from offset of
+     * key; the caller closes it. A missing key is PITR_ENOTFOUND.
+     */
+    pitr_rc (*open_read)(struct pitr_storage *st,
+                         const char *key,
+                         uint64_t offset,
+                         uint64_t length,
+                         struct pitr_storage_reader **out,
+                         struct pitr_err *err);
     void (*free)(struct pitr_storage *st);
 };
 
@@ -110,6 +172,44 @@ PITR_MUST_CHECK pitr_rc pitr_storage_list(struct pitr_storage *st,
 PITR_MUST_CHECK pitr_rc pitr_storage_remove(struct pitr_storage *st,
                                             const char *key,
                                             struct pitr_err *err);
+
+PITR_MUST_CHECK pitr_rc pitr_storage_remove_many(struct pitr_storage *st,
+                                                 const char *const *keys,
+                                                 size_t n,
+                                                 struct pitr_err *err);
+
+/*
+ * Streaming writes. The writer is owned by the caller until commit or abort,
+ * each of which frees it (commit also on failure, after cleaning up). The
+ * storage must outlive its writers and readers.
+ */
+PITR_MUST_CHECK pitr_rc pitr_storage_open_write(struct pitr_storage *st,
+                                                const char *key,
+                                                struct pitr_storage_writer **out,
+                                                struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_storage_writer_write(struct pitr_storage_writer *w,
+                                                  const void *p,
+                                                  size_t n,
+                                                  struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_storage_writer_commit(struct pitr_storage_writer *w,
+                                                   struct pitr_err *err);
+/* NULL is a no-op. */
+void pitr_storage_writer_abort(struct pitr_storage_writer *w);
+
+/* Streaming (ranged) reads; close with pitr_storage_reader_close. */
+PITR_MUST_CHECK pitr_rc pitr_storage_open_read(struct pitr_storage *st,
+                                               const char *key,
+                                               uint64_t offset,
+                                               uint64_t length,
+                                               struct pitr_storage_reader **out,
+                                               struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_storage_reader_read(struct pitr_storage_reader *r,
+                                                 void *p,
+                                                 size_t cap,
+                                                 size_t *got,
+                                                 struct pitr_err *err);
+/* NULL is a no-op. */
+void pitr_storage_reader_close(struct pitr_storage_reader *r);
 
 /* Driver constructors (storage.c calls them; tests may too). */
 PITR_MUST_CHECK pitr_rc pitr_storage_posix_new(const char *root,

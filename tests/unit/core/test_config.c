@@ -24,10 +24,13 @@
 #include "pgpitr/core/log.h"
 
 static const char *const env_vars[] = {
-    "PGPITR_CONFIG",       "PGPITR_REPO",      "PGPITR_SERVER",      "PGPITR_COMPRESSION",
-    "AWS_ENDPOINT_URL",    "AWS_REGION",       "AWS_DEFAULT_REGION", "AWS_CA_BUNDLE",
-    "PGPITR_S3_URL_STYLE", "PGPITR_LOG_LEVEL", "AWS_ACCESS_KEY_ID",  "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
+    "PGPITR_CONFIG",         "PGPITR_REPO",          "PGPITR_SERVER",
+    "PGPITR_COMPRESSION",    "AWS_ENDPOINT_URL",     "AWS_REGION",
+    "AWS_DEFAULT_REGION",    "AWS_CA_BUNDLE",        "PGPITR_S3_URL_STYLE",
+    "PGPITR_LOG_LEVEL",      "AWS_ACCESS_KEY_ID",    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",     "PGPITR_MAX_PARTS",     "PGPITR_PART_SIZE",
+    "PGPITR_RETRY_MAX_TIME", "PGPITR_ENCRYPTION",    "PGPITR_SSE_KMS_KEY_ID",
+    "PGPITR_TAGS",           "PGPITR_STORAGE_CLASS", "PGPITR_INSECURE_SKIP_TLS_VERIFY",
 };
 
 /* ---- OPENSSL_cleanse spy: what was in each wiped range ----------------- */
@@ -596,6 +599,78 @@ static void pitr_config_load__file_line_buffer_wiped(void **state)
     assert_true(cleansed_within("FILESECRET"));
 }
 
+static void pitr_config_load__s3_upload_settings(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_config_flag flags[] = { { "part-size", "64MiB" }, { "tags", "a=1,b=" } };
+
+    setenv("PGPITR_MAX_PARTS", "1000", 1);
+    setenv("PGPITR_INSECURE_SKIP_TLS_VERIFY", "1", 1);
+    assert_int_equal(load_with(f,
+                               "retry-max-time = 5\nencryption = aws:kms\nsse-kms-key-id = k1\n"
+                               "storage-class = STANDARD_IA\npart-size = 8MiB\n",
+                               flags,
+                               2),
+                     PITR_OK);
+    assert_int_equal(f->cfg.max_parts, 1000);
+    assert_true(f->cfg.part_size == (uint64_t)64 * 1024 * 1024);
+    assert_int_equal(f->cfg.retry_max_time, 5);
+    assert_string_equal(f->cfg.encryption, "aws:kms");
+    assert_string_equal(f->cfg.sse_kms_key_id, "k1");
+    assert_string_equal(f->cfg.storage_class, "STANDARD_IA");
+    assert_string_equal(f->cfg.tags, "a=1,b=");
+    assert_int_equal(f->cfg.insecure_skip_tls, 1);
+}
+
+static void pitr_config_load__s3_upload_defaults(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(load_with(f, "", NULL, 0), PITR_OK);
+    assert_int_equal(f->cfg.max_parts, 10000);
+    assert_true(f->cfg.part_size == (uint64_t)16 * 1024 * 1024);
+    assert_int_equal(f->cfg.retry_max_time, 60);
+    assert_null(f->cfg.encryption);
+    assert_int_equal(f->cfg.insecure_skip_tls, 0);
+}
+
+static void pitr_config_set__s3_upload_bad_values(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(pitr_config_set(&f->cfg, "part-size", "4MiB", &f->err), PITR_EUSAGE);
+    assert_msg_has(&f->err, "5MiB to 5GiB");
+    assert_int_equal(pitr_config_set(&f->cfg, "part-size", "6GiB", &f->err), PITR_EUSAGE);
+    assert_int_equal(pitr_config_set(&f->cfg, "part-size", "16 parsecs", &f->err), PITR_EUSAGE);
+    assert_int_equal(pitr_config_set(&f->cfg, "part-size", "-5MiB", &f->err), PITR_EUSAGE);
+    assert_int_equal(pitr_config_set(&f->cfg, "part-size", "5242880", &f->err), PITR_OK);
+    assert_int_equal(pitr_config_set(&f->cfg, "part-size", "1G", &f->err), PITR_OK);
+    assert_true(f->cfg.part_size == (uint64_t)1 << 30);
+    assert_int_equal(pitr_config_set(&f->cfg, "max-parts", "0", &f->err), PITR_EUSAGE);
+    assert_int_equal(pitr_config_set(&f->cfg, "max-parts", "10001", &f->err), PITR_EUSAGE);
+    assert_int_equal(pitr_config_set(&f->cfg, "encryption", "aes256", &f->err), PITR_EUSAGE);
+    assert_msg_has(&f->err, "expected AES256 or aws:kms");
+    assert_int_equal(pitr_config_set(&f->cfg, "tags", "novalue", &f->err), PITR_EUSAGE);
+    assert_int_equal(pitr_config_set(&f->cfg, "insecure-skip-tls-verify", "maybe", &f->err),
+                     PITR_EUSAGE);
+    assert_int_equal(pitr_config_set(&f->cfg, "insecure-skip-tls-verify", "off", &f->err), PITR_OK);
+    assert_int_equal(f->cfg.insecure_skip_tls, 0);
+}
+
+static void pitr_config_copy__deep(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_config copy;
+
+    assert_int_equal(load_with(f, "tags = a=b\nrepo = file:///x\n", NULL, 0), PITR_OK);
+    pitr_config_copy(&copy, &f->cfg);
+    assert_string_equal(copy.tags, "a=b");
+    assert_true(copy.tags != f->cfg.tags);
+    assert_string_equal(copy.repo, "file:///x");
+    assert_true(copy.part_size == f->cfg.part_size);
+    pitr_config_release(&copy);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -622,6 +697,10 @@ int main(void)
         T(pitr_config_set__log_level_values),
         T(pitr_config_set__replaces_value),
         cmocka_unit_test(pitr_config_is_key__known_and_unknown),
+        T(pitr_config_load__s3_upload_settings),
+        T(pitr_config_load__s3_upload_defaults),
+        T(pitr_config_set__s3_upload_bad_values),
+        T(pitr_config_copy__deep),
         T(pitr_config_release__wipes_secrets_and_frees),
         T(pitr_config_load__file_line_buffer_wiped),
     };

@@ -162,6 +162,20 @@ static void pitr_hex_encode__lowercase_and_terminated(void **state)
     assert_string_equal(out, "");
 }
 
+static void pitr_md5_base64__known_digests(void **state)
+{
+    char out[PITR_MD5_B64_LEN + 1];
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    /* RFC 1321 test suite values, base64-encoded as Content-MD5 wants them. */
+    assert_int_equal(pitr_md5_base64("", 0, out, &err), PITR_OK);
+    assert_string_equal(out, "1B2M2Y8AsgTpgAmY7PhCfg==");
+    assert_int_equal(pitr_md5_base64("abc", 3, out, &err), PITR_OK);
+    assert_string_equal(out, "kAFQmDzST7DWlj99KOF/cg==");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -174,6 +188,7 @@ int main(void)
         cmocka_unit_test(pitr_hmac_sha256__rfc4231_case2),
         cmocka_unit_test(pitr_hmac_sha256__rfc4231_case6_long_key),
         cmocka_unit_test(pitr_hex_encode__lowercase_and_terminated),
+        cmocka_unit_test(pitr_md5_base64__known_digests),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,7 +10,15 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
@@ -302,6 +310,334 @@ static void pitr_s3_error_from_response__mapping(void **state)
     assert_string_equal(err.msg, "DELETE 's3://b/': 500 Internal Server Error");
 }
 
+static void pitr_s3_encode_tags__encoded_pairs_and_limits(void **state)
+{
+    struct pitr_buf out;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_buf_init(&out, PITR_BUF_LIMIT_SMALL);
+    assert_int_equal(pitr_s3_encode_tags("env=prod,team=db ops,k/x=a&b=c,empty=", &out, &err),
+                     PITR_OK);
+    assert_string_equal(out.data, "env=prod&team=db%20ops&k%2Fx=a%26b%3Dc&empty=");
+    pitr_buf_reset(&out);
+    assert_int_equal(pitr_s3_encode_tags("novalue", &out, &err), PITR_EUSAGE);
+    assert_int_equal(pitr_s3_encode_tags("=v", &out, &err), PITR_EUSAGE);
+    assert_int_equal(
+      pitr_s3_encode_tags("a=1,b=2,c=3,d=4,e=5,f=6,g=7,h=8,i=9,j=10,k=11", &out, &err),
+      PITR_EUSAGE);
+    assert_non_null(strstr(err.msg, "10 tags"));
+    pitr_buf_release(&out);
+}
+
+static void pitr_s3_delete_request__body_and_content_md5(void **state)
+{
+    const char *keys[] = { "pg1/a", "pg1/b&c" };
+    struct pitr_buf body;
+    struct pitr_err err;
+    char md5[25];
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_buf_init(&body, PITR_BUF_LIMIT_SMALL);
+    assert_int_equal(pitr_s3_delete_request(keys, 2, &body, md5, &err), PITR_OK);
+    assert_string_equal(
+      body.data,
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+      "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+      "<Object><Key>pg1/a</Key></Object><Object><Key>pg1/b&amp;c</Key></Object>"
+      "</Delete>");
+    /* base64(MD5(body)), computed independently with `openssl dgst -md5 -binary | base64`. */
+    assert_string_equal(md5, "SpTAcWiZcNkqlzZokBz3mg==");
+    pitr_buf_reset(&body);
+    assert_int_equal(pitr_s3_delete_request(keys, 0, &body, md5, &err), PITR_EINTERNAL);
+    assert_int_equal(pitr_s3_delete_request(keys, PITR_S3_DELETE_BATCH + 1, &body, md5, &err),
+                     PITR_EINTERNAL);
+    pitr_buf_release(&body);
+}
+
+static void pitr_s3_delete_check__failed_keys_are_named(void **state)
+{
+    static const char all_ok[] = "<DeleteResult></DeleteResult>";
+    static const char some[] =
+      "<DeleteResult><Error><Key>pg1/x</Key><Code>AccessDenied</Code><Message>Access "
+      "Denied</Message></Error><Error><Key>pg1/y</Key><Code>InternalError</Code></Error>"
+      "</DeleteResult>";
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_delete_check("b", all_ok, strlen(all_ok), 5, &err), PITR_OK);
+    assert_int_equal(pitr_s3_delete_check("b", some, strlen(some), 5, &err), PITR_ES3);
+    assert_string_equal(err.msg,
+                        "DELETE-OBJECTS 's3://b': 2 of 5 keys not deleted: 'pg1/x' (AccessDenied: "
+                        "Access Denied), 'pg1/y' (InternalError)");
+    assert_string_equal(err.s3_code, "AccessDenied");
+    assert_int_equal(pitr_s3_delete_check("b", "<x", 2, 5, &err), PITR_EFORMAT);
+}
+
+static void pitr_s3_complete_check__200_with_error_fails(void **state)
+{
+    static const char ok[] = "<CompleteMultipartUploadResult><ETag>\"e-2\"</ETag>"
+                             "</CompleteMultipartUploadResult>";
+    static const char bad[] = "\n  <Error><Code>InvalidPart</Code><Message>One or more of the "
+                              "specified parts could not be found.</Message></Error>";
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_complete_check("b", "k", 200, ok, strlen(ok), &err), PITR_OK);
+    assert_int_equal(pitr_s3_complete_check("b", "k", 200, bad, strlen(bad), &err), PITR_ES3);
+    assert_string_equal(err.msg,
+                        "COMPLETE-MULTIPART 's3://b/k': 200 InvalidPart: One or more of the "
+                        "specified parts could not be found.");
+    assert_int_equal(err.http_status, 200);
+    assert_string_equal(err.s3_code, "InvalidPart");
+    /* An empty 200 answer is not a success either. */
+    assert_int_equal(pitr_s3_complete_check("b", "k", 200, "", 0, &err), PITR_EFORMAT);
+}
+
+/* ---- a scripted loopback server: one canned answer per request --------- */
+
+struct script {
+    int listen_fd;
+    int port;
+    const char *const *answers;
+    size_t n;
+    size_t served;
+    char requests[4][2048]; /* the first bytes of each request */
+    size_t body_ok;         /* requests whose body arrived whole */
+    const char *want_body;  /* the body every request must carry, or NULL */
+    pthread_t thread;
+};
+
+static void *script_serve(void *ud)
+{
+    struct script *s = ud;
+    char buf[8192];
+
+    while (s->served < s->n) {
+        int fd = accept(s->listen_fd, NULL, NULL);
+
+        if (fd < 0)
+            break;
+        while (s->served < s->n) {
+            size_t len = 0, want = 0;
+            char *end = NULL, *cl;
+            ssize_t r;
+
+            while (len + 1 < sizeof(buf)) {
+                r = read(fd, buf + len, sizeof(buf) - 1 - len);
+                if (r <= 0)
+                    break;
+                len += (size_t)r;
+                buf[len] = '\0';
+                if (end == NULL && (end = strstr(buf, "\r\n\r\n")) != NULL) {
+                    cl = strstr(buf, "\r\nContent-Length:");
+                    want =
+                      (size_t)(end + 4 - buf) + (cl && cl < end ? strtoul(cl + 17, NULL, 10) : 0);
+                }
+                if (end != NULL && len >= want)
+                    break;
+            }
+            if (end == NULL)
+                break; /* the client closed the connection */
+            if (s->served < 4) {
+                size_t n = len < sizeof(s->requests[0]) - 1 ? len : sizeof(s->requests[0]) - 1;
+
+                memcpy(s->requests[s->served], buf, n);
+                s->requests[s->served][n] = '\0';
+            }
+            if (s->want_body != NULL && strcmp(end + 4, s->want_body) == 0)
+                s->body_ok++;
+            if (write(fd, s->answers[s->served], strlen(s->answers[s->served])) < 0)
+                break;
+            s->served++;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+static void script_start(struct script *s, const char *const *answers, size_t n)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+
+    memset(s, 0, sizeof(*s));
+    s->answers = answers;
+    s->n = n;
+    s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(s->listen_fd >= 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(s->listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(s->listen_fd, 4), 0);
+    assert_int_equal(getsockname(s->listen_fd, (struct sockaddr *)&sa, &len), 0);
+    s->port = ntohs(sa.sin_port);
+    assert_int_equal(pthread_create(&s->thread, NULL, script_serve, s), 0);
+}
+
+static void script_stop(struct script *s)
+{
+    shutdown(s->listen_fd, SHUT_RDWR);
+    pthread_join(s->thread, NULL);
+    close(s->listen_fd);
+}
+
+static struct pitr_s3_client *make_retrying(int port, long retry_ms)
+{
+    struct pitr_s3_client_opts o;
+    struct pitr_s3_client *c = NULL;
+    struct pitr_err err;
+    char endpoint[64];
+
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", port);
+    memset(&o, 0, sizeof(o));
+    o.endpoint_url = endpoint;
+    o.bucket = "b";
+    o.access_key = "AKIDEXAMPLE";
+    o.secret_key = "secret";
+    o.retry_max_time_ms = retry_ms;
+    o.sse = "aws:kms";
+    o.sse_kms_key_id = "key-1";
+    o.tags = "a=b c";
+    o.storage_class = "STANDARD_IA";
+    pitr_err_clear(&err);
+    if (pitr_s3_client_new(&o, &c, &err) != PITR_OK)
+        fail_msg("pitr_s3_client_new: %s", err.msg);
+    return c;
+}
+
+static void pitr_s3_put_object__retries_5xx_and_resends_the_body(void **state)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 56\r\n\r\n"
+        "<Error><Code>SlowDown</Code><Message>m</Message></Error>",
+        "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n",
+    };
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+    int i;
+
+    (void)state;
+    script_start(&srv, answers, 3);
+    srv.want_body = "payload";
+    c = make_retrying(srv.port, 30000);
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_put_object(c, "k", "payload", 7, &err), PITR_OK);
+    pitr_s3_client_free(c);
+    script_stop(&srv);
+    assert_int_equal(srv.served, 3);
+    assert_int_equal(srv.body_ok, 3); /* the body was sent whole each time */
+    for (i = 0; i < 3; i++) {
+        /* Each attempt is signed, and carries the new-object headers (signed too). */
+        assert_non_null(strstr(srv.requests[i], "Authorization: AWS4-HMAC-SHA256"));
+        assert_non_null(strstr(srv.requests[i], "x-amz-date: "));
+        assert_non_null(strstr(srv.requests[i], "x-amz-server-side-encryption: aws:kms\r\n"));
+        assert_non_null(
+          strstr(srv.requests[i], "x-amz-server-side-encryption-aws-kms-key-id: key-1\r\n"));
+        assert_non_null(strstr(srv.requests[i], "x-amz-storage-class: STANDARD_IA\r\n"));
+        assert_non_null(strstr(srv.requests[i], "x-amz-tagging: a=b%20c\r\n"));
+        assert_non_null(strstr(srv.requests[i],
+                               "x-amz-server-side-encryption;x-amz-server-side-encryption-aws-kms-"
+                               "key-id;x-amz-storage-class;x-amz-tagging"));
+    }
+}
+
+static void pitr_s3_put_object__4xx_fails_at_once(void **state)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 400 Bad Request\r\nContent-Length: 79\r\n\r\n"
+        "<Error><Code>InvalidArgument</Code><Message>bad storage class</Message></Error>",
+        "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+    };
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+
+    (void)state;
+    script_start(&srv, answers, 2);
+    c = make_retrying(srv.port, 30000);
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_put_object(c, "k", "x", 1, &err), PITR_ES3);
+    assert_string_equal(err.msg, "PUT 's3://b/k': 400 InvalidArgument: bad storage class");
+    pitr_s3_client_free(c);
+    script_stop(&srv);
+    assert_int_equal(srv.served, 1);
+}
+
+static void pitr_s3_put_object__gives_up_after_retry_max_time(void **state)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+    };
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+    struct timespec t0, t1;
+    long ms;
+
+    (void)state;
+    script_start(&srv, answers, 12);
+    c = make_retrying(srv.port, 1500);
+    pitr_err_clear(&err);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(pitr_s3_put_object(c, "k", "x", 1, &err), PITR_ES3);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms <= 1500 + 500); /* bounded: no attempt starts after the limit */
+    assert_int_equal(err.http_status, 503);
+    assert_non_null(strstr(err.msg, "gave up after"));
+    pitr_s3_client_free(c);
+    /* Unblock the server thread: it waits for the requests we did not send. */
+    shutdown(srv.listen_fd, SHUT_RDWR);
+    pthread_join(srv.thread, NULL);
+    close(srv.listen_fd);
+    assert_true(srv.served >= 2);
+    assert_true(srv.served < 12);
+}
+
+static void pitr_s3_multipart_complete__200_error_retried_then_final(void **state)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 68\r\n\r\n"
+        "   <Error><Code>InternalError</Code><Message>again</Message></Error>",
+        "HTTP/1.1 200 OK\r\nContent-Length: 67\r\n\r\n"
+        "<Error><Code>InvalidPart</Code><Message>no part 2</Message></Error>",
+    };
+    struct pitr_s3_part parts[1] = { { 1, "\"e\"" } };
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+
+    (void)state;
+    script_start(&srv, answers, 2);
+    c = make_retrying(srv.port, 30000);
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_multipart_complete(c, "k", "up/1", parts, 1, &err), PITR_ES3);
+    assert_string_equal(err.msg, "COMPLETE-MULTIPART 's3://b/k': 200 InvalidPart: no part 2");
+    pitr_s3_client_free(c);
+    script_stop(&srv);
+    assert_int_equal(srv.served, 2);
+    assert_non_null(strstr(srv.requests[0], "POST /b/k?uploadId=up%2F1 HTTP/1.1"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -312,6 +648,14 @@ int main(void)
         cmocka_unit_test(pitr_s3_client_target__key_encoding),
         cmocka_unit_test(pitr_s3_list_query__sorted_and_encoded),
         cmocka_unit_test(pitr_s3_error_from_response__mapping),
+        cmocka_unit_test(pitr_s3_encode_tags__encoded_pairs_and_limits),
+        cmocka_unit_test(pitr_s3_delete_request__body_and_content_md5),
+        cmocka_unit_test(pitr_s3_delete_check__failed_keys_are_named),
+        cmocka_unit_test(pitr_s3_complete_check__200_with_error_fails),
+        cmocka_unit_test(pitr_s3_put_object__retries_5xx_and_resends_the_body),
+        cmocka_unit_test(pitr_s3_put_object__4xx_fails_at_once),
+        cmocka_unit_test(pitr_s3_put_object__gives_up_after_retry_max_time),
+        cmocka_unit_test(pitr_s3_multipart_complete__200_error_retried_then_final),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -233,6 +233,145 @@ static void pitr_s3_xml_parse_error__long_message_cut_and_bad_docs(void **state)
     assert_int_equal(pitr_s3_xml_parse_error("", 0, &doc, &err), PITR_EFORMAT);
 }
 
+static void pitr_s3_xml_parse_initiate__upload_id(void **state)
+{
+    static const char ok[] =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<InitiateMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Bucket>b</Bucket><Key>k</Key><UploadId>VXBsb2FkIElE+/=</UploadId>"
+      "</InitiateMultipartUploadResult>";
+    static const char none[] = "<InitiateMultipartUploadResult><Key>k</Key>"
+                               "</InitiateMultipartUploadResult>";
+    struct pitr_err err;
+    char *id = NULL;
+
+    (void)state;
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_xml_parse_initiate(ok, strlen(ok), &id, &err), PITR_OK);
+    assert_string_equal(id, "VXBsb2FkIElE+/=");
+    pitr_free(id);
+    assert_int_equal(pitr_s3_xml_parse_initiate(none, strlen(none), &id, &err), PITR_EFORMAT);
+    assert_null(id);
+    assert_int_equal(pitr_s3_xml_parse_initiate("<Error/>", 8, &id, &err), PITR_EFORMAT);
+    assert_null(id);
+}
+
+static void pitr_s3_xml_parse_complete__result_or_error_with_200(void **state)
+{
+    static const char ok[] =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<CompleteMultipartUploadResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Location>http://b.s3/k</Location><Bucket>b</Bucket><Key>k</Key>"
+      "<ETag>\"3858f62230ac3c915f300c664312c11f-9\"</ETag></CompleteMultipartUploadResult>";
+    /* S3 sends white space while it works, then (with status 200) an error. */
+    static const char err200[] =
+      "  \n    \n<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<Error><Code>InternalError</Code><Message>We encountered an internal error. Please try "
+      "again.</Message><RequestId>656c76696e6727732072657175657374</RequestId></Error>";
+    static const char other[] = "<ListBucketResult/>";
+    struct pitr_s3_complete_result res;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_xml_parse_complete(ok, strlen(ok), &res, &err), PITR_OK);
+    assert_false(res.is_error);
+    assert_int_equal(pitr_s3_xml_parse_complete(err200, strlen(err200), &res, &err), PITR_OK);
+    assert_true(res.is_error);
+    assert_string_equal(res.err.code, "InternalError");
+    assert_string_equal(res.err.message, "We encountered an internal error. Please try again.");
+    assert_int_equal(pitr_s3_xml_parse_complete(other, strlen(other), &res, &err), PITR_EFORMAT);
+    assert_int_equal(pitr_s3_xml_parse_complete("  \n", 3, &res, &err), PITR_EFORMAT);
+    assert_non_null(strstr(err.msg, "empty"));
+}
+
+static void pitr_s3_xml_parse_delete__errors_per_key(void **state)
+{
+    static const char body[] =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<DeleteResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Deleted><Key>ok1</Key></Deleted>"
+      "<Error><Key>a&amp;b</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error>"
+      "<Deleted><Key>ok2</Key></Deleted>"
+      "<Error><Key>c</Key><Code>InternalError</Code></Error>"
+      "</DeleteResult>";
+    static const char no_key[] = "<DeleteResult><Error><Code>X</Code></Error></DeleteResult>";
+    struct pitr_s3_delete_result res;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_s3_delete_result_init(&res);
+    assert_int_equal(pitr_s3_xml_parse_delete(body, strlen(body), &res, &err), PITR_OK);
+    assert_int_equal(res.n_deleted, 2);
+    assert_int_equal(res.n_failed, 2);
+    assert_string_equal(res.failed[0].key, "a&b");
+    assert_string_equal(res.failed[0].code, "AccessDenied");
+    assert_string_equal(res.failed[0].message, "Access Denied");
+    assert_string_equal(res.failed[1].key, "c");
+    assert_string_equal(res.failed[1].code, "InternalError");
+    assert_string_equal(res.failed[1].message, "");
+    pitr_s3_delete_result_release(&res);
+    assert_int_equal(pitr_s3_xml_parse_delete(no_key, strlen(no_key), &res, &err), PITR_EFORMAT);
+    assert_int_equal(res.n_failed, 0);
+}
+
+static void pitr_s3_xml_parse_uploads__entries_and_markers(void **state)
+{
+    static const char body[] =
+      "<ListMultipartUploadsResult><Bucket>b</Bucket><KeyMarker/>"
+      "<NextKeyMarker>p/k2</NextKeyMarker><NextUploadIdMarker>id2</NextUploadIdMarker>"
+      "<IsTruncated>true</IsTruncated>"
+      "<Upload><Key>p/k1</Key><UploadId>id1</UploadId><Initiator><ID>x</ID></Initiator></Upload>"
+      "<Upload><Key>p/k2</Key><UploadId>id2</UploadId></Upload>"
+      "</ListMultipartUploadsResult>";
+    struct pitr_s3_uploads_page page;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_s3_uploads_page_init(&page);
+    assert_int_equal(pitr_s3_xml_parse_uploads(body, strlen(body), &page, &err), PITR_OK);
+    assert_int_equal(page.n, 2);
+    assert_string_equal(page.entries[0].key, "p/k1");
+    assert_string_equal(page.entries[0].upload_id, "id1");
+    assert_string_equal(page.entries[1].upload_id, "id2");
+    assert_true(page.is_truncated);
+    assert_string_equal(page.next_key_marker, "p/k2");
+    assert_string_equal(page.next_upload_marker, "id2");
+    pitr_s3_uploads_page_release(&page);
+}
+
+static void pitr_s3_xml_bodies__complete_and_delete_escaped(void **state)
+{
+    struct pitr_s3_part parts[2] = { { 1, "\"aa\"" }, { 2, "\"b<b\"" } };
+    const char *keys[] = { "x/a&b", "q'\"<>\t" };
+    struct pitr_buf out;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_buf_init(&out, PITR_BUF_LIMIT_SMALL);
+    assert_int_equal(pitr_s3_xml_complete_body(parts, 2, &out, &err), PITR_OK);
+    assert_string_equal(
+      out.data,
+      "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+      "<Part><PartNumber>1</PartNumber><ETag>&quot;aa&quot;</ETag></Part>"
+      "<Part><PartNumber>2</PartNumber><ETag>&quot;b&lt;b&quot;</ETag></Part>"
+      "</CompleteMultipartUpload>");
+    pitr_buf_reset(&out);
+    assert_int_equal(pitr_s3_xml_delete_body(keys, 2, &out, &err), PITR_OK);
+    assert_string_equal(
+      out.data,
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+      "<Delete xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Quiet>true</Quiet>"
+      "<Object><Key>x/a&amp;b</Key></Object>"
+      "<Object><Key>q&apos;&quot;&lt;&gt;&#9;</Key></Object></Delete>");
+    pitr_buf_reset(&out);
+    assert_int_equal(pitr_s3_xml_escape("a\x01", 2, &out, &err), PITR_EUSAGE);
+    pitr_buf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +382,11 @@ int main(void)
         cmocka_unit_test(pitr_s3_xml_parse_list__size_limits),
         cmocka_unit_test(pitr_s3_xml_parse_error__code_and_message),
         cmocka_unit_test(pitr_s3_xml_parse_error__long_message_cut_and_bad_docs),
+        cmocka_unit_test(pitr_s3_xml_parse_initiate__upload_id),
+        cmocka_unit_test(pitr_s3_xml_parse_complete__result_or_error_with_200),
+        cmocka_unit_test(pitr_s3_xml_parse_delete__errors_per_key),
+        cmocka_unit_test(pitr_s3_xml_parse_uploads__entries_and_markers),
+        cmocka_unit_test(pitr_s3_xml_bodies__complete_and_delete_escaped),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -399,12 +399,112 @@ static void pitr_storage__refuses_bad_keys(void **state)
     expect_list(f, "", (const char *const[]){ NULL });
 }
 
+/* Number of entries in dir other than "." and "..". */
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    int n = 0;
+
+    while (d != NULL && (de = readdir(d)) != NULL)
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            n++;
+    if (d != NULL)
+        closedir(d);
+    return n;
+}
+
+static void posix_open_write__commit_publishes_abort_leaves_nothing(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_storage_writer *w = NULL;
+    struct pitr_obj_info info;
+    struct pitr_buf out;
+    char path[256];
+    int i;
+
+    assert_int_equal(pitr_storage_open_write(f->st, "base/b1/data.tar", &w, &f->err), PITR_OK);
+    for (i = 0; i < 1000; i++)
+        assert_int_equal(pitr_storage_writer_write(w, "0123456789", 10, &f->err), PITR_OK);
+    /* Not visible before commit; the temp file is hidden from listings too. */
+    assert_int_equal(pitr_storage_head(f->st, "base/b1/data.tar", &info, &f->err), PITR_ENOTFOUND);
+    snprintf(path, sizeof(path), "%s/base/b1", f->dir);
+    assert_int_equal(count_entries(path), 1);
+    assert_int_equal(pitr_storage_writer_commit(w, &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_head(f->st, "base/b1/data.tar", &info, &f->err), PITR_OK);
+    assert_int_equal(info.size, 10000);
+    pitr_buf_init(&out, PITR_BUF_LIMIT_WAL);
+    assert_int_equal(pitr_storage_get(f->st, "base/b1/data.tar", &out, &f->err), PITR_OK);
+    assert_memory_equal(out.data + 9990, "0123456789", 10);
+    pitr_buf_release(&out);
+
+    assert_int_equal(pitr_storage_open_write(f->st, "base/b1/other", &w, &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_writer_write(w, "x", 1, &f->err), PITR_OK);
+    pitr_storage_writer_abort(w);
+    assert_int_equal(count_entries(path), 1); /* only data.tar */
+    pitr_storage_writer_abort(NULL);
+    assert_int_equal(pitr_storage_open_write(f->st, "../escape", &w, &f->err), PITR_EINTERNAL);
+}
+
+static void posix_open_read__ranges_and_missing(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_storage_reader *r = NULL;
+    char buf[64];
+    size_t got = 0;
+
+    put(f, "obj", "abcdefghijklmnopqrstuvwxyz");
+    assert_int_equal(pitr_storage_open_read(f->st, "obj", 3, 5, &r, &f->err), PITR_OK);
+    assert_int_equal(r->object_size, 26);
+    assert_int_equal(pitr_storage_reader_read(r, buf, 2, &got, &f->err), PITR_OK);
+    assert_int_equal(got, 2);
+    assert_memory_equal(buf, "de", 2);
+    assert_int_equal(pitr_storage_reader_read(r, buf, sizeof(buf), &got, &f->err), PITR_OK);
+    assert_int_equal(got, 3);
+    assert_memory_equal(buf, "fgh", 3);
+    assert_int_equal(pitr_storage_reader_read(r, buf, sizeof(buf), &got, &f->err), PITR_OK);
+    assert_int_equal(got, 0);
+    pitr_storage_reader_close(r);
+
+    assert_int_equal(pitr_storage_open_read(f->st, "obj", 20, PITR_STORAGE_TO_END, &r, &f->err),
+                     PITR_OK);
+    assert_int_equal(pitr_storage_reader_read(r, buf, sizeof(buf), &got, &f->err), PITR_OK);
+    assert_int_equal(got, 6);
+    assert_memory_equal(buf, "uvwxyz", 6);
+    pitr_storage_reader_close(r);
+
+    assert_int_equal(pitr_storage_open_read(f->st, "obj", 27, 1, &r, &f->err), PITR_EUSAGE);
+    assert_int_equal(pitr_storage_open_read(f->st, "nope", 0, 1, &r, &f->err), PITR_ENOTFOUND);
+    assert_null(r);
+    pitr_storage_reader_close(NULL);
+}
+
+static void posix_remove_many__removes_all_missing_fine(void **state)
+{
+    struct fx *f = *state;
+    const char *keys[] = { "a/1", "a/2", "missing", "b/3" };
+    const char *bad[] = { "a/1", "../x" };
+    struct pitr_obj_info info;
+
+    put(f, "a/1", "1");
+    put(f, "a/2", "2");
+    put(f, "b/3", "3");
+    assert_int_equal(pitr_storage_remove_many(f->st, keys, 4, &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_head(f->st, "a/1", &info, &f->err), PITR_ENOTFOUND);
+    assert_int_equal(pitr_storage_head(f->st, "b/3", &info, &f->err), PITR_ENOTFOUND);
+    assert_int_equal(pitr_storage_remove_many(f->st, bad, 2, &f->err), PITR_EINTERNAL);
+    assert_non_null(strstr(f->err.msg, "'../x'"));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T_STREAM                                                                                   \
+    T(posix_open_write__commit_publishes_abort_leaves_nothing),                                    \
+      T(posix_open_read__ranges_and_missing), T(posix_remove_many__removes_all_missing_fine),
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pitr_storage_posix_new__root_and_url),
-        T(pitr_storage_put__nested_key_creates_directories),
+        T_STREAM T(pitr_storage_put__nested_key_creates_directories),
         T(pitr_storage_put__replaces_and_get_appends),
         T(pitr_storage_get__respects_limit),
         T(pitr_storage_get__missing_is_not_found),
