@@ -72,6 +72,9 @@ if [ ! -f "$DATA" ] || [ "$(stat -c %s "$DATA")" -ne "$SIZE" ]; then
     head -c "$SIZE" /dev/urandom >"$DATA.tmp"
     mv "$DATA.tmp" "$DATA"
 fi
+# Dirty pages of earlier writes would be flushed during the first runs:
+# every timed transfer starts after a sync.
+sync
 
 say "starting the Swift rig"
 "$top/tests/rig/swift.sh" start "$STATE/swift" >&2
@@ -141,6 +144,7 @@ ceiling_run() {
     rm -rf "$STATE/slices" "$STATE/got"
     mkdir -p "$STATE/slices" "$STATE/got"
     split -n "$n" -d -a 2 "$DATA" "$STATE/slices/s"
+    sync
     t0=$(now)
     for i in $(seq 0 $((n - 1))); do
         curl_s3 -T "$STATE/slices/s$(printf %02d "$i")" -o /dev/null "$(s3url "ceiling/s$i")" &
@@ -151,6 +155,7 @@ ceiling_run() {
     UP=fail
     [ "$ok" = 1 ] && UP=$(mbps "$(secs "$t0" "$t1")")
     pids="" ok=1
+    sync
     t0=$(now)
     for i in $(seq 0 $((n - 1))); do
         curl_s3 -o "$STATE/got/s$(printf %02d "$i")" "$(s3url "ceiling/s$i")" &
@@ -171,8 +176,10 @@ ceiling_run() {
 boto3_run() {
     local n=$1 s
     UP=fail DOWN=fail
+    sync
     if s=$(timeout "$OP_TIMEOUT" "$PY" "$STATE/b3.py" put "$EP" "$BUCKET" boto3/obj "$DATA" "$n" "$PART" 2>"$STATE/err"); then
         UP=$(mbps "$s")
+        sync
         if s=$(timeout "$OP_TIMEOUT" "$PY" "$STATE/b3.py" get "$EP" "$BUCKET" boto3/obj "$STATE/down" "$n" "$PART" 2>"$STATE/err"); then
             DOWN=$(mbps "$s")
             cmp -s "$STATE/down" "$DATA" || DOWN=bad
@@ -190,10 +197,12 @@ pgpitr_run() {
     UP=n/a DOWN=n/a
     [ "$have_objects" = 1 ] || return 0
     UP=fail DOWN=fail
+    sync
     t0=$(now)
     if timeout "$OP_TIMEOUT" "$P" "${opts[@]}" object-put obj "$DATA" 2>"$STATE/err"; then
         t1=$(now)
         UP=$(mbps "$(secs "$t0" "$t1")")
+        sync
         t0=$(now)
         if timeout "$OP_TIMEOUT" "$P" "${opts[@]}" object-get obj "$STATE/down" 2>"$STATE/err"; then
             t1=$(now)
