@@ -551,7 +551,7 @@ def main():
     server.log.line("listening on %s:%d upstream %s:%d rate %g seed %d faults %s"
                     % (lhost, port, upstream[1], upstream[2], args.rate, args.seed, ",".join(kinds)))
     try:
-        server.serve_forever(poll_interval=0.5)
+        server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
         s = server.schedule

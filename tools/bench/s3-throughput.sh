@@ -215,6 +215,7 @@ pgpitr_run() {
     delete_keys pgpitr/obj
 }
 
+LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A R
 for n in $JOBS_LIST; do
     for tool in ceiling boto3 pgpitr; do
@@ -240,7 +241,8 @@ max_of() {
 echo
 echo "S3 throughput: one ${SIZE_MIB} MiB object of random bytes, Swift rig on loopback,"
 echo "part size $((PART / 1024 / 1024)) MiB, best of $REPEAT, MB/s (10^6 bytes/s)"
-echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r)"
+echo "machine: $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), $(uname -r);" \
+    "load average before: $LOAD0, after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "swift $(dpkg-query -W -f='${Version}' swift-proxy 2>/dev/null || echo '?')," \
     "boto3 $("$PY" -c 'import boto3; print(boto3.__version__)'), $(curl --version | head -n 1 | cut -d' ' -f1-2)," \
     "$("$P" --version 2>/dev/null | head -n 1) ($(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo '?'))"
