@@ -25,16 +25,17 @@
 #define ERR_BODY_LIMIT ((size_t)64 * 1024)
 
 struct pitr_s3_client {
-    struct pitr_http *http; /* owned */
-    char *scheme;           /* owned; "http" or "https" */
-    char *host;             /* owned; the Host header: [bucket.]host[:port] */
-    char *bucket;           /* owned */
-    char *region;           /* owned */
-    char *access_key;       /* owned */
-    char *secret_key;       /* owned; secret: wiped on free */
-    char *session_token;    /* owned; secret: wiped on free, or NULL */
-    char *endpoint;         /* owned; the endpoint URL as given (for clones) */
-    char *ca_file;          /* owned, or NULL */
+    struct pitr_http *http;            /* owned */
+    char *scheme;                      /* owned; "http" or "https" */
+    char *host;                        /* owned; the Host header: [bucket.]host[:port] */
+    char *bucket;                      /* owned */
+    char *region;                      /* owned */
+    char *access_key;                  /* owned */
+    char *secret_key;                  /* owned; secret: wiped on free */
+    char *session_token;               /* owned; secret: wiped on free, or NULL */
+    struct pitr_creds_provider *creds; /* a reference, or NULL: the static keys above */
+    char *endpoint;                    /* owned; the endpoint URL as given (for clones) */
+    char *ca_file;                     /* owned, or NULL */
     enum pitr_url_style url_style;
     int path_style;
     unsigned page_size;
@@ -73,6 +74,7 @@ void pitr_s3_client_free(struct pitr_s3_client *c)
     pitr_free(c->host);
     pitr_free(c->bucket);
     pitr_free(c->region);
+    pitr_creds_provider_unref(c->creds);
     pitr_free(c->access_key);
     free_secret(c->secret_key);
     free_secret(c->session_token);
@@ -181,7 +183,7 @@ pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
         return pitr_err_set(err, PITR_EUSAGE, "no S3 bucket given");
     if (strchr(opts->bucket, '/') != NULL)
         return pitr_err_set(err, PITR_EUSAGE, "invalid S3 bucket name '%s'", opts->bucket);
-    if (empty(opts->access_key) || empty(opts->secret_key))
+    if (opts->creds == NULL && (empty(opts->access_key) || empty(opts->secret_key)))
         return pitr_err_set(
           err, PITR_EUSAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
 
@@ -217,9 +219,13 @@ pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
         c->tagging = pitr_buf_detach(&t, NULL);
     }
     c->region = pitr_strdup(empty(opts->region) ? PITR_S3_DEFAULT_REGION : opts->region);
-    c->access_key = pitr_strdup(opts->access_key);
-    c->secret_key = pitr_strdup(opts->secret_key);
-    c->session_token = empty(opts->session_token) ? NULL : pitr_strdup(opts->session_token);
+    if (opts->creds != NULL) {
+        c->creds = pitr_creds_provider_ref(opts->creds);
+    } else {
+        c->access_key = pitr_strdup(opts->access_key);
+        c->secret_key = pitr_strdup(opts->secret_key);
+        c->session_token = empty(opts->session_token) ? NULL : pitr_strdup(opts->session_token);
+    }
     endpoint = empty(opts->endpoint_url) ? pitr_asprintf("https://s3.%s.amazonaws.com", c->region)
                                          : pitr_strdup(opts->endpoint_url);
     c->endpoint = pitr_strdup(endpoint);
@@ -272,6 +278,7 @@ pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
     o.access_key = c->access_key;
     o.secret_key = c->secret_key;
     o.session_token = c->session_token;
+    o.creds = c->creds;
     o.ca_file = c->ca_file;
     o.connect_timeout_ms = c->connect_timeout_ms;
     o.low_speed_time_s = c->low_speed_time_s;
@@ -500,9 +507,12 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     char payload_hash[PITR_SHA256_HEX_LEN + 1];
     char amz_date[17];
     const char *name = call->name ? call->name : (call->key ? call->key : "");
+    struct pitr_s3_creds snap; /* secret: wiped at out */
+    const char *token;
     size_t n = 0, i;
     pitr_rc rc;
 
+    memset(&snap, 0, sizeof(snap));
     memset(resp, 0, sizeof(*resp));
     pitr_buf_init(&path, PITR_BUF_LIMIT_SMALL);
     pitr_buf_init(&url, PITR_BUF_LIMIT_SMALL);
@@ -521,9 +531,22 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
         goto out;
 
     memset(&sp, 0, sizeof(sp));
-    sp.access_key = c->access_key;
-    sp.secret_key = c->secret_key;
-    sp.session_token = c->session_token;
+    if (c->creds != NULL) {
+        /* Fresh for every request: temporary credentials are refreshed in time. */
+        rc = pitr_creds_get(c->creds, &snap, err);
+        if (rc != PITR_OK) {
+            pitr_err_prefix(err, "%s 's3://%s/%s'", call->op, c->bucket, name);
+            goto out;
+        }
+        sp.access_key = snap.access_key;
+        sp.secret_key = snap.secret_key;
+        token = snap.session_token[0] != '\0' ? snap.session_token : NULL;
+    } else {
+        sp.access_key = c->access_key;
+        sp.secret_key = c->secret_key;
+        token = c->session_token;
+    }
+    sp.session_token = token;
     sp.region = c->region;
     sp.service = "s3";
     sp.when = time(NULL);
@@ -533,8 +556,8 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     headers[n++] = (struct pitr_http_header){ "Host", c->host };
     headers[n++] = (struct pitr_http_header){ "x-amz-content-sha256", payload_hash };
     headers[n++] = (struct pitr_http_header){ "x-amz-date", amz_date };
-    if (c->session_token != NULL)
-        headers[n++] = (struct pitr_http_header){ "x-amz-security-token", c->session_token };
+    if (token != NULL)
+        headers[n++] = (struct pitr_http_header){ "x-amz-security-token", token };
     for (i = 0; i < call->n_extra; i++)
         headers[n++] = call->extra[i];
 
@@ -577,6 +600,7 @@ out:
     pitr_buf_release(&url);
     pitr_buf_release_secure(&auth);
     pitr_buf_release(&err_body);
+    pitr_s3_creds_clear(&snap);
     return rc;
 }
 

@@ -337,14 +337,11 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
 {
     struct s3_storage *s = NULL;
     struct pitr_s3_client_opts opts;
+    struct pitr_creds_provider *creds = NULL;
     size_t plen;
     pitr_rc rc;
 
     *out = NULL;
-    if (cfg->access_key == NULL || cfg->secret_key == NULL || cfg->access_key[0] == '\0' ||
-        cfg->secret_key[0] == '\0')
-        return pitr_err_set(
-          err, PITR_EUSAGE, "no S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY");
     if (bucket == NULL || bucket[0] == '\0')
         return pitr_err_set(err, PITR_EUSAGE, "no bucket in the S3 repository URL");
     /* curl would only say "unable to get local issuer certificate". */
@@ -360,6 +357,10 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
     while (plen > 0 && prefix[plen - 1] == '/')
         plen--;
 
+    /* The credential chain: config/env keys, profiles, web identity, container, IMDS. */
+    rc = pitr_creds_provider_new(cfg, NULL, &creds, err);
+    if (rc != PITR_OK)
+        return rc;
     s = pitr_calloc(1, sizeof(*s));
     s->base.ops = &s3_ops;
     s->prefix = plen > 0 ? pitr_asprintf("%.*s/", (int)plen, prefix) : pitr_strdup("");
@@ -372,9 +373,7 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
     opts.bucket = bucket;
     opts.region = cfg->region;
     opts.url_style = cfg->url_style;
-    opts.access_key = cfg->access_key;
-    opts.secret_key = cfg->secret_key;
-    opts.session_token = cfg->session_token;
+    opts.creds = creds;
     opts.ca_file = cfg->ca_file;
     opts.insecure_skip_tls = cfg->insecure_skip_tls;
     opts.retry_max_time_ms = (long)cfg->retry_max_time * 1000L;
@@ -392,6 +391,7 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
     *out = &s->base;
     s = NULL;
 out:
+    pitr_creds_provider_unref(creds);
     s3_free(s ? &s->base : NULL);
     return rc;
 }

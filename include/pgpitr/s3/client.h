@@ -49,6 +49,7 @@
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/s3/creds.h"
 
 #define PITR_S3_DEFAULT_REGION "us-east-1"
 
@@ -59,8 +60,14 @@ struct pitr_s3_client_opts {
     const char *region; /* NULL: PITR_S3_DEFAULT_REGION */
     enum pitr_url_style url_style;
     const char *access_key;
-    const char *secret_key;     /* secret */
-    const char *session_token;  /* secret; NULL when none; sent as x-amz-security-token */
+    const char *secret_key;    /* secret */
+    const char *session_token; /* secret; NULL when none; sent as x-amz-security-token */
+    /*
+     * When set, credentials come from this provider for every request (it is
+     * referenced, not copied, and may refresh them); access_key, secret_key
+     * and session_token are then ignored.
+     */
+    struct pitr_creds_provider *creds;
     const char *ca_file;        /* PEM bundle for TLS; NULL: the system store */
     long connect_timeout_ms;    /* 0: the HTTP layer's default */
     long low_speed_time_s;      /* 0: the HTTP layer's default */
