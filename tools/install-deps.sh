@@ -3,7 +3,7 @@
 # skipping those already installed. Runs apt-get as root (or through sudo).
 set -euo pipefail
 
-BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libexpat1-dev
+BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libexpat1-dev
   libzstd-dev liblz4-dev libbz2-dev liblzma-dev libsnappy-dev libpq-dev libarchive-dev
   libjansson-dev libyaml-dev libcmocka-dev"
 RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
