@@ -151,6 +151,11 @@ int pitr_cli_main(int argc, char **argv)
             memcpy(name, a + 2, n);
             name[n] = '\0';
             if (!is_global(name)) {
+                /* After the command name, the command parses its own options. */
+                if (npos > 0) {
+                    pos[npos++] = argv[i];
+                    continue;
+                }
                 fprintf(stderr, "pgpitr: ERROR: unknown option '--%s'; see 'pgpitr help'\n", name);
                 rc = PITR_EUSAGE;
                 goto out;
@@ -162,6 +167,8 @@ int pitr_cli_main(int argc, char **argv)
             }
             flags[nflags].name = name;
             flags[nflags++].value = eq ? eq + 1 : argv[++i];
+        } else if (npos > 0) {
+            pos[npos++] = argv[i]; /* a short option of the command */
         } else {
             fprintf(stderr, "pgpitr: ERROR: unknown option '%s'; see 'pgpitr help'\n", a);
             rc = PITR_EUSAGE;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "pgpitr/archive/archive.h"
+#include "pgpitr/cmd/args.h"
 #include "pgpitr/cmd/cli.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
@@ -11,8 +12,21 @@
  * barman-cloud takes "REPO_URL SERVER" before its own positionals; accept
  * that form too, so existing archive_command lines keep working.
  */
-static int take_repo_positionals(struct pitr_config *cfg, int *argc, char ***argv, int want)
+static int take_repo_positionals(const char *cmd,
+                                 struct pitr_config *cfg,
+                                 int *argc,
+                                 char ***argv,
+                                 int want)
 {
+    struct pitr_err perr = { 0 };
+    int npos = 0;
+
+    /* wal-push and wal-fetch have no options of their own. */
+    if (pitr_args_parse(cmd, *argc, *argv, NULL, 0, *argv, &npos, &perr) != PITR_OK) {
+        pitr_log_error("%s", perr.msg);
+        return PITR_EUSAGE;
+    }
+    *argc = npos;
     if (*argc == want + 2) {
         struct pitr_err err = { 0 };
 
@@ -22,7 +36,14 @@ static int take_repo_positionals(struct pitr_config *cfg, int *argc, char ***arg
         *argc -= 2;
         *argv += 2;
     }
-    return *argc == want ? PITR_OK : PITR_EUSAGE;
+    if (*argc != want) {
+        pitr_log_error("%s: expected %s; see 'pgpitr help %s'",
+                       cmd,
+                       want == 1 ? "one WAL_PATH argument" : "WAL_NAME and DEST_PATH",
+                       cmd);
+        return PITR_EUSAGE;
+    }
+    return PITR_OK;
 }
 
 static int open_repo(const char *cmd, const struct pitr_config *cfg, struct pitr_storage **st)
@@ -72,9 +93,8 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
     int rc;
 
     copy_config(&cfg, cfg_in);
-    rc = take_repo_positionals(&cfg, &argc, &argv, 1);
+    rc = take_repo_positionals("wal-push", &cfg, &argc, &argv, 1);
     if (rc != PITR_OK) {
-        pitr_log_error("wal-push: expected one WAL_PATH argument; see 'pgpitr help wal-push'");
         goto out;
     }
     rc = pitr_codec_from_name(cfg.compression, &o.push.codec, &err);
@@ -106,9 +126,8 @@ int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
     int rc;
 
     copy_config(&cfg, cfg_in);
-    rc = take_repo_positionals(&cfg, &argc, &argv, 2);
+    rc = take_repo_positionals("wal-fetch", &cfg, &argc, &argv, 2);
     if (rc != PITR_OK) {
-        pitr_log_error("wal-fetch: expected WAL_NAME and DEST_PATH; see 'pgpitr help wal-fetch'");
         goto out;
     }
     rc = open_repo("wal-fetch", &cfg, &st);
