@@ -32,6 +32,17 @@ static const struct command commands[] = {
       "Restore one WAL file; use as restore_command = 'pgpitr wal-fetch %f %p'.\n"
       "Exit 0 when DEST_PATH was written, 1 when the file is not archived, another\n"
       "non-zero code on any other failure." },
+    { "backup",
+      pitr_cmd_backup,
+      "backup [REPO_URL SERVER] [--pgdata DIR] [--dbname CONNINFO] [--immediate-checkpoint]\n"
+      "         [-J N] [--max-archive-size SIZE] [--name NAME] [--wal-wait-timeout SECS] [--json]",
+      "Take an online base backup into <server>/base/<backup_id>/ in barman-cloud's layout:\n"
+      "data.tar<sfx> (+ data_0001.tar<sfx> ... past --max-archive-size, default 100GB),\n"
+      "<oid>.tar<sfx> per tablespace, pgpitr.manifest.json, and backup.info (DONE or FAILED).\n"
+      "Reads PGDATA directly (--pgdata, else $PGDATA, else the server's data_directory);\n"
+      "connects with the PG* environment variables or --dbname. Compression: --compression\n"
+      "gzip (default), zstd, lz4, bzip2 or none, on --jobs/-J threads. DONE only once the\n"
+      "end WAL segment is archived (--wal-wait-timeout, default 300 s). --json prints a summary." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -16,5 +16,6 @@ typedef int (*pitr_cmd_fn)(const struct pitr_config *cfg, int argc, char **argv)
 
 int pitr_cmd_wal_push(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_wal_fetch(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_backup(const struct pitr_config *cfg, int argc, char **argv);
 
 #endif
