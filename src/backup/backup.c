@@ -504,6 +504,9 @@ static pitr_rc take_backup(struct run *r, const char **phase, struct pitr_err *e
     if (rc != PITR_OK)
         goto out;
 
+    pitr_log_info("backup %s: PGDATA read in %.2f s; stopping the backup",
+                  r->res->backup_id,
+                  elapsed(&data_t0));
     rc = pitr_pg_backup_stop(r->pg, r->info.version, 1, &r->stop, err);
     if (rc != PITR_OK)
         goto out;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 
 struct pitr_pg {
@@ -26,6 +27,12 @@ static pitr_rc pg_fail(struct pitr_err *err, const char *what, const char *msg)
         msg += 8;
     n = strcspn(msg, "\n");
     return pitr_err_set(err, PITR_EPG, "%s: %.*s", what, (int)n, msg);
+}
+
+static void on_notice(void *ud, const char *msg)
+{
+    (void)ud;
+    pitr_log_debug("PostgreSQL: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
 pitr_rc pitr_pg_connect(const char *conninfo, struct pitr_pg **out, struct pitr_err *err)
@@ -50,6 +57,8 @@ pitr_rc pitr_pg_connect(const char *conninfo, struct pitr_pg **out, struct pitr_
         pitr_pg_free(pg);
         return rc;
     }
+    /* Server notices ("all required WAL segments have been archived") go to the debug log. */
+    PQsetNoticeProcessor(pg->conn, on_notice, NULL);
     *out = pg;
     return PITR_OK;
 }
@@ -147,6 +156,34 @@ pitr_rc pitr_pg_get_info(struct pitr_pg *pg, struct pitr_pg_info *info, struct p
                      err);
     if (rc != PITR_OK)
         goto out;
+    /* Say plainly what is missing, before anything is started or written. */
+    rc = query(pg,
+               "cannot check privileges",
+               info->version >= 150000
+                 ? "SELECT current_user, has_function_privilege('pg_backup_start(text, boolean)', "
+                   "'EXECUTE') AND has_function_privilege('pg_backup_stop(boolean)', 'EXECUTE')"
+                 : "SELECT current_user, has_function_privilege('pg_start_backup(text, boolean, "
+                   "boolean)', 'EXECUTE') AND has_function_privilege('pg_stop_backup(boolean, "
+                   "boolean)', 'EXECUTE')",
+               0,
+               NULL,
+               &r,
+               err);
+    if (rc != PITR_OK)
+        goto out;
+    if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
+        rc = pitr_err_set(err,
+                          PITR_EPG,
+                          "permission denied: role '%s' may not start and stop backups; HINT: use "
+                          "a superuser, or GRANT EXECUTE ON FUNCTION %s TO the role and grant it "
+                          "pg_read_all_settings",
+                          PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?",
+                          info->version >= 150000 ? "pg_backup_start, pg_backup_stop"
+                                                  : "pg_start_backup, pg_stop_backup");
+        goto out;
+    }
+    PQclear(r);
+    r = NULL;
     rc = query_value(pg,
                      "cannot read data_directory",
                      "SELECT current_setting('data_directory')",
