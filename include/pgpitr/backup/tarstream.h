@@ -99,7 +99,7 @@ PITR_MUST_CHECK pitr_rc pitr_tarstream_end(struct pitr_tarstream *ts, struct pit
 void pitr_tarstream_get_stats(struct pitr_tarstream *ts, struct pitr_tarstream_stats *out);
 /* The files added so far (borrowed; valid until the next add or free). */
 const struct pitr_manifest_file *pitr_tarstream_files(const struct pitr_tarstream *ts, size_t *n);
-/* The volume object names committed so far, in order (borrowed, like files). */
+/* The volume object names begun so far, in order (borrowed, like files). */
 const char *const *pitr_tarstream_volumes(const struct pitr_tarstream *ts, size_t *n);
 
 /* Stop the threads, abort an open volume, free everything. NULL is fine. */
