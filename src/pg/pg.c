@@ -126,6 +126,9 @@ static pitr_rc parse_u64(const char *what, const char *s, uint64_t *out, struct 
     char *end;
     unsigned long long v;
 
+    *out = 0;
+    if (s == NULL)
+        return pitr_err_set(err, PITR_EPG, "%s: no value", what);
     errno = 0;
     v = strtoull(s, &end, 10);
     if (errno != 0 || end == s || *end != '\0')
@@ -138,7 +141,7 @@ pitr_rc pitr_pg_get_info(struct pitr_pg *pg, struct pitr_pg_info *info, struct p
 {
     PGresult *r = NULL;
     char *v = NULL;
-    uint64_t n;
+    uint64_t n = 0;
     int i;
     pitr_rc rc;
 
@@ -218,7 +221,7 @@ pitr_rc pitr_pg_get_info(struct pitr_pg *pg, struct pitr_pg_info *info, struct p
                      err);
     if (rc != PITR_OK)
         goto out;
-    info->in_recovery = strcmp(v, "true") == 0;
+    info->in_recovery = v != NULL && strcmp(v, "true") == 0;
 
     rc = query(pg,
                "cannot read the configuration file names",
@@ -349,7 +352,7 @@ void pitr_pg_format_time(const struct pitr_pg_time *t, char out[64])
 
 static pitr_rc parse_tli(const char *s, uint32_t *out, struct pitr_err *err)
 {
-    uint64_t v;
+    uint64_t v = 0;
     pitr_rc rc = parse_u64("timeline", s, &v, err);
 
     if (rc == PITR_OK && (v == 0 || v > UINT32_MAX))
