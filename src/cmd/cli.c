@@ -52,6 +52,17 @@ static const struct command commands[] = {
       "Remove the repository keys (S3: DeleteObjects, 1000 keys a request).\n"
       "Missing keys are fine; a key the store refuses to delete fails the command\n"
       "and is named." },
+    { "backup",
+      pitr_cmd_backup,
+      "backup [REPO_URL SERVER] [--pgdata DIR] [--dbname CONNINFO] [--immediate-checkpoint]\n"
+      "         [-J N] [--max-archive-size SIZE] [--name NAME] [--wal-wait-timeout SECS] [--json]",
+      "Take an online base backup into <server>/base/<backup_id>/ in barman-cloud's layout:\n"
+      "data.tar<sfx> (+ data_0001.tar<sfx> ... past --max-archive-size, default 100GB),\n"
+      "<oid>.tar<sfx> per tablespace, pgpitr.manifest.json, and backup.info (DONE or FAILED).\n"
+      "Reads PGDATA directly (--pgdata, else $PGDATA, else the server's data_directory);\n"
+      "connects with the PG* environment variables or --dbname. Compression: --compression\n"
+      "gzip (default), zstd, lz4, bzip2 or none, on --jobs/-J threads. DONE only once the\n"
+      "end WAL segment is archived (--wal-wait-timeout, default 300 s). --json prints a summary." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

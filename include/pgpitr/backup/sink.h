@@ -1,0 +1,72 @@
+/*
+ * sink.h - where the bytes of one tar volume go.
+ *
+ * The backup pipeline writes each volume (data.tar.gz, data_0001.tar.gz,
+ * 16384.tar.gz, ...) through this interface and nothing else:
+ *
+ *     open(key) -> write(p, n) ... -> commit()      the object now exists, whole
+ *                                  -> abort()       nothing is left behind
+ *
+ * At most one object is open per sink at a time; a sink is used by one
+ * thread at a time. After a failed write or commit the caller calls abort().
+ * Keys are repository keys ("<server>/base/<id>/data.tar.gz").
+ *
+ * INTERIM IMPLEMENTATION: pitr_sink_storage_new() below accumulates the
+ * whole volume in a bounded pitr_buf and hands it to pitr_storage_put() on
+ * commit, because the storage layer has no streaming writer yet. Memory per
+ * volume is therefore bounded by the limit given (the backup passes
+ * --max-archive-size plus the largest file it may overshoot by), not by a
+ * small constant. When storage gains open_write -> write -> commit/abort
+ * (S3 multipart behind it), only this implementation changes: the pipeline
+ * (backup/tarstream.c) talks to struct pitr_sink alone.
+ */
+#ifndef PGPITR_BACKUP_SINK_H
+#define PGPITR_BACKUP_SINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/core/err.h"
+
+struct pitr_sink;
+struct pitr_storage;
+
+struct pitr_sink_ops {
+    /* Start object key (borrowed for the call). */
+    pitr_rc (*open)(struct pitr_sink *s, const char *key, struct pitr_err *err);
+    /* Append n bytes (borrowed for the call) to the open object. */
+    pitr_rc (*write)(struct pitr_sink *s, const void *p, size_t n, struct pitr_err *err);
+    /* Make the object durable and visible under its key; it is closed afterwards. */
+    pitr_rc (*commit)(struct pitr_sink *s, struct pitr_err *err);
+    /* Drop the open object, if any (no-op otherwise); never fails. */
+    void (*abort)(struct pitr_sink *s);
+    /* Abort anything open and free the sink. */
+    void (*free)(struct pitr_sink *s);
+};
+
+/* Implementations embed this as their first member. */
+struct pitr_sink {
+    const struct pitr_sink_ops *ops;
+};
+
+PITR_MUST_CHECK pitr_rc pitr_sink_open(struct pitr_sink *s, const char *key, struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_sink_write(struct pitr_sink *s,
+                                        const void *p,
+                                        size_t n,
+                                        struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_sink_commit(struct pitr_sink *s, struct pitr_err *err);
+void pitr_sink_abort(struct pitr_sink *s);
+/* NULL is fine. */
+void pitr_sink_free(struct pitr_sink *s);
+
+/*
+ * The interim sink over the storage API (see above). st is borrowed and
+ * must outlive the sink; a volume larger than limit bytes fails its write
+ * with PITR_ELIMIT.
+ */
+PITR_MUST_CHECK pitr_rc pitr_sink_storage_new(struct pitr_storage *st,
+                                              uint64_t limit,
+                                              struct pitr_sink **out,
+                                              struct pitr_err *err);
+
+#endif

@@ -1,0 +1,674 @@
+/* backup.c - one base backup; see include/pgpitr/backup/backup.h. */
+#include "pgpitr/backup/backup.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "pgpitr/backup/info.h"
+#include "pgpitr/backup/sink.h"
+#include "pgpitr/backup/tarstream.h"
+#include "pgpitr/backup/walker.h"
+#include "pgpitr/codec/codec.h"
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/log.h"
+#include "pgpitr/core/mem.h"
+#include "pgpitr/pg/pg.h"
+#include "pgpitr/storage/storage.h"
+
+/* The largest file PostgreSQL keeps in PGDATA (a 1 GiB relation segment), plus slack. */
+#define VOLUME_OVERSHOOT ((uint64_t)1 << 31)
+
+struct run {
+    const struct pitr_backup_opts *o;
+    struct pitr_backup_result *res;
+    enum pitr_codec codec;
+    struct pitr_storage *st;      /* owned; main thread */
+    struct pitr_storage *sink_st; /* owned; the writer thread's, through the sink */
+    struct pitr_sink *sink;       /* owned */
+    struct pitr_tarstream *ts;    /* owned */
+    struct pitr_pg *pg;           /* owned */
+    struct pitr_pg_info info;
+    char *pgdata; /* owned; realpath */
+    char *prefix; /* owned; "<server>/base/<id>/" */
+    struct pitr_pg_start start;
+    struct pitr_pg_stop stop;
+    int started, stopped;
+    char begin_xlog[20], end_xlog[20], begin_time[64], end_time[64];
+    struct pitr_info_copy_item *items; /* owned array; names owned below */
+    char **item_names;
+    size_t nitems;
+    struct timespec t0;
+    double copy_time;
+};
+
+static double elapsed(const struct timespec *since)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
+}
+
+static void show_progress(const struct pitr_tarstream_stats *s, void *ud)
+{
+    struct run *r = ud;
+    double secs = elapsed(&r->t0);
+
+    fprintf(stderr,
+            "\rbackup %s: %.1f MiB read, %.1f MiB stored, %.1f MiB/s   ",
+            r->res->backup_id,
+            (double)s->file_bytes / 1048576.0,
+            (double)s->stored_bytes / 1048576.0,
+            secs > 0 ? (double)s->file_bytes / 1048576.0 / secs : 0.0);
+    fflush(stderr);
+}
+
+/* The system identifier in global/pg_control (its first 8 bytes). */
+static pitr_rc check_pgdata(const char *pgdata, const char *systemid, struct pitr_err *err)
+{
+    char path[PATH_MAX + 32];
+    uint64_t id = 0;
+    unsigned long long want;
+    char *end;
+    int fd;
+    ssize_t n;
+
+    snprintf(path, sizeof(path), "%s/global/pg_control", pgdata);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return pitr_err_set_errno(err,
+                                  errno == ENOENT ? PITR_EUSAGE : PITR_EIO,
+                                  errno,
+                                  "'%s' is not a readable PostgreSQL data directory: cannot open "
+                                  "'%s'",
+                                  pgdata,
+                                  path);
+    n = read(fd, &id, sizeof(id));
+    close(fd);
+    errno = 0;
+    want = strtoull(systemid, &end, 10);
+    if (n != (ssize_t)sizeof(id) || errno != 0 || *end != '\0')
+        return pitr_err_set(err, PITR_EUSAGE, "cannot read the system identifier in '%s'", path);
+    if (id != want)
+        return pitr_err_set(err,
+                            PITR_EUSAGE,
+                            "'%s' is not the data directory of the server we are connected to "
+                            "(system identifier %" PRIu64 ", server's %s); HINT: check --pgdata, "
+                            "PGDATA and the connection settings",
+                            pgdata,
+                            id,
+                            systemid);
+    return PITR_OK;
+}
+
+static pitr_rc exists_cb(const char *key,
+                         const struct pitr_obj_info *info,
+                         void *ud,
+                         struct pitr_err *err)
+{
+    (void)key;
+    (void)info;
+    (void)err;
+    *(int *)ud = 1;
+    return PITR_OK;
+}
+
+/* YYYYMMDDTHHMMSS in local time, as barman names backups. */
+static pitr_rc choose_id(struct run *r, struct pitr_err *err)
+{
+    time_t now = time(NULL);
+    struct tm tm;
+    int found = 0;
+    pitr_rc rc;
+
+    if (localtime_r(&now, &tm) == NULL ||
+        strftime(r->res->backup_id, sizeof(r->res->backup_id), "%Y%m%dT%H%M%S", &tm) != 15)
+        return pitr_err_set(err, PITR_EINTERNAL, "cannot format the backup id");
+    r->prefix = pitr_asprintf("%s/base/%s/", r->o->cfg->server, r->res->backup_id);
+    rc = pitr_storage_list(r->st, r->prefix, exists_cb, &found, err);
+    if (rc != PITR_OK)
+        return pitr_err_prefix(err, "cannot list the repository");
+    if (found) {
+        rc = pitr_err_set(err,
+                          PITR_ECONFLICT,
+                          "backup '%s' already exists in the repository; HINT: wait a second "
+                          "and run the backup again",
+                          r->res->backup_id);
+        r->res->backup_id[0] = '\0';
+    }
+    return rc;
+}
+
+static pitr_rc add_entry(const struct pitr_walk_entry *e, void *ud, struct pitr_err *err)
+{
+    return pitr_tarstream_add(ud, e, err);
+}
+
+static void add_item(struct run *r, const char *name, double secs)
+{
+    r->items = pitr_realloc(r->items, (r->nitems + 1) * sizeof(*r->items));
+    r->item_names = pitr_realloc(r->item_names, (r->nitems + 1) * sizeof(*r->item_names));
+    r->item_names[r->nitems] = pitr_strdup(name);
+    r->items[r->nitems].name = r->item_names[r->nitems];
+    r->items[r->nitems].copy_time = secs;
+    r->items[r->nitems].serialized_copy_time = secs;
+    r->nitems++;
+    r->copy_time += secs;
+}
+
+static pitr_rc backup_tablespaces(struct run *r, struct pitr_err *err)
+{
+    char prefix[32];
+    size_t i;
+    pitr_rc rc = PITR_OK;
+
+    if (r->info.version >= 100000)
+        snprintf(prefix, sizeof(prefix), "PG_%d_", r->info.version / 10000);
+    else
+        snprintf(prefix,
+                 sizeof(prefix),
+                 "PG_%d.%d_",
+                 r->info.version / 10000,
+                 r->info.version / 100 % 100);
+    for (i = 0; i < r->info.ntablespaces && rc == PITR_OK; i++) {
+        const struct pitr_pg_tablespace *t = &r->info.tablespaces[i];
+        struct pitr_walk_opts w = { 0 };
+        struct timespec t0;
+        char name[16];
+
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        snprintf(name, sizeof(name), "%" PRIu32, t->oid);
+        w.root = t->location;
+        w.kind = PITR_WALK_TABLESPACE;
+        w.tblspc_prefix = prefix;
+        rc = pitr_tarstream_begin(r->ts, name, err);
+        if (rc == PITR_OK)
+            rc = pitr_walk(&w, add_entry, r->ts, err);
+        if (rc == PITR_OK)
+            rc = pitr_tarstream_end(r->ts, err);
+        if (rc != PITR_OK)
+            return pitr_err_prefix(err, "tablespace '%s' (%s)", t->name, t->location);
+        add_item(r, name, elapsed(&t0));
+    }
+    return rc;
+}
+
+/* An extra file (pg_control, a config file outside PGDATA) under a given member name. */
+static pitr_rc add_path_as(struct run *r, const char *path, const char *name, struct pitr_err *err)
+{
+    struct pitr_walk_entry e;
+
+    memset(&e, 0, sizeof(e));
+    if (lstat(path, &e.st) != 0)
+        return pitr_err_set_errno(err, PITR_EIO, errno, "cannot stat '%s'", path);
+    if (!S_ISREG(e.st.st_mode))
+        return PITR_OK;
+    e.type = PITR_WALK_FILE;
+    e.path = path;
+    e.name = name;
+    return pitr_tarstream_add(r->ts, &e, err);
+}
+
+static int inside_pgdata(const struct run *r, const char *path)
+{
+    size_t n = strlen(r->pgdata);
+
+    return strncmp(path, r->pgdata, n) == 0 && (path[n] == '/' || path[n] == '\0');
+}
+
+static pitr_rc backup_pgdata(struct run *r, struct timespec *t0, struct pitr_err *err)
+{
+    struct pitr_walk_opts w = { 0 };
+    const char **skip = pitr_calloc(r->info.ntablespaces + 1, sizeof(*skip));
+    char **real = pitr_calloc(r->info.ntablespaces + 1, sizeof(*real));
+    const char *conf[3];
+    char path[PATH_MAX + 32];
+    size_t i, nskip = 0;
+    pitr_rc rc;
+
+    clock_gettime(CLOCK_MONOTONIC, t0);
+    /* A tablespace located inside PGDATA is in its own tar already. */
+    for (i = 0; i < r->info.ntablespaces; i++) {
+        real[i] = realpath(r->info.tablespaces[i].location, NULL);
+        if (real[i] != NULL && inside_pgdata(r, real[i]))
+            skip[nskip++] = real[i];
+    }
+    w.root = r->pgdata;
+    w.kind = PITR_WALK_PGDATA;
+    w.skip = skip;
+    w.nskip = nskip;
+    rc = pitr_tarstream_begin(r->ts, "data", err);
+    if (rc == PITR_OK)
+        rc = pitr_walk(&w, add_entry, r->ts, err);
+    /* pg_control last in the PGDATA stream, as barman adds it. */
+    snprintf(path, sizeof(path), "%s/global/pg_control", r->pgdata);
+    if (rc == PITR_OK)
+        rc = add_path_as(r, path, "global/pg_control", err);
+    /* Configuration files outside PGDATA go in under their basename. */
+    conf[0] = r->info.config_file;
+    conf[1] = r->info.hba_file;
+    conf[2] = r->info.ident_file;
+    for (i = 0; i < 3 && rc == PITR_OK; i++) {
+        const char *base;
+
+        if (conf[i] == NULL || *conf[i] == '\0' || inside_pgdata(r, conf[i]))
+            continue;
+        base = strrchr(conf[i], '/');
+        rc = add_path_as(r, conf[i], base ? base + 1 : conf[i], err);
+        if (rc == PITR_ENOTFOUND && i == 2)
+            rc = PITR_OK; /* ident_file is optional, as for barman */
+    }
+    for (i = 0; i < r->info.ntablespaces; i++)
+        free(real[i]); /* from realpath() */
+    pitr_free(real);
+    pitr_free(skip);
+    return rc;
+}
+
+/* Is the end WAL segment (any compression suffix) in <server>/wals/? */
+struct wal_seen {
+    size_t stem_len;
+    int found;
+};
+
+static pitr_rc wal_cb(const char *key,
+                      const struct pitr_obj_info *info,
+                      void *ud,
+                      struct pitr_err *err)
+{
+    struct wal_seen *ws = ud;
+    size_t stem;
+
+    (void)info;
+    (void)err;
+    /* The segment itself, not its .partial or a .backup history file. */
+    pitr_codec_from_suffix(key, &stem);
+    if (stem == ws->stem_len)
+        ws->found = 1;
+    return PITR_OK;
+}
+
+static pitr_rc wait_for_wal(struct run *r, struct pitr_err *err)
+{
+    char *key =
+      pitr_asprintf("%s/wals/%.16s/%s", r->o->cfg->server, r->res->end_wal, r->res->end_wal);
+    struct timespec t0;
+    struct wal_seen ws = { strlen(key), 0 };
+    pitr_rc rc = PITR_OK;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        rc = pitr_storage_list(r->st, key, wal_cb, &ws, err);
+        if (rc != PITR_OK || ws.found)
+            break;
+        if (elapsed(&t0) >= r->o->wal_wait_timeout) {
+            rc = pitr_err_set(err,
+                              PITR_EGENERAL,
+                              "the backup's end WAL segment %s did not reach the archive within "
+                              "%d s; HINT: check archive_command and pg_stat_archiver, or raise "
+                              "--wal-wait-timeout",
+                              r->res->end_wal,
+                              r->o->wal_wait_timeout);
+            break;
+        }
+        if (r->o->cancel != NULL && *r->o->cancel) {
+            rc = pitr_err_set(err, PITR_EGENERAL, "interrupted by a signal");
+            break;
+        }
+        sleep(1);
+    }
+    pitr_free(key);
+    return rc;
+}
+
+static json_t *jstr(const char *s)
+{
+    json_t *j;
+
+    if (s == NULL)
+        return json_null();
+    j = json_string(s);
+    return j != NULL ? j : json_string_nocheck(s); /* a file name that is not UTF-8 */
+}
+
+static pitr_rc put_manifest(struct run *r, struct pitr_err *err)
+{
+    json_t *root = json_object(), *files = json_array(), *vols = json_array(), *tbs = json_array();
+    const struct pitr_manifest_file *f;
+    const char *const *v;
+    size_t n, i;
+    char *text = NULL, *key = NULL;
+    pitr_rc rc;
+
+    json_object_set_new(root, "format", json_integer(1));
+    json_object_set_new(root, "backup_id", jstr(r->res->backup_id));
+    json_object_set_new(root, "backup_name", jstr(r->o->name));
+    json_object_set_new(root, "compression", jstr(pitr_codec_name(r->codec)));
+    json_object_set_new(root, "systemid", jstr(r->info.systemid));
+    json_object_set_new(root, "version", json_integer(r->info.version));
+    json_object_set_new(root, "timeline", json_integer(r->start.timeline));
+    json_object_set_new(root, "begin_wal", jstr(r->res->begin_wal));
+    json_object_set_new(root, "end_wal", jstr(r->res->end_wal));
+    json_object_set_new(root, "begin_lsn", jstr(r->begin_xlog));
+    json_object_set_new(root, "end_lsn", jstr(r->end_xlog));
+    for (i = 0; i < r->info.ntablespaces; i++) {
+        json_t *t = json_object();
+
+        json_object_set_new(t, "oid", json_integer(r->info.tablespaces[i].oid));
+        json_object_set_new(t, "name", jstr(r->info.tablespaces[i].name));
+        json_object_set_new(t, "location", jstr(r->info.tablespaces[i].location));
+        json_array_append_new(tbs, t);
+    }
+    json_object_set_new(root, "tablespaces", tbs);
+    v = pitr_tarstream_volumes(r->ts, &n);
+    for (i = 0; i < n; i++)
+        json_array_append_new(vols, jstr(v[i]));
+    json_object_set_new(root, "volumes", vols);
+    f = pitr_tarstream_files(r->ts, &n);
+    for (i = 0; i < n; i++) {
+        json_t *e = json_object();
+
+        json_object_set_new(e, "path", jstr(f[i].path));
+        json_object_set_new(e, "volume", jstr(f[i].volume));
+        json_object_set_new(e, "size", json_integer((json_int_t)f[i].size));
+        json_object_set_new(e, "sha256", jstr(f[i].sha256));
+        json_array_append_new(files, e);
+    }
+    json_object_set_new(root, "files", files);
+    text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    if (text == NULL)
+        return pitr_err_set(err, PITR_ENOMEM, "cannot serialise the manifest");
+    key = pitr_asprintf("%spgpitr.manifest.json", r->prefix);
+    rc = pitr_storage_put(r->st, key, text, strlen(text), err);
+    pitr_free(key);
+    pitr_free(text);
+    return rc;
+}
+
+static pitr_rc put_info(struct run *r, const char *status, const char *error, struct pitr_err *err)
+{
+    struct pitr_backup_info bi;
+    struct pitr_info_copy_stats cs;
+    struct pitr_info_tablespace *tbs = NULL;
+    struct pitr_buf text;
+    char *key;
+    size_t i;
+    pitr_rc rc;
+
+    pitr_backup_info_init(&bi);
+    bi.backup_name = r->o->name;
+    bi.status = status;
+    bi.error = error;
+    bi.pgdata = r->pgdata;
+    bi.systemid = r->info.systemid;
+    bi.config_file = r->info.config_file;
+    bi.hba_file = r->info.hba_file;
+    bi.ident_file = r->info.ident_file;
+    if (r->info.version > 0)
+        bi.version = r->info.version;
+    if (r->info.seg_size > 0)
+        bi.xlog_segment_size = r->info.seg_size;
+    tbs = pitr_calloc(r->info.ntablespaces + 1, sizeof(*tbs));
+    for (i = 0; i < r->info.ntablespaces; i++) {
+        tbs[i].name = r->info.tablespaces[i].name;
+        tbs[i].oid = r->info.tablespaces[i].oid;
+        tbs[i].location = r->info.tablespaces[i].location;
+    }
+    bi.tablespaces = tbs;
+    bi.ntablespaces = r->info.ntablespaces;
+    if (r->started) {
+        bi.begin_offset = (int64_t)pitr_pg_lsn_offset(r->start.lsn, r->info.seg_size);
+        bi.begin_time = r->begin_time;
+        bi.begin_wal = r->res->begin_wal;
+        bi.begin_xlog = r->begin_xlog;
+        bi.timeline = r->start.timeline;
+    }
+    if (r->stopped) {
+        bi.backup_label = r->stop.label;
+        bi.end_offset = (int64_t)pitr_pg_lsn_offset(r->stop.lsn, r->info.seg_size);
+        bi.end_time = r->end_time;
+        bi.end_wal = r->res->end_wal;
+        bi.end_xlog = r->end_xlog;
+    }
+    if (strcmp(status, "DONE") == 0) {
+        memset(&cs, 0, sizeof(cs));
+        cs.total_time = elapsed(&r->t0);
+        cs.number_of_workers = r->o->jobs;
+        cs.items = r->items;
+        cs.nitems = r->nitems;
+        cs.copy_time = r->copy_time;
+        cs.serialized_copy_time = r->copy_time;
+        bi.copy_stats = &cs;
+    }
+    pitr_buf_init(&text, 1 << 20);
+    rc = pitr_backup_info_write(&bi, &text, err);
+    key = pitr_asprintf("%sbackup.info", r->prefix);
+    if (rc == PITR_OK)
+        rc = pitr_storage_put(r->st, key, text.data, text.len, err);
+    if (rc == PITR_OK)
+        snprintf(r->res->status, sizeof(r->res->status), "%s", status);
+    pitr_free(key);
+    pitr_buf_release(&text);
+    pitr_free(tbs);
+    return rc;
+}
+
+/* Everything from the backup start to the end WAL in the archive. */
+static pitr_rc take_backup(struct run *r, const char **phase, struct pitr_err *err)
+{
+    struct pitr_tarstream_opts to = { 0 };
+    struct pitr_tarstream_stats s;
+    struct timespec data_t0;
+    struct stat pst;
+    char *label = pitr_asprintf("pgpitr backup %s", r->res->backup_id);
+    char *restore_point = pitr_asprintf("barman_%s", r->res->backup_id);
+    pitr_rc rc;
+
+    *phase = "uploading data";
+    rc = pitr_pg_backup_start(
+      r->pg, r->info.version, label, r->o->immediate_checkpoint, &r->start, err);
+    if (rc != PITR_OK)
+        goto out;
+    r->started = 1;
+    pitr_pg_lsn_walfile(r->start.timeline, r->start.lsn, r->info.seg_size, r->res->begin_wal);
+    pitr_pg_format_lsn(r->start.lsn, r->begin_xlog);
+    pitr_pg_format_time(&r->start.time, r->begin_time);
+    pitr_log_info(
+      "backup %s: started at %s (%s)", r->res->backup_id, r->begin_xlog, r->res->begin_wal);
+
+    to.sink = r->sink;
+    to.key_prefix = r->prefix;
+    to.codec = r->codec;
+    to.jobs = r->o->jobs;
+    to.max_volume = r->o->max_archive_size;
+    to.cancel = r->o->cancel;
+    if (r->o->progress) {
+        to.progress = show_progress;
+        to.progress_ud = r;
+    }
+    rc = pitr_tarstream_new(&to, &r->ts, err);
+    if (rc == PITR_OK)
+        rc = backup_tablespaces(r, err);
+    if (rc == PITR_OK)
+        rc = backup_pgdata(r, &data_t0, err);
+    if (rc != PITR_OK)
+        goto out;
+
+    pitr_log_info("backup %s: PGDATA read in %.2f s; stopping the backup",
+                  r->res->backup_id,
+                  elapsed(&data_t0));
+    rc = pitr_pg_backup_stop(r->pg, r->info.version, 1, &r->stop, err);
+    if (rc != PITR_OK)
+        goto out;
+    r->stopped = 1;
+    pitr_pg_lsn_walfile(r->stop.timeline, r->stop.lsn, r->info.seg_size, r->res->end_wal);
+    pitr_pg_format_lsn(r->stop.lsn, r->end_xlog);
+    pitr_pg_format_time(&r->stop.time, r->end_time);
+    if (!r->info.in_recovery) {
+        rc = pitr_pg_switch_wal(r->pg, r->info.version, err);
+        if (rc == PITR_OK)
+            rc = pitr_pg_restore_point(r->pg, restore_point, err);
+        if (rc != PITR_OK)
+            goto out;
+    }
+    /* backup_label last in data.tar, owned like PGDATA, from the stop call. */
+    if (stat(r->pgdata, &pst) != 0) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot stat '%s'", r->pgdata);
+        goto out;
+    }
+    rc = pitr_tarstream_add_bytes(r->ts,
+                                  "backup_label",
+                                  r->stop.label,
+                                  strlen(r->stop.label),
+                                  0600,
+                                  pst.st_uid,
+                                  pst.st_gid,
+                                  (time_t)r->stop.time.sec,
+                                  err);
+    if (rc == PITR_OK)
+        rc = pitr_tarstream_end(r->ts, err);
+    if (rc != PITR_OK)
+        goto out;
+    add_item(r, "data", elapsed(&data_t0));
+    pitr_tarstream_get_stats(r->ts, &s);
+    r->res->bytes = s.file_bytes;
+    r->res->stored_bytes = s.stored_bytes;
+    r->res->volumes = s.volumes;
+    if (r->o->progress) {
+        show_progress(&s, r);
+        fputc('\n', stderr);
+    }
+    pitr_log_info("backup %s: stopped at %s (%s); waiting for it in the archive",
+                  r->res->backup_id,
+                  r->end_xlog,
+                  r->res->end_wal);
+    *phase = "waiting for WAL archiving";
+    rc = wait_for_wal(r, err);
+    if (rc != PITR_OK)
+        goto out;
+    *phase = "uploading the manifest";
+    rc = put_manifest(r, err);
+out:
+    pitr_free(label);
+    pitr_free(restore_point);
+    return rc;
+}
+
+pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
+                        struct pitr_backup_result *res,
+                        struct pitr_err *err)
+{
+    struct run r;
+    const char *pgdata = o->pgdata, *phase = "starting";
+    uint64_t sink_limit;
+    pitr_rc rc;
+
+    memset(&r, 0, sizeof(r));
+    memset(res, 0, sizeof(*res));
+    r.o = o;
+    r.res = res;
+    json_set_alloc_funcs(pitr_malloc, pitr_free);
+    clock_gettime(CLOCK_MONOTONIC, &r.t0);
+
+    rc = pitr_codec_from_name(o->cfg->compression ? o->cfg->compression : "gzip", &r.codec, err);
+    if (rc != PITR_OK)
+        goto out;
+    if (r.codec == PITR_CODEC_XZ || r.codec == PITR_CODEC_SNAPPY) {
+        rc = pitr_err_set(err,
+                          PITR_EUSAGE,
+                          "compression '%s' is not supported for backups; use gzip, zstd, lz4, "
+                          "bzip2 or none",
+                          pitr_codec_name(r.codec));
+        goto out;
+    }
+    rc = pitr_storage_open(o->cfg, &r.st, err);
+    if (rc == PITR_OK)
+        rc = pitr_storage_open(o->cfg, &r.sink_st, err);
+    if (rc != PITR_OK)
+        goto out;
+    /* The interim sink holds one volume in memory (see backup/sink.h). */
+    sink_limit = o->max_archive_size > UINT64_MAX - VOLUME_OVERSHOOT
+                   ? UINT64_MAX
+                   : o->max_archive_size + VOLUME_OVERSHOOT;
+    rc = pitr_sink_storage_new(r.sink_st, sink_limit, &r.sink, err);
+    if (rc != PITR_OK)
+        goto out;
+
+    rc = pitr_pg_connect(o->conninfo, &r.pg, err);
+    if (rc == PITR_OK)
+        rc = pitr_pg_get_info(r.pg, &r.info, err);
+    if (rc != PITR_OK)
+        goto out;
+    if (pgdata == NULL || *pgdata == '\0')
+        pgdata = getenv("PGDATA");
+    if (pgdata == NULL || *pgdata == '\0')
+        pgdata = r.info.data_directory;
+    {
+        char *rp = realpath(pgdata, NULL);
+
+        if (rp == NULL) {
+            rc = pitr_err_set_errno(err,
+                                    errno == ENOENT ? PITR_EUSAGE : PITR_EIO,
+                                    errno,
+                                    "cannot use data directory '%s'",
+                                    pgdata);
+            goto out;
+        }
+        r.pgdata = pitr_strdup(rp);
+        free(rp); /* from realpath() */
+    }
+    rc = check_pgdata(r.pgdata, r.info.systemid, err);
+    if (rc != PITR_OK)
+        goto out;
+    rc = choose_id(&r, err);
+    if (rc != PITR_OK)
+        goto out;
+
+    rc = take_backup(&r, &phase, err);
+    if (rc == PITR_OK) {
+        phase = "uploading backup.info file";
+        rc = put_info(&r, "DONE", NULL, err);
+    }
+out:
+    /* Stop the pipeline first: an open volume is aborted, never committed. */
+    pitr_tarstream_free(r.ts);
+    r.ts = NULL;
+    if (rc != PITR_OK && r.prefix != NULL && res->backup_id[0] != '\0' &&
+        strcmp(res->status, "DONE") != 0) {
+        struct pitr_err ferr = { 0 };
+        char *msg = pitr_asprintf("failure %s (%s)", phase, err->msg);
+
+        /* Only the first line: backup.info is one key per line. */
+        msg[strcspn(msg, "\n")] = '\0';
+        if (put_info(&r, "FAILED", msg, &ferr) != PITR_OK)
+            pitr_log_error("backup %s: cannot write backup.info with status FAILED: %s",
+                           res->backup_id,
+                           ferr.msg);
+        pitr_free(msg);
+    }
+    res->seconds = elapsed(&r.t0);
+    /* Closing the session aborts a backup PostgreSQL still has running. */
+    pitr_pg_free(r.pg);
+    pitr_sink_free(r.sink);
+    pitr_storage_free(r.sink_st);
+    pitr_storage_free(r.st);
+    pitr_pg_stop_release(&r.stop);
+    pitr_pg_info_release(&r.info);
+    while (r.nitems > 0)
+        pitr_free(r.item_names[--r.nitems]);
+    pitr_free(r.item_names);
+    pitr_free(r.items);
+    pitr_free(r.pgdata);
+    pitr_free(r.prefix);
+    return rc;
+}
