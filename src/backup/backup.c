@@ -596,7 +596,19 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
         rc = pitr_storage_open(o->cfg, &r.sink_st, err);
     if (rc != PITR_OK)
         goto out;
-    /* The interim sink holds one volume in memory (see backup/sink.h). */
+    {
+        /* What an earlier, killed backup was still writing. */
+        char *base = pitr_asprintf("%s/base/", o->cfg->server);
+        struct pitr_err cerr = { 0 };
+        size_t removed = 0;
+
+        if (pitr_storage_cleanup(r.st, base, &removed, &cerr) != PITR_OK)
+            pitr_log_warn("backup: cannot clean up after earlier backups: %s", cerr.msg);
+        else if (removed > 0)
+            pitr_log_info("backup: removed %zu file(s) an interrupted backup left behind", removed);
+        pitr_free(base);
+    }
+    /* A volume may overshoot --max-archive-size by one file, as barman's do. */
     sink_limit = o->max_archive_size > UINT64_MAX - VOLUME_OVERSHOOT
                    ? UINT64_MAX
                    : o->max_archive_size + VOLUME_OVERSHOOT;

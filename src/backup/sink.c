@@ -1,5 +1,5 @@
 /*
- * sink.c - the sink dispatchers and the interim storage sink; see
+ * sink.c - the sink dispatchers and the streaming storage sink; see
  * include/pgpitr/backup/sink.h for why it buffers a whole volume.
  */
 #include "pgpitr/backup/sink.h"
@@ -34,45 +34,60 @@ void pitr_sink_free(struct pitr_sink *s)
         s->ops->free(s);
 }
 
+/*
+ * The sink over the storage API's streaming writer: bytes go straight to the
+ * driver (S3: a multipart upload with parts in flight; posix: a temp file
+ * renamed on commit), so memory stays bounded and nothing is staged.
+ */
 struct storage_sink {
     struct pitr_sink base;
-    struct pitr_storage *st; /* borrowed */
-    char *key;               /* owned; NULL when nothing is open */
-    struct pitr_buf vol;     /* the open volume's bytes */
+    struct pitr_storage *st;       /* borrowed */
+    char *key;                     /* owned; NULL when nothing is open */
+    struct pitr_storage_writer *w; /* the open object's writer, or NULL */
+    uint64_t limit;                /* bytes one volume may take */
+    uint64_t written;
 };
 
 static pitr_rc ss_open(struct pitr_sink *s, const char *key, struct pitr_err *err)
 {
     struct storage_sink *ss = (struct storage_sink *)s;
+    pitr_rc rc;
 
     if (ss->key != NULL)
         return pitr_err_set(err, PITR_EINTERNAL, "sink: '%s' is still open", ss->key);
+    rc = pitr_storage_open_write(ss->st, key, &ss->w, err);
+    if (rc != PITR_OK)
+        return rc;
     ss->key = pitr_strdup(key);
-    pitr_buf_reset(&ss->vol);
+    ss->written = 0;
     return PITR_OK;
 }
 
 static pitr_rc ss_write(struct pitr_sink *s, const void *p, size_t n, struct pitr_err *err)
 {
     struct storage_sink *ss = (struct storage_sink *)s;
-    pitr_rc rc;
 
     if (ss->key == NULL)
         return pitr_err_set(err, PITR_EINTERNAL, "sink: write without open");
-    rc = pitr_buf_append(&ss->vol, p, n, err);
-    if (rc != PITR_OK)
-        pitr_err_prefix(err, "cannot hold volume '%s' in memory", ss->key);
-    return rc;
+    if (n > ss->limit - ss->written)
+        return pitr_err_set(err,
+                            PITR_ELIMIT,
+                            "volume '%s' would exceed %llu bytes",
+                            ss->key,
+                            (unsigned long long)ss->limit);
+    ss->written += n;
+    return pitr_storage_writer_write(ss->w, p, n, err);
 }
 
 static void ss_abort(struct pitr_sink *s)
 {
     struct storage_sink *ss = (struct storage_sink *)s;
 
-    /* Nothing reached storage before commit: dropping the buffer is the abort. */
+    /* The writer drops what it has (S3: AbortMultipartUpload). */
+    pitr_storage_writer_abort(ss->w);
+    ss->w = NULL;
     pitr_free(ss->key);
     ss->key = NULL;
-    pitr_buf_release(&ss->vol);
 }
 
 static pitr_rc ss_commit(struct pitr_sink *s, struct pitr_err *err)
@@ -82,8 +97,11 @@ static pitr_rc ss_commit(struct pitr_sink *s, struct pitr_err *err)
 
     if (ss->key == NULL)
         return pitr_err_set(err, PITR_EINTERNAL, "sink: commit without open");
-    rc = pitr_storage_put(ss->st, ss->key, ss->vol.data, ss->vol.len, err);
-    ss_abort(s); /* closed either way; a failed put stored nothing */
+    /* commit frees the writer whatever the result, cleaning up on failure. */
+    rc = pitr_storage_writer_commit(ss->w, err);
+    ss->w = NULL;
+    pitr_free(ss->key);
+    ss->key = NULL;
     return rc;
 }
 
@@ -108,7 +126,7 @@ pitr_rc pitr_sink_storage_new(struct pitr_storage *st,
     ss = pitr_calloc(1, sizeof(*ss));
     ss->base.ops = &storage_sink_ops;
     ss->st = st;
-    pitr_buf_init(&ss->vol, limit > SIZE_MAX - 1 ? SIZE_MAX - 1 : (size_t)limit);
+    ss->limit = limit;
     *out = &ss->base;
     return PITR_OK;
 }

@@ -3,8 +3,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -20,10 +22,55 @@ int pitr_fs_is_temp_name(const char *name)
     return strstr(name, TEMP_MARK) != NULL;
 }
 
+/* The host name goes into temp names so a cleanup never judges another host's writer. */
+static void host_name(char *out, size_t n)
+{
+    size_t i;
+
+    if (gethostname(out, n) != 0)
+        snprintf(out, n, "localhost");
+    out[n - 1] = '\0';
+    for (i = 0; out[i] != '\0'; i++)
+        if (out[i] == '/')
+            out[i] = '_';
+}
+
 char *pitr_fs_temp_path(const char *path)
 {
+    char host[128];
+
+    host_name(host, sizeof(host));
     return pitr_asprintf(
-      "%s" TEMP_MARK "%ld.%u", path, (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+      "%s" TEMP_MARK "%s.%ld.%u", path, host, (long)getpid(), atomic_fetch_add(&temp_counter, 1));
+}
+
+int pitr_fs_temp_is_stale(const char *name, time_t mtime, time_t now)
+{
+    const char *mark = strstr(name, TEMP_MARK), *host, *end, *dot;
+    char ours[128];
+    long pid;
+    char *stop;
+
+    if (mark == NULL)
+        return 0;
+    if (now - mtime > PITR_FS_TEMP_MAX_AGE)
+        return 1;
+    /* "<host>.<pid>.<n>": the host may hold dots, so parse from the right. */
+    host = mark + strlen(TEMP_MARK);
+    end = strrchr(host, '.');
+    if (end == NULL || end == host)
+        return 0;
+    for (dot = end - 1; dot > host && *dot != '.'; dot--)
+        continue;
+    if (dot <= host)
+        return 0;
+    pid = strtol(dot + 1, &stop, 10);
+    if (stop != end || pid <= 0)
+        return 0;
+    host_name(ours, sizeof(ours));
+    if ((size_t)(dot - host) != strlen(ours) || strncmp(host, ours, (size_t)(dot - host)) != 0)
+        return 0;
+    return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 pitr_rc pitr_fs_fsync_dir(const char *path, struct pitr_err *err)

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/core/fsutil.h"
@@ -507,6 +508,59 @@ static void posix_free(struct pitr_storage *st)
     pitr_free(ps);
 }
 
+/* Remove stale temp files below dir (recursively). */
+static pitr_rc cleanup_dir(const char *dir, size_t *removed, struct pitr_err *err)
+{
+    DIR *d = opendir(dir);
+    struct dirent *de;
+    time_t now = time(NULL);
+    pitr_rc rc = PITR_OK;
+
+    if (d == NULL)
+        return errno == ENOENT || errno == ENOTDIR
+                 ? PITR_OK
+                 : pitr_err_set_errno(err, PITR_EIO, errno, "cannot list '%s'", dir);
+    while (rc == PITR_OK && (de = readdir(d)) != NULL) {
+        struct stat sb;
+        char *path;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        path = pitr_asprintf("%s/%s", dir, de->d_name);
+        if (lstat(path, &sb) == 0) {
+            if (S_ISDIR(sb.st_mode)) {
+                rc = cleanup_dir(path, removed, err);
+            } else if (S_ISREG(sb.st_mode) && pitr_fs_temp_is_stale(de->d_name, sb.st_mtime, now)) {
+                if (unlink(path) == 0)
+                    (*removed)++;
+                else if (errno != ENOENT)
+                    rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot remove '%s'", path);
+            }
+        }
+        pitr_free(path);
+    }
+    closedir(d);
+    return rc;
+}
+
+static pitr_rc posix_cleanup(struct pitr_storage *st,
+                             const char *prefix,
+                             size_t *removed,
+                             struct pitr_err *err)
+{
+    struct posix_storage *ps = (struct posix_storage *)st;
+    char *dir = pitr_asprintf("%s/%s", ps->root, prefix);
+    char *slash = strrchr(dir, '/');
+    pitr_rc rc;
+
+    /* The folder the prefix names (a prefix "a/b/" is the folder a/b). */
+    if (slash != NULL && slash > dir + strlen(ps->root))
+        *slash = '\0';
+    rc = cleanup_dir(dir, removed, err);
+    pitr_free(dir);
+    return rc;
+}
+
 static const struct pitr_storage_ops posix_ops = {
     .name = "posix",
     .put = posix_put,
@@ -517,6 +571,7 @@ static const struct pitr_storage_ops posix_ops = {
     .remove_many = posix_remove_many,
     .open_write = posix_open_write,
     .open_read = posix_open_read,
+    .cleanup = posix_cleanup,
     .free = posix_free,
 };
 

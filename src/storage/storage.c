@@ -161,3 +161,14 @@ void pitr_storage_reader_close(struct pitr_storage_reader *r)
     if (r != NULL)
         r->ops->close(r);
 }
+
+pitr_rc pitr_storage_cleanup(struct pitr_storage *st,
+                             const char *prefix,
+                             size_t *removed,
+                             struct pitr_err *err)
+{
+    *removed = 0;
+    if (st->ops->cleanup == NULL)
+        return PITR_OK;
+    return st->ops->cleanup(st, prefix, removed, err);
+}

@@ -11,14 +11,10 @@
  * thread at a time. After a failed write or commit the caller calls abort().
  * Keys are repository keys ("<server>/base/<id>/data.tar.gz").
  *
- * INTERIM IMPLEMENTATION: pitr_sink_storage_new() below accumulates the
- * whole volume in a bounded pitr_buf and hands it to pitr_storage_put() on
- * commit, because the storage layer has no streaming writer yet. Memory per
- * volume is therefore bounded by the limit given (the backup passes
- * --max-archive-size plus the largest file it may overshoot by), not by a
- * small constant. When storage gains open_write -> write -> commit/abort
- * (S3 multipart behind it), only this implementation changes: the pipeline
- * (backup/tarstream.c) talks to struct pitr_sink alone.
+ * pitr_sink_storage_new() streams through the storage API's writer
+ * (pitr_storage_open_write): on S3 a multipart upload with --jobs parts in
+ * flight, on a local repository a temp file renamed on commit. Memory is
+ * bounded by the driver's parts in flight, never by the volume size.
  */
 #ifndef PGPITR_BACKUP_SINK_H
 #define PGPITR_BACKUP_SINK_H
@@ -60,9 +56,9 @@ void pitr_sink_abort(struct pitr_sink *s);
 void pitr_sink_free(struct pitr_sink *s);
 
 /*
- * The interim sink over the storage API (see above). st is borrowed and
- * must outlive the sink; a volume larger than limit bytes fails its write
- * with PITR_ELIMIT.
+ * The sink over the storage API's streaming writer (see above). st is
+ * borrowed and must outlive the sink; a volume larger than limit bytes
+ * fails its write with PITR_ELIMIT.
  */
 PITR_MUST_CHECK pitr_rc pitr_sink_storage_new(struct pitr_storage *st,
                                               uint64_t limit,

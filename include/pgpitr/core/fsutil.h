@@ -5,6 +5,7 @@
 #define PGPITR_CORE_FSUTIL_H
 
 #include <stddef.h>
+#include <time.h>
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
@@ -40,5 +41,15 @@ char *pitr_fs_temp_path(const char *path);
 
 /* True when name is one of our temporary files (see pitr_fs_write_atomic). */
 int pitr_fs_is_temp_name(const char *name);
+
+/* A temporary file older than this is abandoned whatever wrote it. */
+#define PITR_FS_TEMP_MAX_AGE (24 * 3600)
+
+/*
+ * True when temporary file name (last modified at mtime) was left by a
+ * writer that is gone: one of this host whose process no longer exists, or
+ * any older than PITR_FS_TEMP_MAX_AGE. Not a temp name: false.
+ */
+int pitr_fs_temp_is_stale(const char *name, time_t mtime, time_t now);
 
 #endif

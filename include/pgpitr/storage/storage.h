@@ -131,6 +131,16 @@ struct pitr_storage_ops {
                          uint64_t length,
                          struct pitr_storage_reader **out,
                          struct pitr_err *err);
+    /*
+     * Remove what writers that died left under prefix (posix: stale temp
+     * files); *removed counts them. NULL: the driver leaves nothing behind
+     * that it could safely tell apart (S3: a store lifecycle rule aborts
+     * incomplete multipart uploads).
+     */
+    pitr_rc (*cleanup)(struct pitr_storage *st,
+                       const char *prefix,
+                       size_t *removed,
+                       struct pitr_err *err);
     void (*free)(struct pitr_storage *st);
 };
 
@@ -195,6 +205,12 @@ PITR_MUST_CHECK pitr_rc pitr_storage_writer_commit(struct pitr_storage_writer *w
                                                    struct pitr_err *err);
 /* NULL is a no-op. */
 void pitr_storage_writer_abort(struct pitr_storage_writer *w);
+
+/* See the cleanup op; drivers without one remove nothing (*removed = 0). */
+PITR_MUST_CHECK pitr_rc pitr_storage_cleanup(struct pitr_storage *st,
+                                             const char *prefix,
+                                             size_t *removed,
+                                             struct pitr_err *err);
 
 /* Streaming (ranged) reads; close with pitr_storage_reader_close. */
 PITR_MUST_CHECK pitr_rc pitr_storage_open_read(struct pitr_storage *st,

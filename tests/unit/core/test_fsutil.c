@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/core/buf.h"
@@ -456,6 +458,31 @@ static void pitr_fs_is_temp_name__marks(void **state)
     assert_false(pitr_fs_is_temp_name(""));
 }
 
+/* A temp file is stale when its writer (this host, that pid) is gone, or it is old. */
+static void pitr_fs_temp_is_stale__dead_writer_or_old(void **state)
+{
+    char host[128], name[512];
+    time_t now = time(NULL);
+    pid_t child;
+
+    (void)state;
+    assert_int_equal(gethostname(host, sizeof(host)), 0);
+    host[sizeof(host) - 1] = '\0';
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0)
+        _exit(0);
+    assert_int_equal(waitpid(child, NULL, 0), child);
+    snprintf(name, sizeof(name), "data.tar.gz.pitr-tmp.%s.%ld.0", host, (long)child);
+    assert_true(pitr_fs_temp_is_stale(name, now, now));
+    snprintf(name, sizeof(name), "data.tar.gz.pitr-tmp.%s.%ld.3", host, (long)getpid());
+    assert_false(pitr_fs_temp_is_stale(name, now, now));
+    assert_true(pitr_fs_temp_is_stale(name, now - PITR_FS_TEMP_MAX_AGE - 1, now));
+    snprintf(name, sizeof(name), "x.pitr-tmp.other.host.example.%ld.0", (long)child);
+    assert_false(pitr_fs_temp_is_stale(name, now, now));
+    assert_false(pitr_fs_temp_is_stale("data.tar.gz", now - PITR_FS_TEMP_MAX_AGE - 1, now));
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -478,6 +505,7 @@ int main(void)
         T(pitr_fs_mkdir_p__empty_path_fails),
         T(pitr_fs_fsync_dir__existing_and_missing),
         cmocka_unit_test(pitr_fs_is_temp_name__marks),
+        cmocka_unit_test(pitr_fs_temp_is_stale__dead_writer_or_old),
     };
 #undef T
 
