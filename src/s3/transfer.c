@@ -495,6 +495,12 @@ static pitr_rc get_range(struct task *t, struct pitr_s3_client *c, struct pitr_e
 {
     struct range_job *j = (struct range_job *)t;
 
+    pitr_rc rc;
+
+    /* The whole range at once: no regrowth and copying while it arrives. */
+    rc = pitr_buf_grow(&j->data, j->len, err);
+    if (rc != PITR_OK)
+        return rc;
     return pitr_s3_get_range(c, j->r->key, j->off, j->len, &j->data, err);
 }
 
@@ -577,7 +583,11 @@ pitr_rc pitr_s3_reader_open(struct pitr_s3_client *c,
     r->next_off = opts->offset;
     r->end = opts->length >= info.size - opts->offset ? info.size : opts->offset + opts->length;
     r->chunk = opts->chunk_size ? opts->chunk_size : DEFAULT_CHUNK;
-    r->max_inflight = opts->inflight ? opts->inflight : pitr_s3_pool_size(pool);
+    /*
+     * Twice the workers: while the reader hands out one finished range, every
+     * worker still has the next one to fetch (memory: 2 x jobs x chunk).
+     */
+    r->max_inflight = opts->inflight ? opts->inflight : 2 * pitr_s3_pool_size(pool);
     r->inflight = pitr_calloc(r->max_inflight, sizeof(*r->inflight));
     submit_ranges(r);
     *out = r;

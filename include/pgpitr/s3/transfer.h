@@ -94,7 +94,7 @@ struct pitr_s3_reader_opts {
     uint64_t offset;     /* first byte to read */
     uint64_t length;     /* bytes to read; UINT64_MAX: to the end of the object */
     uint64_t chunk_size; /* bytes per ranged GET; 0: 16 MiB */
-    unsigned inflight;   /* GETs at once; 0: the pool's size */
+    unsigned inflight;   /* ranges fetched or held at once; 0: twice the pool size */
 };
 
 /*
