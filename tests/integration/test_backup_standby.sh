@@ -171,4 +171,26 @@ check "restore: sum(abalance) = sum(bbalance) = sum(tbalance) = sum(delta)" \
     test "$(pg_rig_psql "$r" "select (select sum(abalance) from pgbench_accounts) = (select sum(bbalance) from pgbench_branches)
         and (select sum(bbalance) from pgbench_branches) = (select sum(tbalance) from pgbench_tellers)
         and (select sum(tbalance) from pgbench_tellers) = (select coalesce(sum(delta), 0) from pgbench_history)")" = t
+
+# ---- an idle primary: the standby's end segment is never completed -----------------
+# A standby cannot switch WAL, so with nothing written on the primary the
+# segment holding the backup's end stays open. The backup must still end
+# within --wal-wait-timeout (FAILED, saying the WAL did not reach the archive),
+# not hang: with archive_mode = always, pg_backup_stop(wait_for_archive => true)
+# on a standby waits for that segment without any limit.
+pg_rig_stop "$r"
+sleep 2
+t0=$(date +%s)
+timeout 90 "$PGPITR_BIN" --config "$conf" backup --immediate-checkpoint --name it-idle --wal-wait-timeout 15 \
+    --pgdata "$s/data" --dbname "host=$s/sock port=$S_PORT user=postgres dbname=postgres" \
+    >/dev/null 2>"$IT_TMP/sb-idle.err"
+rc=$?
+echo "# idle-primary standby backup: exit $rc after $(($(date +%s) - t0)) s: $(tail -n 2 "$IT_TMP/sb-idle.err" | tr '\n' ' ')"
+check "idle primary: the standby backup ends by itself (exit $rc; 124 = still waiting after 90 s)" test $rc -ne 124
+check "idle primary: it ends with exit 4 (FAILED) or 0" test $rc -eq 4 -o $rc -eq 0
+if [ $rc -eq 4 ]; then
+    check "idle primary: the message says the end WAL did not reach the archive" grep -q "did not reach the archive" "$IT_TMP/sb-idle.err"
+fi
+check "idle primary: no backup named it-idle is DONE unless pgpitr said so" \
+    sh -c "[ $rc -eq 0 ] || ! grep -lx 'backup_name=it-idle' '$repo'/pg-sb/base/*/backup.info 2>/dev/null | xargs -r grep -qx 'status=DONE'"
 finish
