@@ -1,0 +1,405 @@
+#!/usr/bin/env bash
+# tools/bench/backup.sh - time online base backups to S3 (issue 4's benchmark).
+#
+# One throwaway PostgreSQL 15 with pgbench scale 100 (PITR_BENCH_SCALE) plus a
+# 30 s pgbench run, archive_mode = on. It is backed up to OpenStack Swift with
+# s3api (tests/rig/swift.sh) through its stunnel HTTPS endpoint (test CA) by:
+#   pgpitr backup           --compression gzip and zstd, -J 2, --immediate-checkpoint, --max-parts 1000
+#   pgbackrest backup       --type=full --process-max=2, compress-type gz and lz4, start-fast
+#   barman-cloud-backup     -z -J 2 --immediate-checkpoint
+# and prints wall time, CPU time (user+sys, children included), peak RSS
+# (GNU time %M: the largest single process; pgpitr is one process with
+# threads, pgBackRest and barman-cloud fork workers, so theirs is the biggest
+# process, not the sum), stored size and ratios against pgpitr gzip.
+#
+# WAL archiving, one cluster for every tool:
+# - pgbench -i runs with archive_command = 'true' (the initial load is not
+#   archived; it only costs time and no backup needs it), then
+#   archive_command = pgpitr wal-push into the repository the pgpitr backups
+#   use (pgpitr waits for the end WAL segment there) and the 30 s pgbench run.
+# - barman-cloud-backup only needs PostgreSQL's archiver to succeed
+#   (pg_backup_stop waits for it); it writes to a prefix of its own so its
+#   stored size is easy to count.
+# - pgBackRest runs last: for each compress-type, archive_command is switched
+#   to `pgbackrest archive-push` with that setting's config and reloaded,
+#   stanza-create is run, then the timed backup (its archive check waits for
+#   the WAL in its own repository).
+# Before each timed run a checkpoint is taken and the archiver has caught up.
+#
+# Environment:
+#   PITR_BENCH_DIR       work folder, wiped at start (default build/bench-backup)
+#   PITR_BENCH_SCALE     pgbench scale (default 100)
+#   PITR_BENCH_PG_PORT   port of the throwaway PostgreSQL (default 26290)
+#   PITR_BENCH_SKIP      space-separated labels to skip (pgpitr-gzip pgpitr-zstd
+#                        barman pgbackrest-gz pgbackrest-lz4)
+#   PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT, PITR_SWIFT_BACKEND_PORT
+#                        Swift rig ports (defaults 43280, 43643, 43210)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORK=${PITR_BENCH_DIR:-$ROOT/build/bench-backup}
+SCALE=${PITR_BENCH_SCALE:-100}
+PG_PORT=${PITR_BENCH_PG_PORT:-26290}
+SKIP=" ${PITR_BENCH_SKIP:-} "
+export PITR_SWIFT_PORT=${PITR_SWIFT_PORT:-43280}
+export PITR_SWIFT_TLS_PORT=${PITR_SWIFT_TLS_PORT:-43643}
+export PITR_SWIFT_BACKEND_PORT=${PITR_SWIFT_BACKEND_PORT:-43210}
+RUN_ID=$(date +%Y%m%d%H%M%S)
+
+case "$WORK" in
+/*) ;;
+*) WORK="$(pwd)/$WORK" ;;
+esac
+
+say() { echo "backup bench: $*" >&2; }
+die() {
+    echo "backup bench: ERROR: $*" >&2
+    exit 1
+}
+
+# shellcheck disable=SC1091
+. "$ROOT/tests/rig/pg.sh"
+PG=$WORK/pg
+
+# ---------------------------------------------------------------- cleanup
+cleanup() {
+    local rc=$?
+    set +e
+    [ -d "$PG/data" ] && pg_rig_stop "$PG"
+    [ -d "$WORK/s3" ] && "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1
+    [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK/log"
+    exit $rc
+}
+
+if [ -d "$WORK" ]; then
+    [ -d "$PG/data" ] && pg_rig_stop "$PG"
+    if [ -d "$WORK/s3" ]; then
+        "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$WORK"
+fi
+mkdir -p "$WORK/log" "$WORK/times" "$WORK/bin"
+# The server (and its archive_command) runs as postgres: it must reach $WORK.
+chmod 755 "$WORK"
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+unset AWS_CA_BUNDLE CURL_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
+unset AWS_ENDPOINT_URL PGPITR_REPO PGPITR_SERVER PGPITR_CONFIG PGPITR_COMPRESSION \
+    PGPITR_LOOK_AHEAD PGPITR_JOBS PGPITR_S3_URL_STYLE PGPITR_LOG_LEVEL PGBACKREST_CONFIG \
+    PGHOST PGPORT PGUSER PGDATABASE PGDATA
+
+# ---------------------------------------------------------------- 1. packages and build
+say "installing packages (tools/install-deps.sh --bench)"
+"$ROOT/tools/install-deps.sh" --bench >"$WORK/log/install-deps.log" 2>&1 ||
+    { tail -n 20 "$WORK/log/install-deps.log" >&2; die "tools/install-deps.sh --bench failed"; }
+[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is missing"
+
+say "building pgpitr (make, -O2, no sanitizers)"
+if [ -x "$ROOT/build/pgpitr" ] && nm "$ROOT/build/pgpitr" 2>/dev/null | grep -q '__asan_\|__ubsan_'; then
+    say "build/pgpitr is a sanitized build; rebuilding"
+    rm -rf "$ROOT/build/src" "$ROOT/build/libpgpitr.a" "$ROOT/build/pgpitr"
+fi
+make -C "$ROOT" -j"$(nproc)" BUILD=build SANITIZE= >"$WORK/log/make.log" 2>&1 ||
+    { tail -n 30 "$WORK/log/make.log" >&2; die "make failed"; }
+[ -x "$ROOT/build/pgpitr" ] || die "make did not produce build/pgpitr"
+cp "$ROOT/build/pgpitr" "$WORK/bin/pgpitr"
+chmod 755 "$WORK/bin" "$WORK/bin/pgpitr"
+PGPITR=$WORK/bin/pgpitr
+
+# ---------------------------------------------------------------- 2. S3 rig
+say "starting Swift + s3api + stunnel (tests/rig/swift.sh)"
+"$ROOT/tests/rig/swift.sh" start "$WORK/s3" >"$WORK/log/swift-start.log" 2>&1 ||
+    { cat "$WORK/log/swift-start.log" >&2; die "the Swift rig did not start"; }
+# shellcheck disable=SC1091
+. "$WORK/s3/env"
+TLS=$PITR_TEST_S3_TLS_ENDPOINT
+BUCKET=$PITR_TEST_BUCKET
+TLS_HOSTPORT=${TLS#https://}
+TLS_HOST=${TLS_HOSTPORT%%:*}
+TLS_PORT=${TLS_HOSTPORT##*:}
+CA=$WORK/bin/ca.pem
+cp "$PITR_TEST_CA_FILE" "$CA"
+chmod 644 "$CA"
+
+# pgpitr's config: the archive_command (as postgres) and the timed backups use it.
+PITR_PREFIX=bench-pgpitr-$RUN_ID
+PCONF=$WORK/bin/pgpitr.conf
+cat >"$PCONF" <<CONF
+repo = s3://$BUCKET/$PITR_PREFIX
+server = bench
+endpoint-url = $TLS
+ca-file = $CA
+s3-url-style = path
+max-parts = 1000
+aws-access-key-id = $AWS_ACCESS_KEY_ID
+aws-secret-access-key = $AWS_SECRET_ACCESS_KEY
+CONF
+chown postgres:postgres "$PCONF"
+chmod 600 "$PCONF"
+
+# ---------------------------------------------------------------- 3. the database
+say "initdb on port $PG_PORT; pgbench -i -s $SCALE (archive_command = 'true' during the load)"
+pg_rig_init "$PG" "$PG_PORT" >"$WORK/log/pg-init.log" 2>&1 ||
+    { cat "$WORK/log/pg-init.log" >&2; die "initdb failed"; }
+pg_rig_conf "$PG" "archive_mode = on"
+pg_rig_conf "$PG" "archive_command = 'true'"
+pg_rig_conf "$PG" "max_wal_size = 4GB"
+pg_rig_conf "$PG" "checkpoint_timeout = 30min"
+pg_rig_conf "$PG" "max_wal_senders = 10"
+pg_rig_start "$PG" || die "PostgreSQL did not start (log: $PG/log)"
+t0=$(date +%s)
+pg_rig_pgbench "$PG" -i -s "$SCALE" -q >"$WORK/log/pgbench-init.log" 2>&1 ||
+    { tail -n 20 "$WORK/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
+say "pgbench -i took $(($(date +%s) - t0)) s"
+
+set_archive_command() {
+    pg_rig_psql "$PG" "alter system set archive_command = '$1'" >/dev/null
+    pg_rig_psql "$PG" "select pg_reload_conf()" >/dev/null
+    sleep 1
+}
+
+# wait_archived: switch WAL and wait until the archiver has shipped it.
+wait_archived() {
+    local last i
+    last=$(pg_rig_psql "$PG" "select pg_walfile_name(pg_switch_wal())")
+    for i in $(seq 1 600); do
+        [ "$(pg_rig_psql "$PG" "select coalesce(last_archived_wal, '') >= '$last' from pg_stat_archiver")" = t ] && return 0
+        sleep 0.5
+    done
+    die "the archiver did not ship $last within 300 s: $(pg_rig_psql "$PG" "select * from pg_stat_archiver")"
+}
+
+set_archive_command "$PGPITR --config $PCONF wal-push %p"
+say "pgbench -T 30 -c 4 -j 2 with archive_command = pgpitr wal-push"
+pg_rig_pgbench "$PG" -n -T 30 -c 4 -j 2 >"$WORK/log/pgbench-run.log" 2>&1 ||
+    { tail -n 20 "$WORK/log/pgbench-run.log" >&2; die "pgbench run failed"; }
+wait_archived
+DB_BYTES=$(pg_rig_psql "$PG" "select pg_database_size('postgres')")
+DB_HUMAN=$(pg_rig_psql "$PG" "select pg_size_pretty(sum(pg_database_size(oid))) from pg_database")
+PGDATA_MIB=$(du -sm --exclude=pg_wal "$PG/data" | cut -f1)
+say "database: $DB_HUMAN (PGDATA without pg_wal: $PGDATA_MIB MiB)"
+
+# Warm the page cache for everyone alike.
+find "$PG/data" -type f -exec cat {} + >/dev/null 2>&1 || true
+
+# ---------------------------------------------------------------- helpers
+export PGHOST=$PG/sock PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
+
+# store_stats PREFIX: "objects MiB" under that prefix of the bucket.
+store_stats() {
+    /usr/bin/python3 - "$TLS" "$CA" "$BUCKET" "$1" <<'PY'
+import sys
+import boto3
+from botocore.config import Config
+endpoint, ca, bucket, prefix = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, verify=ca, region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}))
+n = size = 0
+for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+    for o in page.get("Contents", []):
+        n += 1
+        size += o["Size"]
+print(n, "%.0f" % (size / 1048576))
+PY
+}
+
+# get_object KEY: print the object to stdout.
+get_object() {
+    /usr/bin/python3 - "$TLS" "$CA" "$BUCKET" "$1" <<'PY'
+import sys
+import boto3
+from botocore.config import Config
+endpoint, ca, bucket, key = sys.argv[1:5]
+s3 = boto3.client("s3", endpoint_url=endpoint, verify=ca, region_name="us-east-1",
+                  config=Config(s3={"addressing_style": "path"}))
+sys.stdout.write(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+PY
+}
+
+busy_pct() {
+    local a b
+    a=$(head -n 1 /proc/stat)
+    sleep 2
+    b=$(head -n 1 /proc/stat)
+    printf '%s\n%s\n' "$a" "$b" | awk '{ t = 0; for (i = 2; i <= NF; i++) t += $i
+        tot[NR] = t; idle[NR] = $5 + $6 }
+        END { d = tot[2] - tot[1]; printf "%.0f", (d > 0 ? 100 * (d - (idle[2] - idle[1])) / d : 0) }'
+}
+
+declare -A TITLE WALL CPU RSS SIZE NOTE
+ORDER=()
+MISSING=()
+
+# timed LABEL TITLE CMD...: run CMD under /usr/bin/time; record wall s, CPU s, RSS MiB.
+timed() {
+    local label=$1 title=$2 t0 t1 rc
+    shift 2
+    pg_rig_psql "$PG" "checkpoint" >/dev/null
+    wait_archived
+    say "timing $title"
+    t0=$(date +%s%N)
+    set +e
+    /usr/bin/time -o "$WORK/times/$label.time" -f "%e %U %S %M" "$@" \
+        >"$WORK/log/$label.out" 2>"$WORK/log/$label.err"
+    rc=$?
+    set -e
+    t1=$(date +%s%N)
+    if [ $rc -ne 0 ]; then
+        MISSING+=("$title: exit $rc: $(grep -v '^Command exited' "$WORK/log/$label.err" | tail -n 3 | tr '\n' ' ')")
+        say "$title FAILED (exit $rc); see $WORK/log/$label.err"
+        return 1
+    fi
+    TITLE[$label]=$title
+    WALL[$label]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) / 1e9 }')
+    read -r _ u s m <"$WORK/times/$label.time"
+    CPU[$label]=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.1f", u + s }')
+    RSS[$label]=$(awk -v m="$m" 'BEGIN { printf "%.0f", m / 1024 }')
+    ORDER+=("$label")
+    say "$title: ${WALL[$label]} s wall, ${CPU[$label]} s CPU, ${RSS[$label]} MiB peak RSS"
+}
+
+BUSY_BEFORE=$(busy_pct)
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- 4a. pgpitr
+for c in gzip zstd; do
+    label=pgpitr-$c
+    case "$SKIP" in *" $label "*) continue ;; esac
+    if timed "$label" "pgpitr backup --compression $c -J 2" \
+        "$PGPITR" --config "$PCONF" --compression "$c" backup -J 2 --immediate-checkpoint \
+        --pgdata "$PG/data" --name "bench-$c" --json; then
+        id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["backup_id"])' <"$WORK/log/$label.out") ||
+            die "$label: no backup_id in --json output: $(cat "$WORK/log/$label.out")"
+        info=$(get_object "$PITR_PREFIX/bench/base/$id/backup.info")
+        grep -qx 'status=DONE' <<<"$info" || die "$label: backup.info of $id is not DONE: $info"
+        read -r n mib < <(store_stats "$PITR_PREFIX/bench/base/$id/")
+        SIZE[$label]=$mib
+        NOTE[$label]="$n objects, backup.info status=DONE"
+    fi
+done
+
+# ---------------------------------------------------------------- 4b. barman-cloud-backup
+if [[ "$SKIP" != *" barman "* ]]; then
+    if ! command -v barman-cloud-backup >/dev/null; then
+        MISSING+=("barman-cloud-backup: not installed")
+    else
+        BARMAN_PREFIX=bench-barman-$RUN_ID
+        cp=()
+        barman-cloud-backup --help 2>&1 | grep -q -- '--cloud-provider' && cp=(--cloud-provider aws-s3)
+        if timed barman "barman-cloud-backup -z -J 2" env AWS_CA_BUNDLE="$CA" AWS_DEFAULT_REGION="$AWS_REGION" \
+            barman-cloud-backup "${cp[@]}" -z -J 2 --immediate-checkpoint --endpoint-url "$TLS" \
+            "s3://$BUCKET/$BARMAN_PREFIX" bench; then
+            read -r n mib < <(store_stats "$BARMAN_PREFIX/bench/base/")
+            SIZE[barman]=$mib
+            NOTE[barman]="$n objects"
+        fi
+    fi
+fi
+
+# ---------------------------------------------------------------- 4c. pgBackRest
+pgbr_conf() {
+    local compress=$1 d=$WORK/pgbackrest/$1
+    mkdir -p "$d/lock" "$d/log" "$d/spool"
+    cat >"$d/pgbackrest.conf" <<CONF
+[global]
+repo1-type=s3
+repo1-s3-endpoint=$TLS_HOST
+repo1-storage-port=$TLS_PORT
+repo1-s3-bucket=$BUCKET
+repo1-s3-region=$AWS_REGION
+repo1-s3-key=$AWS_ACCESS_KEY_ID
+repo1-s3-key-secret=$AWS_SECRET_ACCESS_KEY
+repo1-s3-uri-style=path
+repo1-storage-ca-file=$CA
+repo1-path=/bench-pgbackrest-$compress-$RUN_ID
+compress-type=$compress
+start-fast=y
+process-max=2
+lock-path=$d/lock
+log-path=$d/log
+spool-path=$d/spool
+log-level-console=warn
+log-level-file=info
+
+[bench]
+pg1-path=$PG/data
+pg1-socket-path=$PG/sock
+pg1-port=$PG_PORT
+pg1-user=postgres
+CONF
+    chown -R postgres:postgres "$WORK/pgbackrest"
+    chmod 600 "$d/pgbackrest.conf"
+    echo "$d/pgbackrest.conf"
+}
+
+if ! command -v pgbackrest >/dev/null; then
+    MISSING+=("pgbackrest: not installed")
+else
+    chmod 755 "$WORK/pgbackrest" 2>/dev/null || true
+    for c in gz lz4; do
+        label=pgbackrest-$c
+        case "$SKIP" in *" $label "*) continue ;; esac
+        conf=$(pgbr_conf "$c")
+        chmod 755 "$WORK/pgbackrest"
+        if ! runuser -u postgres -- pgbackrest --config="$conf" --stanza=bench stanza-create \
+            >"$WORK/log/$label-stanza-create.log" 2>&1; then
+            MISSING+=("pgbackrest compress-type=$c: stanza-create failed: $(tail -n 3 \
+                "$WORK/log/$label-stanza-create.log" | tr '\n' ' ')")
+            continue
+        fi
+        set_archive_command "pgbackrest --config=$conf --stanza=bench archive-push %p"
+        if timed "$label" "pgbackrest backup --process-max=2 ($c)" runuser -u postgres -- \
+            pgbackrest --config="$conf" --stanza=bench backup --type=full --process-max=2; then
+            read -r n mib < <(store_stats "bench-pgbackrest-$c-$RUN_ID/backup/")
+            SIZE[$label]=$mib
+            NOTE[$label]="$n objects (backup/ only)"
+        fi
+    done
+    set_archive_command "$PGPITR --config $PCONF wal-push %p"
+fi
+
+BUSY_AFTER=$(busy_pct)
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# ---------------------------------------------------------------- 5. table
+HOST_CPU=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
+base=pgpitr-gzip
+RESULTS=$WORK/results.md
+{
+    echo "Machine: $(nproc) CPUs, ${HOST_CPU:-unknown CPU}, $(free -g | awk '/^Mem:/ { print $2 }') GB RAM;" \
+        "$(date -u +%Y-%m-%dT%H:%MZ). Load average before the timed runs: $LOAD_BEFORE, after: $LOAD_AFTER;" \
+        "CPU busy (2 s sample) before: $BUSY_BEFORE%, after: $BUSY_AFTER%."
+    echo "Versions: $("$PGPITR" version 2>&1 | head -n 1); $(pgbackrest version 2>/dev/null || echo 'pgbackrest n/a');" \
+        "$(barman-cloud-backup --version 2>&1 | head -n 1 || echo 'barman n/a'); PostgreSQL 15."
+    scale_note=""
+    [ "$SCALE" -ne 100 ] && scale_note=" (NOT the issue's scale 100)"
+    echo "Database: pgbench scale $SCALE$scale_note plus a 30 s pgbench run: $DB_HUMAN, PGDATA without pg_wal $PGDATA_MIB MiB;" \
+        "page cache warm; backed up to Swift s3api over HTTPS (stunnel, test CA)."
+    echo
+    echo "| tool | wall s | CPU s (user+sys) | peak RSS MiB | stored MiB | wall vs pgpitr gzip | CPU vs pgpitr gzip | notes |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---|"
+    for label in "${ORDER[@]}"; do
+        awk -v t="${TITLE[$label]}" -v w="${WALL[$label]}" -v c="${CPU[$label]}" -v r="${RSS[$label]}" \
+            -v s="${SIZE[$label]:-?}" -v bw="${WALL[$base]:-0}" -v bc="${CPU[$base]:-0}" -v n="${NOTE[$label]:-}" 'BEGIN {
+            printf "| %s | %.1f | %.1f | %s | %s | %s | %s | %s |\n", t, w, c, r, s,
+                (bw > 0 ? sprintf("%.2fx", w / bw) : "n/a"), (bc > 0 ? sprintf("%.2fx", c / bc) : "n/a"), n }'
+    done
+    echo
+    echo "Ratios are tool / pgpitr gzip (above 1: pgpitr gzip is faster or cheaper)."
+    echo "Peak RSS is GNU time's %M: the largest single process in the tree (pgpitr is one process"
+    echo "with threads; pgBackRest and barman-cloud fork workers, each counted separately)."
+    echo "CPU time covers the command and its children, not PostgreSQL's own work (checkpoint, archiver)."
+    if [ ${#MISSING[@]} -gt 0 ]; then
+        echo
+        echo "Not measured:"
+        for m in "${MISSING[@]}"; do
+            echo "- $m"
+        done
+    fi
+} >"$RESULTS"
+
+echo
+cat "$RESULTS"
+echo
+echo "(results also in $RESULTS; logs in $WORK/log/)"
