@@ -507,7 +507,13 @@ static pitr_rc take_backup(struct run *r, const char **phase, struct pitr_err *e
     pitr_log_info("backup %s: PGDATA read in %.2f s; stopping the backup",
                   r->res->backup_id,
                   elapsed(&data_t0));
-    rc = pitr_pg_backup_stop(r->pg, r->info.version, 1, &r->stop, err);
+    /*
+     * On a standby the end segment completes only when the primary moves on,
+     * and a standby cannot switch WAL: PostgreSQL's own wait could last for
+     * ever. There we stop without it and wait for the segment in the
+     * repository below, which --wal-wait-timeout bounds.
+     */
+    rc = pitr_pg_backup_stop(r->pg, r->info.version, !r->info.in_recovery, &r->stop, err);
     if (rc != PITR_OK)
         goto out;
     r->stopped = 1;
