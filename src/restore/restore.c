@@ -110,8 +110,11 @@ out:
 
 /* ---- directories ---------------------------------------------------------- */
 
-/* Create dir (0700) or accept it when it exists and is empty. */
-static pitr_rc prepare_dir(const char *dir, const char *what, struct pitr_err *err)
+/*
+ * Refuse dir when it exists and is not empty; with create, also create it
+ * (0700) when missing and set its mode to 0700.
+ */
+static pitr_rc prepare_dir(const char *dir, const char *what, int create, struct pitr_err *err)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
@@ -120,6 +123,8 @@ static pitr_rc prepare_dir(const char *dir, const char *what, struct pitr_err *e
     if (d == NULL) {
         if (errno != ENOENT)
             return pitr_err_set_errno(err, PITR_EIO, errno, "cannot open %s '%s'", what, dir);
+        if (!create)
+            return PITR_OK;
         rc = pitr_fs_mkdir_p(dir, 0700, err);
         if (rc != PITR_OK)
             return rc;
@@ -137,6 +142,8 @@ static pitr_rc prepare_dir(const char *dir, const char *what, struct pitr_err *e
         }
         closedir(d);
     }
+    if (!create)
+        return PITR_OK;
     if (chmod(dir, 0700) != 0)
         return pitr_err_set_errno(err, PITR_EIO, errno, "cannot chmod %s '%s'", what, dir);
     return PITR_OK;
@@ -750,17 +757,20 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
           err, PITR_ENOTFOUND, "backup '%s' has no tar volume under '%s'", b->id, prefix);
         goto out;
     }
-    rc = prepare_dir(o->pgdata, "PGDATA", err);
-    if (rc != PITR_OK)
-        goto out;
-    for (size_t i = 0; i < b->ntablespaces; i++) {
-        const char *loc = b->tablespaces[i].location;
-        for (size_t j = 0; j < o->nremaps; j++)
-            if (o->remaps[j].oid == b->tablespaces[i].oid)
-                loc = o->remaps[j].dir;
-        rc = prepare_dir(loc, "tablespace location", err);
+    /* Check every destination before creating any, so a refusal leaves nothing behind. */
+    for (int create = 0; create <= 1; create++) {
+        rc = prepare_dir(o->pgdata, "PGDATA", create, err);
         if (rc != PITR_OK)
             goto out;
+        for (size_t i = 0; i < b->ntablespaces; i++) {
+            const char *loc = b->tablespaces[i].location;
+            for (size_t j = 0; j < o->nremaps; j++)
+                if (o->remaps[j].oid == b->tablespaces[i].oid)
+                    loc = o->remaps[j].dir;
+            rc = prepare_dir(loc, "tablespace location", create, err);
+            if (rc != PITR_OK)
+                goto out;
+        }
     }
     for (size_t i = 0; i < vl.n; i++) {
         char stream[16];

@@ -41,7 +41,7 @@ restore_check() {
     out=$("$PGPITR_BIN" --config "$CONF" restore "$@" --tablespace "$TBS_OID:$r/tbs" "$r/data" 2>"$r.err")
     if [ $? -ne 0 ]; then not_ok "$kind/$name: restore failed: $(cat "$r.err")"; return; fi
     ok "$kind/$name: restore exit 0"
-    echo "# $out"
+    sed "s/^/# /" <<<"$out"
     check "$kind/$name: summary names the backup" grep -q "restored backup $BACKUP_ID" <<<"$out"
     check "$kind/$name: PGDATA is 0700" test "$(stat -c %a "$r/data")" = 700
     check "$kind/$name: pg_tblspc link points at the relocated tablespace" \
@@ -129,6 +129,7 @@ run_kind() {
     expect_exit "$kind: tablespace location in use refused" 3 \
         "$PGPITR_BIN" --config "$CONF" restore "$IT_TMP/rs-tbs-in-use"
     expect_err_has "$kind: the refusal names the tablespace location" "'$IT_TMP/rs-tbs-$kind' is not empty"
+    check "$kind: a refused restore creates no PGDATA" test ! -e "$IT_TMP/rs-tbs-in-use"
 
     # A flipped byte in a stored volume (a copy of the repository).
     cp -a "$IT_TMP/rs-$kind" "$IT_TMP/rs-corrupt"
@@ -148,6 +149,27 @@ PY
     *"data.tar.gz"*) ok "$kind: flipped byte: the volume or file is named: $T_ERR" ;;
     *) not_ok "$kind: flipped byte: message names neither volume nor file: $T_ERR" ;;
     esac
+
+    # The manifest names a file whose content differs: the file is named.
+    cp -a "$IT_TMP/rs-$kind" "$IT_TMP/rs-badsum"
+    sed "s#/rs-$kind\$#/rs-badsum#" "$CONF" >"$IT_TMP/rs-badsum.conf"
+    python3 - "$IT_TMP/rs-badsum/pg-rs/base/$BACKUP_ID/pgpitr.manifest.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1]))
+f = next(f for f in m["files"] if f["path"].endswith("PG_VERSION"))
+f["sha256"] = "0" * 64
+json.dump(m, open(sys.argv[1], "w"))
+PY
+    expect_exit "$kind: a file differing from the manifest fails" 16 \
+        "$PGPITR_BIN" --config "$IT_TMP/rs-badsum.conf" restore --tablespace "$TBS_OID:$IT_TMP/rs-b-tbs" "$IT_TMP/rs-b-data"
+    expect_err_has "$kind: the differing file is named" "PG_VERSION' (volume 'data.tar.gz') does not match the manifest"
+
+    # barman-cloud's layout has no manifest: restored without the check.
+    cp -a "$IT_TMP/rs-$kind" "$IT_TMP/rs-barman"
+    sed "s#/rs-$kind\$#/rs-barman#" "$CONF" >"$IT_TMP/rs-barman.conf"
+    rm "$IT_TMP/rs-barman/pg-rs/base/$BACKUP_ID/pgpitr.manifest.json"
+    T_ERR=$("$PGPITR_BIN" --config "$IT_TMP/rs-barman.conf" restore --tablespace "$TBS_OID:$IT_TMP/rs-m-tbs" "$IT_TMP/rs-m-data" 2>&1 >/dev/null)
+    check "$kind: a backup without manifest restores: $T_ERR" test -f "$IT_TMP/rs-m-data/PG_VERSION" -a -f "$IT_TMP/rs-m-data/backup_label"
     pg_rig_stop "$d"
 }
 
