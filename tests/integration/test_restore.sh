@@ -131,6 +131,22 @@ run_kind() {
     expect_err_has "$kind: the refusal names the tablespace location" "'$IT_TMP/rs-tbs-$kind' is not empty"
     check "$kind: a refused restore creates no PGDATA" test ! -e "$IT_TMP/rs-tbs-in-use"
 
+    # The other settings, written without starting the server.
+    local rc_dir=$IT_TMP/rs-settings lsn
+    lsn=$(pg_rig_psql "$d" "select pg_current_wal_lsn()")
+    "$PGPITR_BIN" --config "$CONF" restore --target-lsn "$lsn" --exclusive --target-tli latest \
+        --target-action pause --standby -J 2 --tablespace "$TBS_OID:$rc_dir/tbs" "$rc_dir/data" >/dev/null 2>"$rc_dir.err"
+    check "$kind: restore with --target-lsn: exit 0 $(cat "$rc_dir.err")" test -f "$rc_dir/data/PG_VERSION"
+    for line in "recovery_target_lsn = '$lsn'" "recovery_target_inclusive = 'false'" \
+        "recovery_target_timeline = 'latest'" "recovery_target_action = 'pause'"; do
+        check "$kind: postgresql.auto.conf has $line" grep -qxF "$line" "$rc_dir/data/postgresql.auto.conf"
+    done
+    check "$kind: --standby creates standby.signal, not recovery.signal" \
+        test -f "$rc_dir/data/standby.signal" -a ! -e "$rc_dir/data/recovery.signal"
+    expect_exit "$kind: LSN target before the first backup" 3 \
+        "$PGPITR_BIN" --config "$CONF" restore --target-lsn 0/1 "$IT_TMP/rs-never"
+    expect_err_has "$kind: the message names the earliest possible LSN" "earliest possible target LSN is after"
+
     # A flipped byte in a stored volume (a copy of the repository).
     cp -a "$IT_TMP/rs-$kind" "$IT_TMP/rs-corrupt"
     sed "s#/rs-$kind\$#/rs-corrupt#" "$CONF" >"$IT_TMP/rs-corrupt.conf"
