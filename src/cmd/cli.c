@@ -63,6 +63,22 @@ static const struct command commands[] = {
       "connects with the PG* environment variables or --dbname. Compression: --compression\n"
       "gzip (default), zstd, lz4, bzip2 or none, on --jobs/-J threads. DONE only once the\n"
       "end WAL segment is archived (--wal-wait-timeout, default 300 s). --json prints a summary." },
+    { "restore",
+      pitr_cmd_restore,
+      "restore [BACKUP_ID|latest] PGDATA [--target-time T | --target-xid X | --target-lsn L |\n"
+      "         --target-name N | --target-immediate] [--target-tli latest|N] [--exclusive]\n"
+      "         [--target-action promote|pause|shutdown] [--tablespace OID:DIR]... [-J N] "
+      "[--standby]",
+      "Restore a base backup into PGDATA (new or empty) and prepare point-in-time recovery.\n"
+      "Without BACKUP_ID (or with latest) the backup is chosen as CloudNativePG does: with\n"
+      "--target-time the newest DONE backup that ended at or before it, with --target-lsn the\n"
+      "newest that ended before it, otherwise the newest. Volumes are extracted on --jobs "
+      "threads;\n"
+      "tablespaces go to their backup.info location (or --tablespace OID:DIR). Every file is\n"
+      "checked against pgpitr.manifest.json when present. Appends restore_command (this binary,\n"
+      "wal-fetch) and the recovery_target_* settings to postgresql.auto.conf and creates\n"
+      "recovery.signal (standby.signal with --standby). Times without a zone are UTC.\n"
+      "Exit 3 when no backup qualifies for the target (the message names the earliest target)." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

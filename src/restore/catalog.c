@@ -1,0 +1,446 @@
+/* catalog.c - backup.info reading, target times and backup choice for restore. */
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/mem.h"
+#include "pgpitr/pg/pg.h"
+#include "pgpitr/restore/catalog.h"
+
+void pitr_cat_backup_release(struct pitr_cat_backup *b)
+{
+    if (b == NULL)
+        return;
+    pitr_free(b->id);
+    pitr_free(b->backup_name);
+    pitr_free(b->status);
+    pitr_free(b->begin_wal);
+    pitr_free(b->end_time);
+    pitr_free(b->end_xlog);
+    for (size_t i = 0; i < b->ntablespaces; i++) {
+        pitr_free(b->tablespaces[i].name);
+        pitr_free(b->tablespaces[i].location);
+    }
+    pitr_free(b->tablespaces);
+    memset(b, 0, sizeof(*b));
+    b->timeline = -1;
+}
+
+/* ---- time ------------------------------------------------------------- */
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    int64_t era, yoe, doy, doe;
+
+    y -= m <= 2;
+    era = (y >= 0 ? y : y - 399) / 400;
+    yoe = y - era * 400;
+    doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    int64_t era, doe, yoe, doy, mp;
+
+    z += 719468;
+    era = (z >= 0 ? z : z - 146096) / 146097;
+    doe = z - era * 146097;
+    yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+/* n digits at *p into *out; advances *p. */
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)(*p)[i]))
+            return 0;
+        v = v * 10 + ((*p)[i] - '0');
+    }
+    *p += n;
+    *out = v;
+    return 1;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+
+    return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+pitr_rc pitr_cat_parse_time(const char *s, int64_t *us, char *pg, struct pitr_err *err)
+{
+    const char *p = s;
+    int y, mo, d, h, mi, se, frac = 0, oh = 0, om = 0, sign = 1;
+    int64_t v;
+
+    if (!digits(&p, 4, &y) || *p++ != '-' || !digits(&p, 2, &mo) || *p++ != '-' ||
+        !digits(&p, 2, &d) || (*p != ' ' && *p != 'T' && *p != 't'))
+        goto bad;
+    p++;
+    if (!digits(&p, 2, &h) || *p++ != ':' || !digits(&p, 2, &mi) || *p++ != ':' ||
+        !digits(&p, 2, &se))
+        goto bad;
+    if (*p == '.') {
+        int n = 0;
+
+        p++;
+        while (isdigit((unsigned char)*p)) {
+            if (n < 6)
+                frac = frac * 10 + (*p - '0');
+            n++;
+            p++;
+        }
+        if (n == 0)
+            goto bad;
+        for (; n < 6; n++)
+            frac *= 10;
+    }
+    if (*p == ' ')
+        p++;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        sign = *p == '-' ? -1 : 1;
+        p++;
+        if (!digits(&p, 2, &oh))
+            goto bad;
+        if (*p == ':')
+            p++;
+        if (isdigit((unsigned char)*p) && !digits(&p, 2, &om))
+            goto bad;
+        if (oh > 15 || om > 59)
+            goto bad;
+    }
+    if (*p != '\0')
+        goto bad;
+    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || se > 60)
+        goto bad;
+    v = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se;
+    v -= sign * (oh * 3600 + om * 60);
+    *us = v * 1000000 + frac;
+    if (pg != NULL) {
+        int64_t yy, secs = v;
+        int mm, dd, rem;
+
+        civil_from_days(secs >= 0 ? secs / 86400 : (secs - 86399) / 86400, &yy, &mm, &dd);
+        rem = (int)(secs - (secs >= 0 ? secs / 86400 : (secs - 86399) / 86400) * 86400);
+        if (frac != 0)
+            snprintf(pg,
+                     64,
+                     "%04" PRId64 "-%02d-%02d %02d:%02d:%02d.%06d+00",
+                     yy,
+                     mm,
+                     dd,
+                     rem / 3600,
+                     rem / 60 % 60,
+                     rem % 60,
+                     frac);
+        else
+            snprintf(pg,
+                     64,
+                     "%04" PRId64 "-%02d-%02d %02d:%02d:%02d+00",
+                     yy,
+                     mm,
+                     dd,
+                     rem / 3600,
+                     rem / 60 % 60,
+                     rem % 60);
+    }
+    return PITR_OK;
+bad:
+    return pitr_err_set(err,
+                        PITR_EUSAGE,
+                        "invalid time '%s': expected 'YYYY-MM-DD HH:MM:SS[.ffffff][+HH[:MM]]' "
+                        "or RFC 3339 (a time without a zone is UTC)",
+                        s);
+}
+
+/* ---- Python literals (tablespaces) --------------------------------------- */
+
+static void skip_ws(const char **p)
+{
+    while (**p == ' ' || **p == '\t')
+        (*p)++;
+}
+
+/* A Python str literal ('…' or "…", common escapes) at *p; owned result or NULL. */
+static char *py_str(const char **p)
+{
+    struct pitr_buf b;
+    struct pitr_err e;
+    char q = **p;
+    const char *s = *p + 1;
+
+    if (q != '\'' && q != '"')
+        return NULL;
+    pitr_buf_init(&b, PITR_BUF_LIMIT_SMALL);
+    for (; *s != '\0' && *s != q; s++) {
+        char c = *s;
+
+        if (c == '\\') {
+            s++;
+            switch (*s) {
+            case 'n':
+                c = '\n';
+                break;
+            case 't':
+                c = '\t';
+                break;
+            case 'r':
+                c = '\r';
+                break;
+            case '\\':
+            case '\'':
+            case '"':
+                c = *s;
+                break;
+            case 'x':
+                if (isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
+                    char h[3] = { s[1], s[2], 0 };
+                    c = (char)strtol(h, NULL, 16);
+                    s += 2;
+                    break;
+                }
+                goto fail;
+            default:
+                goto fail;
+            }
+        }
+        if (pitr_buf_append(&b, &c, 1, &e) != PITR_OK)
+            goto fail;
+    }
+    if (*s != q)
+        goto fail;
+    *p = s + 1;
+    return pitr_buf_detach(&b, NULL);
+fail:
+    pitr_buf_release(&b);
+    return NULL;
+}
+
+/* [('name', oid, 'location'), ...] */
+static pitr_rc parse_tablespaces(const char *v, struct pitr_cat_backup *b, struct pitr_err *err)
+{
+    const char *p = v;
+
+    skip_ws(&p);
+    if (*p++ != '[')
+        goto bad;
+    for (;;) {
+        struct pitr_cat_tablespace t = { 0 };
+        char *end;
+        unsigned long oid;
+
+        skip_ws(&p);
+        if (*p == ']')
+            break;
+        if (*p++ != '(')
+            goto bad;
+        skip_ws(&p);
+        if ((t.name = py_str(&p)) == NULL)
+            goto bad;
+        skip_ws(&p);
+        if (*p++ != ',')
+            goto bad_t;
+        skip_ws(&p);
+        errno = 0;
+        oid = strtoul(p, &end, 10);
+        if (end == p || errno != 0 || oid > UINT32_MAX)
+            goto bad_t;
+        t.oid = (uint32_t)oid;
+        p = end;
+        skip_ws(&p);
+        if (*p++ != ',')
+            goto bad_t;
+        skip_ws(&p);
+        if ((t.location = py_str(&p)) == NULL)
+            goto bad_t;
+        skip_ws(&p);
+        if (*p++ != ')')
+            goto bad_t;
+        b->tablespaces =
+          pitr_realloc(b->tablespaces, (b->ntablespaces + 1) * sizeof(*b->tablespaces));
+        b->tablespaces[b->ntablespaces++] = t;
+        skip_ws(&p);
+        if (*p == ',')
+            p++;
+        continue;
+    bad_t:
+        pitr_free(t.name);
+        pitr_free(t.location);
+        goto bad;
+    }
+    return PITR_OK;
+bad:
+    return pitr_err_set(err, PITR_EFORMAT, "backup.info: malformed tablespaces value");
+}
+
+pitr_rc pitr_cat_parse_info(const char *text,
+                            size_t len,
+                            struct pitr_cat_backup *b,
+                            struct pitr_err *err)
+{
+    const char *p = text, *end = text + len;
+    pitr_rc rc = PITR_OK;
+
+    memset(b, 0, sizeof(*b));
+    b->timeline = -1;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end, *eq, *ks, *ke, *vs, *ve;
+        char *key = NULL, *val = NULL;
+
+        ks = p;
+        p = nl ? nl + 1 : end;
+        while (ks < le && isspace((unsigned char)*ks))
+            ks++;
+        if (ks == le || *ks == '#')
+            continue;
+        eq = memchr(ks, '=', (size_t)(le - ks));
+        if (eq == NULL)
+            continue; /* tolerant: not a key=value line */
+        ke = eq;
+        while (ke > ks && isspace((unsigned char)ke[-1]))
+            ke--;
+        vs = eq + 1;
+        while (vs < le && isspace((unsigned char)*vs))
+            vs++;
+        ve = le;
+        while (ve > vs && isspace((unsigned char)ve[-1]))
+            ve--;
+        if (ve - vs == 4 && memcmp(vs, "None", 4) == 0)
+            continue;
+        key = pitr_strndup(ks, (size_t)(ke - ks));
+        val = pitr_strndup(vs, (size_t)(ve - vs));
+        if (strcmp(key, "backup_name") == 0) {
+            pitr_free(b->backup_name);
+            b->backup_name = val, val = NULL;
+        } else if (strcmp(key, "status") == 0) {
+            pitr_free(b->status);
+            b->status = val, val = NULL;
+        } else if (strcmp(key, "begin_wal") == 0) {
+            pitr_free(b->begin_wal);
+            b->begin_wal = val, val = NULL;
+        } else if (strcmp(key, "end_time") == 0) {
+            b->has_end_time = pitr_cat_parse_time(val, &b->end_time_us, NULL, err) == PITR_OK;
+            pitr_free(b->end_time);
+            b->end_time = val, val = NULL;
+        } else if (strcmp(key, "end_xlog") == 0) {
+            b->has_end_lsn = pitr_pg_parse_lsn(val, &b->end_lsn, err) == PITR_OK;
+            pitr_free(b->end_xlog);
+            b->end_xlog = val, val = NULL;
+        } else if (strcmp(key, "timeline") == 0) {
+            char *e2;
+            long long t = strtoll(val, &e2, 10);
+            b->timeline = (e2 != val && *e2 == '\0' && t > 0) ? t : -1;
+        } else if (strcmp(key, "tablespaces") == 0) {
+            rc = parse_tablespaces(val, b, err);
+        }
+        pitr_free(key);
+        pitr_free(val);
+        if (rc != PITR_OK)
+            break;
+    }
+    pitr_err_clear(err);
+    if (rc != PITR_OK) {
+        pitr_cat_backup_release(b);
+        return pitr_err_set(err, rc, "backup.info: malformed tablespaces value");
+    }
+    return PITR_OK;
+}
+
+/* ---- selection ----------------------------------------------------------- */
+
+static int is_done(const struct pitr_cat_backup *b)
+{
+    return b->status != NULL && strcmp(b->status, "DONE") == 0;
+}
+
+/* Chronological order: end time, then id (ids are YYYYMMDDTHHMMSS). */
+static int newer(const struct pitr_cat_backup *a, const struct pitr_cat_backup *b)
+{
+    if (a->has_end_time && b->has_end_time && a->end_time_us != b->end_time_us)
+        return a->end_time_us > b->end_time_us;
+    return strcmp(a->id ? a->id : "", b->id ? b->id : "") > 0;
+}
+
+pitr_rc pitr_cat_select(const struct pitr_cat_backup *v,
+                        size_t n,
+                        const struct pitr_cat_query *q,
+                        const struct pitr_cat_backup **out,
+                        struct pitr_err *err)
+{
+    const struct pitr_cat_backup *best = NULL, *oldest = NULL;
+
+    *out = NULL;
+    if (q->id != NULL && strcmp(q->id, "latest") != 0 && strcmp(q->id, "last") != 0) {
+        for (size_t i = 0; i < n; i++) {
+            if ((v[i].id && strcmp(v[i].id, q->id) == 0) ||
+                (v[i].backup_name && strcmp(v[i].backup_name, q->id) == 0)) {
+                if (!is_done(&v[i]))
+                    return pitr_err_set(
+                      err,
+                      PITR_EUSAGE,
+                      "backup '%s' has status %s, not DONE: it cannot be restored",
+                      q->id,
+                      v[i].status ? v[i].status : "None");
+                *out = &v[i];
+                return PITR_OK;
+            }
+        }
+        return pitr_err_set(err, PITR_ENOTFOUND, "no backup with id or name '%s'", q->id);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct pitr_cat_backup *b = &v[i];
+
+        if (!is_done(b) || (q->timeline > 0 && b->timeline != q->timeline))
+            continue;
+        if (oldest == NULL || newer(oldest, b))
+            oldest = b;
+        if (q->target == PITR_CAT_TARGET_TIME && (!b->has_end_time || b->end_time_us > q->time_us))
+            continue;
+        if (q->target == PITR_CAT_TARGET_LSN && (!b->has_end_lsn || b->end_lsn >= q->lsn))
+            continue;
+        if (best == NULL || newer(b, best))
+            best = b;
+    }
+    if (best != NULL) {
+        *out = best;
+        return PITR_OK;
+    }
+    if (oldest == NULL) {
+        if (q->timeline > 0)
+            return pitr_err_set(
+              err, PITR_ENOTFOUND, "no DONE backup on timeline %" PRId64, q->timeline);
+        return pitr_err_set(err, PITR_ENOTFOUND, "no DONE backup in the catalog");
+    }
+    if (q->target == PITR_CAT_TARGET_TIME)
+        return pitr_err_set(err,
+                            PITR_EUSAGE,
+                            "no backup ended at or before the target time; the earliest possible "
+                            "target time is %s (end of backup %s)",
+                            oldest->end_time ? oldest->end_time : "unknown",
+                            oldest->id ? oldest->id : "?");
+    return pitr_err_set(err,
+                        PITR_EUSAGE,
+                        "no backup ended before the target LSN; the earliest possible target LSN "
+                        "is after %s (end of backup %s)",
+                        oldest->end_xlog ? oldest->end_xlog : "unknown",
+                        oldest->id ? oldest->id : "?");
+}
