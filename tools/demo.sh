@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# make demo: archive WAL with pgpitr from a throwaway PostgreSQL 15, take a
-# base backup, write two batches of rows, then recover a copy to the moment
-# between the batches with `pgpitr wal-fetch` as restore_command, and show
+# make demo: archive WAL with `pgpitr wal-push` from a throwaway PostgreSQL 15,
+# take a base backup with `pgpitr backup` into a local-directory repository,
+# write two batches of rows, then `pgpitr restore` a copy to the moment
+# between the batches (recovery fetches WAL with `pgpitr wal-fetch`) and show
 # that only the first batch is there.
-#
-# The base backup is taken with pg_basebackup for now; `pgpitr backup` will
-# replace it (see the open issues).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 . "$top/tests/rig/pg.sh"
@@ -13,10 +11,10 @@ P=${PGPITR_BIN:-$top/build/pgpitr}
 
 T=$(mktemp -d /tmp/pgpitr-demo.XXXXXX)
 chmod 755 "$T"
-mkdir -p "$T/bin" "$T/repo" "$T/base"
+mkdir -p "$T/bin" "$T/repo"
 cp "$P" "$T/bin/pgpitr"
 P=$T/bin/pgpitr
-[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$T/repo" "$T/base"
+[ "$(id -u)" -eq 0 ] && chown postgres:postgres "$T/repo"
 export PGPITR_REPO=file://$T/repo PGPITR_SERVER=demo
 unset PGPITR_CONFIG AWS_ENDPOINT_URL
 cleanup() {
@@ -33,9 +31,10 @@ pg_rig_conf "$T/src" "archive_mode = on"
 pg_rig_conf "$T/src" "archive_command = 'PGPITR_REPO=$PGPITR_REPO PGPITR_SERVER=demo $P wal-push %p'"
 pg_rig_start "$T/src"
 
-say "2. a base backup (pg_basebackup until 'pgpitr backup' lands)"
-pg_rig_as "$PG_BIN/pg_basebackup" -h "$T/src/sock" -p 25990 -U postgres -D "$T/base" -X none -c fast
+say "2. a base backup with: $P backup"
 pg_rig_psql "$T/src" "create table orders(id int primary key, note text)"
+pg_rig_as env PGHOST="$T/src/sock" PGPORT=25990 PGUSER=postgres PGPITR_REPO="$PGPITR_REPO" \
+    PGPITR_SERVER=demo "$P" backup --immediate-checkpoint --json
 
 say "3. batch 1, a point in time, batch 2"
 pg_rig_psql "$T/src" "insert into orders select g, 'batch 1' from generate_series(1, 1000) g"
@@ -52,23 +51,20 @@ for _ in $(seq 1 100); do
     sleep 0.2
 done
 pg_rig_psql "$T/src" "select 'archived: ' || archived_count || ' files, failed: ' || failed_count from pg_stat_archiver"
-echo "the repository (barman-cloud layout):"
-(cd "$T/repo" && find . -type f | sort | sed 's/^/  /')
+echo "the repository (barman-cloud layout; * = more segments):"
+(cd "$T/repo" && find . -type f | sort | sed 's/^/  /' | awk 'NR <= 12 { print } NR == 13 { print "  *" }')
 pg_rig_stop "$T/src"
 
-say "4. restore the base backup and recover to the target with: $P wal-fetch %f %p"
+say "4. restore to the target with: $P restore latest DIR --target-time ..."
 mkdir -p "$T/restored/sock"
-cp -a "$T/base" "$T/restored/data"
-chmod 700 "$T/restored/data"
+"$P" restore latest "$T/restored/data" --target-time "$target"
 [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$T/restored"
 echo 25991 >"$T/restored/port"
-sed -i "s|^port = .*|port = 25991|; s|^unix_socket_directories = .*|unix_socket_directories = '$T/restored/sock'|; s|^archive_mode = .*|archive_mode = off|" "$T/restored/data/postgresql.conf"
-cat >>"$T/restored/data/postgresql.conf" <<CONF
-restore_command = 'PGPITR_REPO=$PGPITR_REPO PGPITR_SERVER=demo $P wal-fetch %f %p'
-recovery_target_time = '$target'
-recovery_target_action = 'promote'
+cat >>"$T/restored/data/postgresql.auto.conf" <<CONF
+port = 25991
+unix_socket_directories = '$T/restored/sock'
+archive_mode = off
 CONF
-touch "$T/restored/data/recovery.signal"
 pg_rig_start "$T/restored"
 for _ in $(seq 1 100); do
     [ "$(pg_rig_psql "$T/restored" "select pg_is_in_recovery()")" = f ] && break
