@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../support/tmpdir.h"
 #include "pgpitr/archive/archive.h"
 #include "pgpitr/codec/codec.h"
 #include "pgpitr/core/buf.h"
@@ -44,31 +45,6 @@ struct fx {
 };
 
 /* ---- fixture ------------------------------------------------------------ */
-
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    DIR *d;
-    struct dirent *de;
-    char sub[1024];
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (!S_ISDIR(sb.st_mode)) {
-        unlink(path);
-        return;
-    }
-    d = opendir(path);
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-        rm_rf(sub);
-    }
-    if (d != NULL)
-        closedir(d);
-    rmdir(path);
-}
 
 static void log_sink(enum pitr_log_level level, const char *line, void *ud)
 {
@@ -95,7 +71,7 @@ static int setup(void **state)
     snprintf(f->restore, sizeof(f->restore), "%s/restore", f->dir);
     if (mkdir(f->repo, 0700) != 0 || mkdir(f->wal, 0700) != 0 || mkdir(f->restore, 0700) != 0 ||
         pitr_storage_posix_new(f->repo, &f->st, &f->err) != PITR_OK) {
-        rm_rf(f->dir);
+        pitr_test_rm_rf(f->dir);
         free(f);
         return -1;
     }
@@ -111,7 +87,7 @@ static int teardown(void **state)
 
     pitr_log_set_sink(NULL, NULL);
     pitr_storage_free(f->st);
-    rm_rf(f->dir);
+    pitr_test_rm_rf(f->dir);
     free(f);
     return 0;
 }

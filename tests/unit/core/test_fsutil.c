@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../support/tmpdir.h"
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
 #include "pgpitr/core/fsutil.h"
@@ -28,31 +29,6 @@ struct fx {
 };
 
 /* Remove path and everything below it. */
-static void rm_rf(const char *path)
-{
-    struct stat sb;
-    DIR *d;
-    struct dirent *de;
-    char sub[1024];
-
-    if (lstat(path, &sb) != 0)
-        return;
-    if (!S_ISDIR(sb.st_mode)) {
-        unlink(path);
-        return;
-    }
-    d = opendir(path);
-    while (d != NULL && (de = readdir(d)) != NULL) {
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-            continue;
-        snprintf(sub, sizeof(sub), "%s/%s", path, de->d_name);
-        rm_rf(sub);
-    }
-    if (d != NULL)
-        closedir(d);
-    rmdir(path);
-}
-
 static int setup(void **state)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -75,7 +51,7 @@ static int teardown(void **state)
     struct fx *f = *state;
 
     umask(f->old_umask);
-    rm_rf(f->dir);
+    pitr_test_rm_rf(f->dir);
     free(f);
     return 0;
 }
