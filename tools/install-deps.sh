@@ -10,8 +10,8 @@ RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
 # The test rig: OpenStack Swift with s3api as the signature-checking S3 server,
 # stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks.
 TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
-  stunnel4 python3-boto3 xxd"
-BENCH_PKGS="pgbackrest barman-cli-cloud hyperfine"
+  stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils"
+BENCH_PKGS="pgbackrest barman-cli-cloud hyperfine time"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH_PKGS"
