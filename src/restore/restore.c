@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/catalog/catalog.h"
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/fsutil.h"
@@ -20,93 +21,11 @@
 #include "pgpitr/core/mem.h"
 #include "pgpitr/crypto/hash.h"
 #include "pgpitr/pg/pg.h"
-#include "pgpitr/restore/catalog.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/storage/storage.h"
 
-#define INFO_LIMIT     ((size_t)4 * 1024 * 1024)
 #define MANIFEST_LIMIT ((size_t)1024 * 1024 * 1024)
 #define READ_CHUNK     ((size_t)1024 * 1024)
-
-/* ---- catalog -------------------------------------------------------------- */
-
-struct ids {
-    const char *prefix; /* "<server>/base/" */
-    char **v;           /* owned */
-    size_t n;
-};
-
-static pitr_rc collect_id(const char *key,
-                          const struct pitr_obj_info *info,
-                          void *ud,
-                          struct pitr_err *err)
-{
-    struct ids *ids = ud;
-    const char *rest = key + strlen(ids->prefix), *slash = strchr(rest, '/');
-
-    (void)info;
-    (void)err;
-    if (slash == NULL || slash == rest || strcmp(slash, "/backup.info") != 0)
-        return PITR_OK;
-    ids->v = pitr_realloc(ids->v, (ids->n + 1) * sizeof(*ids->v));
-    ids->v[ids->n++] = pitr_strndup(rest, (size_t)(slash - rest));
-    return PITR_OK;
-}
-
-static pitr_rc load_catalog(struct pitr_storage *st,
-                            const char *server,
-                            struct pitr_cat_backup **out,
-                            size_t *nout,
-                            struct pitr_err *err)
-{
-    struct ids ids = { 0 };
-    struct pitr_cat_backup *v = NULL;
-    struct pitr_buf b;
-    size_t n = 0;
-    char *prefix = pitr_asprintf("%s/base/", server), *key = NULL;
-    pitr_rc rc;
-
-    pitr_buf_init(&b, INFO_LIMIT);
-    ids.prefix = prefix;
-    rc = pitr_storage_list(st, prefix, collect_id, &ids, err);
-    if (rc != PITR_OK)
-        goto out;
-    v = pitr_calloc(ids.n ? ids.n : 1, sizeof(*v));
-    for (size_t i = 0; i < ids.n; i++) {
-        pitr_buf_reset(&b);
-        pitr_free(key);
-        key = pitr_asprintf("%s%s/backup.info", prefix, ids.v[i]);
-        rc = pitr_storage_get(st, key, &b, err);
-        if (rc == PITR_ENOTFOUND)
-            continue;
-        if (rc != PITR_OK)
-            goto out;
-        if (pitr_cat_parse_info(b.data, b.len, &v[n], err) != PITR_OK) {
-            pitr_log_warn("restore: skipping '%s': %s", key, err->msg);
-            pitr_err_clear(err);
-            continue;
-        }
-        v[n].id = ids.v[i];
-        ids.v[i] = NULL;
-        n++;
-    }
-    *out = v;
-    *nout = n;
-    v = NULL;
-out:
-    for (size_t i = 0; i < ids.n; i++)
-        pitr_free(ids.v[i]);
-    pitr_free(ids.v);
-    if (v != NULL) {
-        for (size_t i = 0; i < n; i++)
-            pitr_cat_backup_release(&v[i]);
-        pitr_free(v);
-    }
-    pitr_buf_release(&b);
-    pitr_free(key);
-    pitr_free(prefix);
-    return rc;
-}
 
 /* ---- directories ---------------------------------------------------------- */
 
@@ -737,7 +656,7 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
     rc = pitr_storage_open(o->cfg, &st, err);
     if (rc != PITR_OK)
         goto out;
-    rc = load_catalog(st, o->cfg->server, &cat, &ncat, err);
+    rc = pitr_cat_load(st, o->cfg->server, &cat, &ncat, err);
     if (rc != PITR_OK)
         goto out;
     rc = pitr_cat_select(cat, ncat, &q, &b, err);
@@ -841,9 +760,7 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
     }
     rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);
 out:
-    for (size_t i = 0; i < ncat; i++)
-        pitr_cat_backup_release(&cat[i]);
-    pitr_free(cat);
+    pitr_cat_list_release(cat, ncat);
     for (size_t i = 0; i < vl.n; i++) {
         pitr_free(vl.v[i].key);
         pitr_free(vl.v[i].name);

@@ -40,12 +40,21 @@ if [ -x "$top/tests/rig/swift.sh" ]; then
 fi
 
 passed=0 failed=0
+# IT_ONLY="test_a test_b" runs only the named suites (without extension).
+selected() {
+    [ -z "${IT_ONLY:-}" ] && return 0
+    case " $IT_ONLY " in *" $1 "*) return 0 ;; esac
+    return 1
+}
+
 for t in "$here"/test_*.sh; do
+    selected "$(basename "$t" .sh)" || continue
     echo "== $(basename "$t")"
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 for t in "$BUILD_DIR"/tests/integration/test_*; do
     [ -x "$t" ] || continue
+    selected "$(basename "$t")" || continue
     echo "== $(basename "$t")"
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done

@@ -1,6 +1,6 @@
 /*
- * catalog.h - the backups of a server as restore sees them: backup.info read
- * tolerantly, recovery target times, and the choice of a base backup.
+ * catalog.h - the backups of a server: backup.info read tolerantly, the
+ * repository loaded, recovery target times, and the choice of a base backup.
  *
  * backup.info is read as barman reads it (key=value lines, '#' comments,
  * None for null, Python literals for tablespaces), but unknown keys are
@@ -12,13 +12,15 @@
  * end_xlog < target; otherwise the newest DONE backup. With a numeric
  * target timeline only backups of that timeline qualify.
  */
-#ifndef PGPITR_RESTORE_CATALOG_H
-#define PGPITR_RESTORE_CATALOG_H
+#ifndef PGPITR_CATALOG_CATALOG_H
+#define PGPITR_CATALOG_CATALOG_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "pgpitr/core/err.h"
+
+struct pitr_storage;
 
 struct pitr_cat_tablespace {
     char *name; /* owned */
@@ -86,5 +88,21 @@ PITR_MUST_CHECK pitr_rc pitr_cat_select(const struct pitr_cat_backup *v,
                                         const struct pitr_cat_query *q,
                                         const struct pitr_cat_backup **out,
                                         struct pitr_err *err);
+
+/*
+ * Load every backup of server: list "<server>/base/" (all pages), read each
+ * "<id>/backup.info" and parse it. A backup.info that does not parse is
+ * skipped with a warning; one that vanished between list and get is
+ * skipped silently. *out (owned by the caller, release with
+ * pitr_cat_list_release) holds *nout backups with id set, in listing order.
+ */
+PITR_MUST_CHECK pitr_rc pitr_cat_load(struct pitr_storage *st,
+                                      const char *server,
+                                      struct pitr_cat_backup **out,
+                                      size_t *nout,
+                                      struct pitr_err *err);
+
+/* Release v[0..n) and v itself. NULL is allowed. */
+void pitr_cat_list_release(struct pitr_cat_backup *v, size_t n);
 
 #endif

@@ -12,8 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pgpitr/catalog/catalog.h"
 #include "pgpitr/core/mem.h"
-#include "pgpitr/restore/catalog.h"
 
 /* 2024-03-01 12:00:00 UTC */
 #define T0 ((int64_t)1709294400 * 1000000)

@@ -1,4 +1,4 @@
-/* catalog.c - backup.info reading, target times and backup choice for restore. */
+/* catalog.c - a server's backups: backup.info reading, loading, target times, backup choice. */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -6,10 +6,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/catalog/catalog.h"
 #include "pgpitr/core/buf.h"
+#include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/pg/pg.h"
-#include "pgpitr/restore/catalog.h"
+#include "pgpitr/storage/storage.h"
+
+#define INFO_LIMIT ((size_t)4 * 1024 * 1024)
 
 void pitr_cat_backup_release(struct pitr_cat_backup *b)
 {
@@ -443,4 +447,93 @@ pitr_rc pitr_cat_select(const struct pitr_cat_backup *v,
                         "is after %s (end of backup %s)",
                         oldest->end_xlog ? oldest->end_xlog : "unknown",
                         oldest->id ? oldest->id : "?");
+}
+
+/* ---- loading a server's backups --------------------------------------------- */
+
+struct ids {
+    const char *prefix; /* "<server>/base/" */
+    char **v;           /* owned */
+    size_t n;
+};
+
+static pitr_rc collect_id(const char *key,
+                          const struct pitr_obj_info *info,
+                          void *ud,
+                          struct pitr_err *err)
+{
+    struct ids *ids = ud;
+    const char *rest = key + strlen(ids->prefix), *slash = strchr(rest, '/');
+
+    (void)info;
+    (void)err;
+    if (slash == NULL || slash == rest || strcmp(slash, "/backup.info") != 0)
+        return PITR_OK;
+    ids->v = pitr_realloc(ids->v, (ids->n + 1) * sizeof(*ids->v));
+    ids->v[ids->n++] = pitr_strndup(rest, (size_t)(slash - rest));
+    return PITR_OK;
+}
+
+pitr_rc pitr_cat_load(struct pitr_storage *st,
+                      const char *server,
+                      struct pitr_cat_backup **out,
+                      size_t *nout,
+                      struct pitr_err *err)
+{
+    struct ids ids = { 0 };
+    struct pitr_cat_backup *v = NULL;
+    struct pitr_buf b;
+    size_t n = 0;
+    char *prefix = pitr_asprintf("%s/base/", server), *key = NULL;
+    pitr_rc rc;
+
+    pitr_buf_init(&b, INFO_LIMIT);
+    ids.prefix = prefix;
+    rc = pitr_storage_list(st, prefix, collect_id, &ids, err);
+    if (rc != PITR_OK)
+        goto out;
+    v = pitr_calloc(ids.n ? ids.n : 1, sizeof(*v));
+    for (size_t i = 0; i < ids.n; i++) {
+        pitr_buf_reset(&b);
+        pitr_free(key);
+        key = pitr_asprintf("%s%s/backup.info", prefix, ids.v[i]);
+        rc = pitr_storage_get(st, key, &b, err);
+        if (rc == PITR_ENOTFOUND)
+            continue;
+        if (rc != PITR_OK)
+            goto out;
+        if (pitr_cat_parse_info(b.data, b.len, &v[n], err) != PITR_OK) {
+            pitr_log_warn("catalog: skipping '%s': %s", key, err->msg);
+            pitr_err_clear(err);
+            continue;
+        }
+        v[n].id = ids.v[i];
+        ids.v[i] = NULL;
+        n++;
+    }
+    *out = v;
+    *nout = n;
+    v = NULL;
+out:
+    for (size_t i = 0; i < ids.n; i++)
+        pitr_free(ids.v[i]);
+    pitr_free(ids.v);
+    if (v != NULL) {
+        for (size_t i = 0; i < n; i++)
+            pitr_cat_backup_release(&v[i]);
+        pitr_free(v);
+    }
+    pitr_buf_release(&b);
+    pitr_free(key);
+    pitr_free(prefix);
+    return rc;
+}
+
+void pitr_cat_list_release(struct pitr_cat_backup *v, size_t n)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < n; i++)
+        pitr_cat_backup_release(&v[i]);
+    pitr_free(v);
 }
