@@ -202,15 +202,24 @@ static void run_worker(const struct pitr_prefetch_opts *o, const struct plan *p)
         spool_remove_all(o->spool);
 }
 
-/* In the detached process: no terminal, none of PostgreSQL's descriptors. */
+/*
+ * In the detached process: none of PostgreSQL's descriptors, no stdin or
+ * stdout. stderr stays when it is a file or terminal (pg_ctl -l, a
+ * console), so the worker's lines reach the server log; a pipe is let go,
+ * since whoever reads it to its end (a wrapper capturing restore_command's
+ * output) would otherwise wait for the worker.
+ */
 static void detach_fds(int keep)
 {
     long max = sysconf(_SC_OPEN_MAX);
     int null = open("/dev/null", O_RDWR);
+    struct stat sb;
 
     if (null >= 0) {
         dup2(null, 0);
         dup2(null, 1);
+        if (fstat(2, &sb) != 0 || !(S_ISREG(sb.st_mode) || S_ISCHR(sb.st_mode)))
+            dup2(null, 2);
         if (null > 2 && null != keep)
             close(null);
     }

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# wal-fetch prefetch end to end: a real PostgreSQL 15 archives ~20 segments
+# into the rig's S3 repository; `pgpitr backup`, then `pgpitr restore` and a
+# recovery to the end of the archive, once with the default prefetch and once
+# with --prefetch 0. Checks that recovery was served from the spool (pgpitr's
+# info lines in the server log), that the spool is gone once recovery ended
+# (recovery_end_command), and that the tables' checksums equal the source's.
+# Then the barman positional form into a data directory's pg_wal, where the
+# detached worker fills the spool between two calls.
+# Without the Swift rig the repository is file:// instead.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/../rig/pg.sh"
+: "${PGPITR_BIN:?}" "${IT_TMP:?}"
+
+SRC_PORT=27100
+SEGMENTS=20
+SERVED="from the prefetch spool"
+
+# write_conf FILE [EXTRA LINE]: the repository settings (s3 when the rig runs).
+write_conf() {
+    local f=$1
+    if [ -n "${PITR_TEST_S3_ENDPOINT:-}" ]; then
+        REPO_URL=s3://$PITR_TEST_BUCKET/pf
+        printf 'repo = %s\nserver = pg-pf\nendpoint-url = %s\ns3-url-style = path\n' \
+            "$REPO_URL" "$PITR_TEST_S3_ENDPOINT" >"$f"
+        printf 'aws-access-key-id = %s\naws-secret-access-key = %s\n' \
+            "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >>"$f"
+    else
+        REPO_URL=file://$IT_TMP/pf-repo
+        mkdir -p "$IT_TMP/pf-repo" && chown postgres:postgres "$IT_TMP/pf-repo"
+        printf 'repo = %s\nserver = pg-pf\n' "$REPO_URL" >"$f"
+    fi
+    [ $# -gt 1 ] && echo "$2" >>"$f"
+    chown postgres:postgres "$f"
+    chmod 600 "$f"
+}
+
+table_sum() {
+    pg_rig_psql "$1" "select count(*) || ':' || md5(string_agg(id || ',' || batch || ',' || v, ';' order by id)) from t"
+}
+
+# recover NAME PORT [GLOBAL OPTIONS...]: restore latest into a new PGDATA, start
+# it, wait until it is promoted. Sets R (its folder) and LOG (its server log).
+recover() {
+    local name=$1 port=$2 out
+    shift 2
+    R=$IT_TMP/pg-pf-$name
+    LOG=$R/log
+    mkdir -p "$R/sock"
+    if ! out=$("$PGPITR_BIN" --config "$CONF_R" "$@" restore latest "$R/data" 2>&1); then
+        not_ok "$name: restore failed: $out"
+        return 1
+    fi
+    ok "$name: restore exit 0"
+    cat >>"$R/data/postgresql.auto.conf" <<CONF
+port = $port
+unix_socket_directories = '$R/sock'
+archive_mode = off
+CONF
+    echo "$port" >"$R/port"
+    chown -R postgres:postgres "$R"
+    local t0=$(date +%s.%N)
+    if ! pg_rig_start "$R"; then not_ok "$name: restored server does not start"; return 1; fi
+    for _ in $(seq 1 600); do
+        [ "$(pg_rig_psql "$R" "select pg_is_in_recovery()" 2>/dev/null)" = f ] && break
+        sleep 0.1
+    done
+    echo "# $name: started and recovered in $(awk "BEGIN { print $(date +%s.%N) - $t0 }") s"
+    check "$name: recovery ended (promoted)" test "$(pg_rig_psql "$R" "select pg_is_in_recovery()")" = f
+    check "$name: table checksum equals the source's" test "$(table_sum "$R")" = "$WANT_SUM"
+}
+
+# not_has TEXT STRING: STRING lacks TEXT.
+not_has() {
+    case "$2" in *"$1"*) return 1 ;; esac
+    return 0
+}
+
+# no_worker: no wal-fetch of the restored servers is running any more.
+no_worker() {
+    ! pgrep -f -- "--config $CONF_R wal-fetch" >/dev/null
+}
+
+# wait_gone PATH: the spool disappears (the cleaner may wait for the worker).
+wait_gone() {
+    for _ in $(seq 1 100); do
+        [ -e "$1" ] || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+CONF=$IT_TMP/pgpitr-pf.conf
+CONF_R=$IT_TMP/pgpitr-pf-restore.conf
+write_conf "$CONF"
+write_conf "$CONF_R" "log-level = info"
+S=$IT_TMP/pg-pf-src
+pg_rig_init "$S" "$SRC_PORT" || { not_ok "initdb"; finish; exit 1; }
+pg_rig_conf "$S" "archive_mode = on"
+pg_rig_conf "$S" "archive_command = '$PGPITR_BIN --config $CONF wal-push %p'"
+pg_rig_start "$S" || { not_ok "source start"; finish; exit 1; }
+pg_rig_psql "$S" "create table t (id bigserial primary key, batch int, v text)"
+json=$(pg_rig_as env PGHOST="$S/sock" PGPORT=$SRC_PORT PGUSER=postgres \
+    "$PGPITR_BIN" --config "$CONF" backup --immediate-checkpoint --wal-wait-timeout 60 --json 2>"$IT_TMP/pf-backup.err")
+check "backup DONE" grep -q '"status": "DONE"' <<<"$json"
+
+# ~20 segments of real WAL: a batch of rows, then a segment switch.
+first=$(pg_rig_psql "$S" "select pg_walfile_name(pg_current_wal_lsn())")
+for i in $(seq 1 $SEGMENTS); do
+    pg_rig_psql "$S" "insert into t (batch, v) select $i, md5(g::text) from generate_series(1, 20000) g"
+    last=$(pg_rig_psql "$S" "select pg_walfile_name(pg_switch_wal())")
+done
+for _ in $(seq 1 600); do
+    [ "$(pg_rig_psql "$S" "select coalesce(last_archived_wal, '') >= '$last' from pg_stat_archiver")" = t ] && break
+    sleep 0.1
+done
+check "source archived $first .. $last" \
+    test "$(pg_rig_psql "$S" "select coalesce(last_archived_wal, '') >= '$last' from pg_stat_archiver")" = t
+WANT_SUM=$(table_sum "$S")
+echo "# source: $WANT_SUM"
+
+# 1. Default prefetch (8).
+if recover prefetch 27101; then
+    served=$(grep -c "$SERVED" "$LOG")
+    echo "# prefetch: $served segment(s) served from the spool"
+    check "prefetch: at least half of the $SEGMENTS segments came from the spool ($served)" \
+        test "$served" -ge $((SEGMENTS / 2))
+    check "prefetch: the worker ran" grep -q "prefetch: spooled" "$LOG"
+    check "prefetch: recovery_end_command cleans the spool" \
+        grep -q "^recovery_end_command = '$PGPITR_BIN --config $CONF_R wal-fetch --clean-spool'" \
+        "$R/data/postgresql.auto.conf"
+    check "prefetch: the spool is gone after recovery" wait_gone "$R/data/pg_wal/pgpitr_prefetch"
+    check "prefetch: no spooled file was rejected" sh -c "! grep -q unusable '$LOG'"
+    check "prefetch: no worker left" no_worker
+    pg_rig_stop "$R"
+fi
+
+# 2. --prefetch 0: restore_command says so, nothing is spooled.
+if recover noprefetch 27102 --prefetch 0; then
+    check "prefetch 0: restore_command carries --prefetch 0" \
+        grep -q "^restore_command = '.* --prefetch 0 wal-fetch %f %p'" "$R/data/postgresql.auto.conf"
+    check "prefetch 0: nothing served from a spool" test "$(grep -c "$SERVED" "$LOG")" -eq 0
+    check "prefetch 0: every segment restored from the archive" \
+        test "$(grep -c "restored '0000" "$LOG")" -ge "$SEGMENTS"
+    check "prefetch 0: no spool was created" test ! -e "$R/data/pg_wal/pgpitr_prefetch"
+    pg_rig_stop "$R"
+
+    # 3. The barman positional form into a (stopped) data directory's pg_wal:
+    # prefetch applies while a signal file says recovery is on.
+    D=$R/data
+    touch "$D/recovery.signal"
+    pos_fetch() {
+        "$PGPITR_BIN" --log-level info ${PITR_TEST_S3_ENDPOINT:+--endpoint-url "$PITR_TEST_S3_ENDPOINT" --s3-url-style path} \
+            --prefetch 3 wal-fetch "$REPO_URL" pg-pf "$1" "$D/pg_wal/RECOVERYXLOG" 2>&1
+    }
+    seg2=$(python3 -c "n='$first'; print(n[:16] + '%08X' % (int(n[16:], 16) + 1))")
+    seg3=$(python3 -c "n='$first'; print(n[:16] + '%08X' % (int(n[16:], 16) + 2))")
+    t0=$(date +%s.%N)
+    out=$(pos_fetch "$first")
+    took=$(awk "BEGIN { print $(date +%s.%N) - $t0 }")
+    check "positional: first segment fetched" test -s "$D/pg_wal/RECOVERYXLOG"
+    # A caller that reads stderr to its end must not wait for the worker.
+    check "positional: the call does not wait for the worker (${took} s)" \
+        not_has "prefetch: spooled" "$out"
+    for _ in $(seq 1 100); do
+        [ -e "$D/pg_wal/pgpitr_prefetch/$seg3" ] && break
+        sleep 0.1
+    done
+    check "positional: the detached worker spooled the next segments" \
+        test -e "$D/pg_wal/pgpitr_prefetch/$seg2" -a -e "$D/pg_wal/pgpitr_prefetch/$seg3"
+    out=$(pos_fetch "$seg2")
+    check "positional: the next call is served from the spool" grep -q "$SERVED" <<<"$out"
+    expect_exit "positional: wal-fetch --clean-spool" 0 \
+        sh -c "cd '$D' && '$PGPITR_BIN' wal-fetch --clean-spool"
+    check "positional: --clean-spool removed the spool" wait_gone "$D/pg_wal/pgpitr_prefetch"
+    rm -f "$D/recovery.signal" "$D/pg_wal/RECOVERYXLOG"
+fi
+
+pg_rig_stop "$S"
+finish
