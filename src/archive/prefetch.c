@@ -80,17 +80,23 @@ static int exists(const char *dir, const char *name)
     return r;
 }
 
+/*
+ * A spool inside a data directory serves archive recovery only: PostgreSQL
+ * 12+ runs it while recovery.signal or standby.signal exists (older ones
+ * while recovery.conf does), and removes them when it ends.
+ */
+static int recovery_over(const struct pitr_prefetch_opts *o)
+{
+    return o->pgdata != NULL && !exists(o->pgdata, "recovery.signal") &&
+           !exists(o->pgdata, "standby.signal") && !exists(o->pgdata, "recovery.conf");
+}
+
 /* Recovery over, cleaner asked, or spool gone: spool nothing more. */
 static int must_stop(const struct pitr_prefetch_opts *o)
 {
     struct stat sb;
 
-    if (stat(o->spool, &sb) != 0 || spool_stop_requested(o->spool))
-        return 1;
-    if (o->pgdata != NULL && !exists(o->pgdata, "recovery.signal") &&
-        !exists(o->pgdata, "standby.signal"))
-        return 1;
-    return 0;
+    return stat(o->spool, &sb) != 0 || spool_stop_requested(o->spool) || recovery_over(o);
 }
 
 /* ---- the worker ------------------------------------------------------------ */
@@ -197,8 +203,12 @@ static void run_worker(const struct pitr_prefetch_opts *o, const struct plan *p)
                   p->names[0],
                   p->names[p->n - 1],
                   o->spool);
-    /* Recovery ended while we ran: the cleaner left the spool to us. */
-    if (spool_stop_requested(o->spool))
+    /*
+     * Recovery ended while we ran: the cleaner left the spool to us, or
+     * there is no cleaner (a hand-written restore_command without
+     * recovery_end_command) and nobody will ask for what is left.
+     */
+    if (spool_stop_requested(o->spool) || recovery_over(o))
         spool_remove_all(o->spool);
 }
 

@@ -419,6 +419,26 @@ static void fetch_prefetch__waits_for_running_worker_then_fetches(void **state)
     free(s2);
 }
 
+static void fetch_prefetch__only_while_recovery_runs(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *s1 = archive_segment(f, S1, MIB), *s2 = archive_segment(f, S2, MIB);
+    char signal[160];
+    int fd;
+
+    /* The spool serves f->dir as a data directory: no signal file, no worker. */
+    f->o.pgdata = f->dir;
+    fetch_ok(f, S1, PITR_FETCH_ARCHIVE);
+    assert_false(in_spool(f, S2));
+    snprintf(signal, sizeof(signal), "%s/recovery.signal", f->dir);
+    fd = open(signal, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+    fetch_ok(f, S1, PITR_FETCH_ARCHIVE);
+    assert_true(in_spool(f, S2));
+    free(s1), free(s2);
+}
+
 static void prefetch_clean__removes_the_spool(void **state)
 {
     struct fx *f = *state;
@@ -500,6 +520,7 @@ int main(void)
         T(fetch_prefetch__partial_segments_are_not_spooled),
         T(fetch_prefetch__sweeps_older_entries_and_abandoned_temp_files),
         T(fetch_prefetch__waits_for_running_worker_then_fetches),
+        T(fetch_prefetch__only_while_recovery_runs),
         T(prefetch_clean__removes_the_spool),
         T(prefetch_clean__leaves_the_rest_to_a_running_worker),
         T(prefetch_spool_for__only_in_a_data_directory),
