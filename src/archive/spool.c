@@ -78,7 +78,7 @@ pitr_rc spool_take(const char *spool,
     struct stat sb;
     ssize_t n;
     int fd;
-    pitr_rc rc = PITR_OK;
+    pitr_rc rc = PITR_OK, crc;
 
     *hit = 0;
     pitr_buf_init(&data, PITR_WAL_MAX_FILE);
@@ -87,13 +87,11 @@ pitr_rc spool_take(const char *spool,
         goto out; /* not spooled (or removed meanwhile) */
     n = fstat(fd, &sb) == 0 ? pread(fd, hdr, sizeof(hdr), 0) : -1;
     close(fd);
-    if (n < 0) {
-        pitr_err_set_errno(&cerr, PITR_EIO, errno, "cannot read it");
-    } else if (spool_check_segment(hdr, (size_t)n, (uint64_t)sb.st_size, w, seg_size, &cerr) ==
-               PITR_OK) {
-        cerr.code = PITR_OK;
-    }
-    if (cerr.code != PITR_OK) {
+    if (n < 0)
+        crc = pitr_err_set_errno(&cerr, PITR_EIO, errno, "cannot read it");
+    else
+        crc = spool_check_segment(hdr, (size_t)n, (uint64_t)sb.st_size, w, seg_size, &cerr);
+    if (crc != PITR_OK) {
         pitr_log_warn("prefetched '%s' is unusable (%s); removed, fetching it from the archive",
                       path,
                       cerr.msg);
