@@ -12,7 +12,9 @@
  * is never free between decision and worker, and is released by the kernel
  * however the worker ends. A call that finds the lock held and its segment
  * in the worker's plan (written in the lock file) waits for it, bounded by
- * wait_ms, rather than fetching it twice.
+ * wait_ms, rather than fetching it twice. A worker whose batch is complete
+ * waits a few seconds for PostgreSQL to use half of it and then fetches the
+ * next batch itself, so one worker usually follows the whole recovery.
  *
  * The worker stops between segments, and never spools a file, once the
  * stop file exists, the spool is gone, or (for a spool inside a data
@@ -45,7 +47,11 @@
 struct plan {
     char names[PITR_PREFETCH_MAX][25];
     size_t n;
+    uint32_t seg_size; /* of the segment the plan follows */
 };
+
+/* How long a worker whose batch is done waits for PostgreSQL to use it. */
+#define IDLE_MS 5000
 
 struct run {
     const struct pitr_prefetch_opts *o;
@@ -178,8 +184,43 @@ static void *run_thread(void *arg)
     return NULL;
 }
 
-/* Fetch the plan on up to jobs threads; the caller holds the lock. */
-static void run_worker(const struct pitr_prefetch_opts *o, const struct plan *p)
+/*
+ * The segments after w that are neither spooled nor known missing, up to
+ * count ahead and up to the first known missing one; *spooled counts those
+ * already in the spool.
+ */
+static void make_plan(const struct pitr_prefetch_opts *o,
+                      const struct pitr_wal_name *w,
+                      uint32_t seg_size,
+                      int count,
+                      struct plan *p,
+                      int *spooled)
+{
+    struct pitr_wal_name cur = *w, next;
+    time_t now = time(NULL);
+    int depth = count < PITR_PREFETCH_MAX ? count : PITR_PREFETCH_MAX;
+
+    p->n = 0;
+    p->seg_size = seg_size;
+    *spooled = 0;
+    for (int i = 0; i < depth; i++) {
+        char name[25];
+
+        pitr_wal_next_segment(&cur, seg_size, &next);
+        cur = next;
+        pitr_wal_format_segment(&cur, name);
+        if (spool_miss_fresh(o->spool, name, o->miss_ttl, now))
+            break;
+        if (spool_has(o->spool, name)) {
+            (*spooled)++;
+            continue;
+        }
+        memcpy(p->names[p->n++], name, sizeof(name));
+    }
+}
+
+/* Fetch one batch on up to jobs threads; returns 1 when all of it is spooled. */
+static int run_batch(const struct pitr_prefetch_opts *o, const struct plan *p)
 {
     struct run r = { o, p, 0, p->n, 0, PTHREAD_MUTEX_INITIALIZER };
     pthread_t threads[64];
@@ -203,6 +244,56 @@ static void run_worker(const struct pitr_prefetch_opts *o, const struct plan *p)
                   p->names[0],
                   p->names[p->n - 1],
                   o->spool);
+    return r.fetched == p->n;
+}
+
+/* The running worker's plan, for calls that wonder whether to wait. */
+static void write_plan(int lockfd, const struct plan *p)
+{
+    char line[64];
+    int len = snprintf(line, sizeof(line), "%s %s\n", p->names[0], p->names[p->n - 1]);
+
+    if (ftruncate(lockfd, 0) != 0 || pwrite(lockfd, line, (size_t)len, 0) != len)
+        pitr_log_debug("prefetch: cannot write the plan: %s", strerror(errno));
+}
+
+/*
+ * The worker; the caller holds the lock. After each complete batch it
+ * waits up to idle_ms for PostgreSQL to use half the depth, and then
+ * fetches the next batch itself, so the spool stays fed while replay runs
+ * without a restart per batch. A miss, a failure, a stalled PostgreSQL or
+ * the end of recovery ends it; the next call starts another when needed.
+ */
+static void run_worker(const struct pitr_prefetch_opts *o,
+                       const struct plan *first,
+                       int lockfd,
+                       int idle_ms)
+{
+    struct plan p = *first, next;
+    struct pitr_wal_name last;
+    int spooled;
+
+    while (run_batch(o, &p) && !must_stop(o)) {
+        long long deadline = now_ms() + idle_ms;
+        int left;
+
+        for (;;) {
+            left = 0;
+            for (size_t i = 0; i < p.n; i++)
+                left += spool_has(o->spool, p.names[i]);
+            if (left * 2 <= o->depth || now_ms() >= deadline || must_stop(o))
+                break;
+            sleep_ms(POLL_MS * 2);
+        }
+        if (left * 2 > o->depth || must_stop(o) ||
+            pitr_wal_parse_name(p.names[p.n - 1], &last, NULL) != PITR_OK)
+            break;
+        make_plan(o, &last, p.seg_size, o->depth - left, &next, &spooled);
+        if (next.n == 0)
+            break;
+        p = next;
+        write_plan(lockfd, &p);
+    }
     /*
      * Recovery ended while we ran: the cleaner left the spool to us, or
      * there is no cleaner (a hand-written restore_command without
@@ -246,19 +337,16 @@ static void detach_fds(int keep)
  */
 static void start_worker(const struct pitr_prefetch_opts *o, const struct plan *p, int lockfd)
 {
-    char line[64];
-    int len = snprintf(line, sizeof(line), "%s %s\n", p->names[0], p->names[p->n - 1]);
     pid_t pid;
 
-    if (ftruncate(lockfd, 0) != 0 || pwrite(lockfd, line, (size_t)len, 0) != len)
-        pitr_log_debug("prefetch: cannot write the plan: %s", strerror(errno));
+    write_plan(lockfd, p);
     pitr_log_info("prefetch: fetching %zu segment(s) %s .. %s into '%s'",
                   p->n,
                   p->names[0],
                   p->names[p->n - 1],
                   o->spool);
     if (!o->detach) {
-        run_worker(o, p);
+        run_worker(o, p, lockfd, 0); /* inside the call: nobody uses the spool meanwhile */
         return;
     }
     pid = fork();
@@ -271,7 +359,7 @@ static void start_worker(const struct pitr_prefetch_opts *o, const struct plan *
         if (setsid() < 0 || fork() != 0)
             _exit(0);
         detach_fds(lockfd);
-        run_worker(o, p);
+        run_worker(o, p, lockfd, IDLE_MS);
         _exit(0);
     }
     while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -338,39 +426,6 @@ static uint32_t delivered_size(const char *dest)
     return seg_size;
 }
 
-/*
- * The segments after w that are neither spooled nor known missing, up to
- * depth ahead and up to the first known missing one; *spooled counts those
- * already in the spool.
- */
-static void make_plan(const struct pitr_prefetch_opts *o,
-                      const struct pitr_wal_name *w,
-                      uint32_t seg_size,
-                      struct plan *p,
-                      int *spooled)
-{
-    struct pitr_wal_name cur = *w, next;
-    time_t now = time(NULL);
-    int depth = o->depth < PITR_PREFETCH_MAX ? o->depth : PITR_PREFETCH_MAX;
-
-    p->n = 0;
-    *spooled = 0;
-    for (int i = 0; i < depth; i++) {
-        char name[25];
-
-        pitr_wal_next_segment(&cur, seg_size, &next);
-        cur = next;
-        pitr_wal_format_segment(&cur, name);
-        if (spool_miss_fresh(o->spool, name, o->miss_ttl, now))
-            break;
-        if (spool_has(o->spool, name)) {
-            (*spooled)++;
-            continue;
-        }
-        memcpy(p->names[p->n++], name, sizeof(name));
-    }
-}
-
 static pitr_rc fetch_segment(struct pitr_storage *st,
                              const struct pitr_prefetch_opts *o,
                              const char *name,
@@ -430,7 +485,7 @@ static pitr_rc fetch_segment(struct pitr_storage *st,
     }
     if (!owner || seg_size == 0 || must_stop(o))
         goto out;
-    make_plan(o, w, seg_size, &plan, &spooled);
+    make_plan(o, w, seg_size, o->depth, &plan, &spooled);
     if (plan.n > 0 && spooled * 2 <= o->depth)
         start_worker(o, &plan, lockfd);
 out:

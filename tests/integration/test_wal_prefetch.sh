@@ -4,9 +4,13 @@
 # recovery to the end of the archive, once with the default prefetch and once
 # with --prefetch 0. Checks that recovery was served from the spool (pgpitr's
 # info lines in the server log), that the spool is gone once recovery ended
-# (recovery_end_command), and that the tables' checksums equal the source's.
-# Then the barman positional form into a data directory's pg_wal, where the
-# detached worker fills the spool between two calls.
+# (recovery_end_command), and that the tables' checksums equal the source's;
+# also to a target LSN, which leaves prefetched segments behind for the
+# cleaner. The barman positional form into a data directory's pg_wal, where
+# the detached worker fills the spool between two calls. Last, timelines:
+# the promoted copy archives timeline 2 while the source goes on writing
+# timeline 1 past the switch; a recovery to the latest timeline, with the
+# worker prefetching timeline-1 names, must end with timeline 2's rows.
 # Without the Swift rig the repository is file:// instead.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -41,15 +45,19 @@ table_sum() {
     pg_rig_psql "$1" "select count(*) || ':' || md5(string_agg(id || ',' || batch || ',' || v, ';' order by id)) from t"
 }
 
-# recover NAME PORT [GLOBAL OPTIONS...]: restore latest into a new PGDATA, start
-# it, wait until it is promoted. Sets R (its folder) and LOG (its server log).
+# recover NAME PORT WANT [GLOBAL OPTIONS...] [-- RESTORE OPTIONS...]: restore
+# into a new PGDATA, start it, wait until it is promoted, compare the table
+# with WANT. Sets R (its folder) and LOG (its server log). $ARCHIVE is
+# appended to its configuration (default: archive_mode = off).
 recover() {
-    local name=$1 port=$2 out
-    shift 2
+    local name=$1 port=$2 want=$3 out glob=() ropt=()
+    shift 3
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do glob+=("$1"); shift; done
+    [ $# -gt 0 ] && { shift; ropt=("$@"); }
     R=$IT_TMP/pg-pf-$name
     LOG=$R/log
     mkdir -p "$R/sock"
-    if ! out=$("$PGPITR_BIN" --config "$CONF_R" "$@" restore latest "$R/data" 2>&1); then
+    if ! out=$("$PGPITR_BIN" --config "$CONF_R" "${glob[@]}" restore latest "${ropt[@]}" "$R/data" 2>&1); then
         not_ok "$name: restore failed: $out"
         return 1
     fi
@@ -57,7 +65,7 @@ recover() {
     cat >>"$R/data/postgresql.auto.conf" <<CONF
 port = $port
 unix_socket_directories = '$R/sock'
-archive_mode = off
+${ARCHIVE:-archive_mode = off}
 CONF
     echo "$port" >"$R/port"
     chown -R postgres:postgres "$R"
@@ -69,7 +77,7 @@ CONF
     done
     echo "# $name: started and recovered in $(awk "BEGIN { print $(date +%s.%N) - $t0 }") s"
     check "$name: recovery ended (promoted)" test "$(pg_rig_psql "$R" "select pg_is_in_recovery()")" = f
-    check "$name: table checksum equals the source's" test "$(table_sum "$R")" = "$WANT_SUM"
+    check "$name: table checksum is the expected one" test "$(table_sum "$R")" = "$want"
 }
 
 # not_has TEXT STRING: STRING lacks TEXT.
@@ -87,6 +95,15 @@ no_worker() {
 wait_gone() {
     for _ in $(seq 1 100); do
         [ -e "$1" ] || return 0
+        sleep 0.1
+    done
+    return 1
+}
+
+# wait_archived DIR WAL: DIR's archiver reached WAL.
+wait_archived() {
+    for _ in $(seq 1 600); do
+        [ "$(pg_rig_psql "$1" "select coalesce(last_archived_wal, '') >= '$2' from pg_stat_archiver")" = t ] && return 0
         sleep 0.1
     done
     return 1
@@ -110,35 +127,15 @@ check "backup DONE" grep -q '"status": "DONE"' <<<"$json"
 first=$(pg_rig_psql "$S" "select pg_walfile_name(pg_current_wal_lsn())")
 for i in $(seq 1 $SEGMENTS); do
     pg_rig_psql "$S" "insert into t (batch, v) select $i, md5(g::text) from generate_series(1, 20000) g"
+    [ "$i" -eq $((SEGMENTS / 2)) ] && { MID_LSN=$(pg_rig_psql "$S" "select pg_current_wal_lsn()"); MID_SUM=$(table_sum "$S"); }
     last=$(pg_rig_psql "$S" "select pg_walfile_name(pg_switch_wal())")
 done
-for _ in $(seq 1 600); do
-    [ "$(pg_rig_psql "$S" "select coalesce(last_archived_wal, '') >= '$last' from pg_stat_archiver")" = t ] && break
-    sleep 0.1
-done
-check "source archived $first .. $last" \
-    test "$(pg_rig_psql "$S" "select coalesce(last_archived_wal, '') >= '$last' from pg_stat_archiver")" = t
+check "source archived $first .. $last" wait_archived "$S" "$last"
 WANT_SUM=$(table_sum "$S")
 echo "# source: $WANT_SUM"
 
-# 1. Default prefetch (8).
-if recover prefetch 27101; then
-    served=$(grep -c "$SERVED" "$LOG")
-    echo "# prefetch: $served segment(s) served from the spool"
-    check "prefetch: at least half of the $SEGMENTS segments came from the spool ($served)" \
-        test "$served" -ge $((SEGMENTS / 2))
-    check "prefetch: the worker ran" grep -q "prefetch: spooled" "$LOG"
-    check "prefetch: recovery_end_command cleans the spool" \
-        grep -q "^recovery_end_command = '$PGPITR_BIN --config $CONF_R wal-fetch --clean-spool'" \
-        "$R/data/postgresql.auto.conf"
-    check "prefetch: the spool is gone after recovery" wait_gone "$R/data/pg_wal/pgpitr_prefetch"
-    check "prefetch: no spooled file was rejected" sh -c "! grep -q unusable '$LOG'"
-    check "prefetch: no worker left" no_worker
-    pg_rig_stop "$R"
-fi
-
-# 2. --prefetch 0: restore_command says so, nothing is spooled.
-if recover noprefetch 27102 --prefetch 0; then
+# 1. --prefetch 0: restore_command says so, nothing is spooled.
+if recover noprefetch 27102 "$WANT_SUM" --prefetch 0; then
     check "prefetch 0: restore_command carries --prefetch 0" \
         grep -q "^restore_command = '.* --prefetch 0 wal-fetch %f %p'" "$R/data/postgresql.auto.conf"
     check "prefetch 0: nothing served from a spool" test "$(grep -c "$SERVED" "$LOG")" -eq 0
@@ -176,6 +173,51 @@ if recover noprefetch 27102 --prefetch 0; then
         sh -c "cd '$D' && '$PGPITR_BIN' wal-fetch --clean-spool"
     check "positional: --clean-spool removed the spool" wait_gone "$D/pg_wal/pgpitr_prefetch"
     rm -f "$D/recovery.signal" "$D/pg_wal/RECOVERYXLOG"
+fi
+
+# 2. A target LSN half-way: recovery stops with prefetched segments left over,
+# which recovery_end_command removes.
+if recover target 27103 "$MID_SUM" -- --target-lsn "$MID_LSN"; then
+    check "target: segments were served from the spool" grep -q "$SERVED" "$LOG"
+    check "target: the spool is gone after recovery" wait_gone "$R/data/pg_wal/pgpitr_prefetch"
+    pg_rig_stop "$R"
+fi
+
+# 4. Default prefetch (8); this copy archives timeline 2 once promoted.
+ARCHIVE="archive_mode = on
+archive_command = '$PGPITR_BIN --config $CONF wal-push %p'"
+if recover prefetch 27101 "$WANT_SUM"; then
+    served=$(grep -c "$SERVED" "$LOG")
+    echo "# prefetch: $served segment(s) served from the spool"
+    check "prefetch: at least half of the $SEGMENTS segments came from the spool ($served)" \
+        test "$served" -ge $((SEGMENTS / 2))
+    check "prefetch: the worker ran" grep -q "prefetch: spooled" "$LOG"
+    check "prefetch: recovery_end_command cleans the spool" \
+        grep -q "^recovery_end_command = '$PGPITR_BIN --config $CONF_R wal-fetch --clean-spool'" \
+        "$R/data/postgresql.auto.conf"
+    check "prefetch: the spool is gone after recovery" wait_gone "$R/data/pg_wal/pgpitr_prefetch"
+    check "prefetch: no spooled file was rejected" sh -c "! grep -q unusable '$LOG'"
+    check "prefetch: no worker left" no_worker
+    # 5. Timeline 2 (this copy) gets a batch; timeline 1 (the source) goes on
+    # past the switch point with another.
+    for b in 97 98 99; do
+        pg_rig_psql "$R" "insert into t (batch, v) select $b, md5(g::text) from generate_series(1, 20000) g"
+        tli2_last=$(pg_rig_psql "$R" "select pg_walfile_name(pg_switch_wal())")
+    done
+    TLI2_SUM=$(table_sum "$R")
+    check "timeline 2 archived up to $tli2_last" wait_archived "$R" "$tli2_last"
+    pg_rig_stop "$R"
+    pg_rig_psql "$S" "insert into t (batch, v) select 100, md5(g::text) from generate_series(1, 20000) g"
+    tli1_last=$(pg_rig_psql "$S" "select pg_walfile_name(pg_switch_wal())")
+    check "timeline 1 archived past the switch, up to $tli1_last" wait_archived "$S" "$tli1_last"
+    unset ARCHIVE
+    if recover timeline 27104 "$TLI2_SUM"; then
+        check "timeline: recovery followed timeline 2" grep -q "00000002.history" "$LOG"
+        check "timeline: timeline 2 segments were served from the spool" \
+            grep -q "served '00000002" "$LOG"
+        check "timeline: the spool is gone after recovery" wait_gone "$R/data/pg_wal/pgpitr_prefetch"
+        pg_rig_stop "$R"
+    fi
 fi
 
 pg_rig_stop "$S"

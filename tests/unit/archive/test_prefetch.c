@@ -254,6 +254,28 @@ static void fetch_prefetch__spools_ahead_and_serves_by_rename(void **state)
     free(s1), free(s2), free(s3), free(s4), free(s5);
 }
 
+static void fetch_prefetch__worker_goes_on_while_the_spool_is_used(void **state)
+{
+    struct fx *f = *state;
+    const char *names[] = {
+        S1, S2, S3, S4, S5, "000000010000000000000006", "000000010000000000000007"
+    };
+    unsigned char *segs[7];
+
+    for (int i = 0; i < 7; i++)
+        segs[i] = archive_segment(f, names[i], MIB);
+    /* Two of four ahead already spooled: the worker fetches S4 and S5; then,
+     * with only those two of its batch unused (half the depth), the next two. */
+    f->o.depth = 4;
+    write_spool(f, S2, segs[1], MIB);
+    write_spool(f, S3, segs[2], MIB);
+    fetch_ok(f, S1, PITR_FETCH_ARCHIVE);
+    assert_true(in_spool(f, S4) && in_spool(f, S5));
+    assert_true(in_spool(f, names[5]) && in_spool(f, names[6]));
+    for (int i = 0; i < 7; i++)
+        free(segs[i]);
+}
+
 static void fetch_prefetch__miss_is_cached_until_it_expires(void **state)
 {
     struct fx *f = *state;
@@ -512,6 +534,7 @@ int main(void)
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         T(fetch_prefetch__spools_ahead_and_serves_by_rename),
+        T(fetch_prefetch__worker_goes_on_while_the_spool_is_used),
         T(fetch_prefetch__miss_is_cached_until_it_expires),
         T(fetch_prefetch__direct_miss_is_cached_too),
         T(fetch_prefetch__bad_spool_files_are_refetched),
