@@ -120,7 +120,7 @@ static int clean_spool(const char *spool_dir)
 int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
 {
     const char *spool_dir = NULL;
-    int clean = 0;
+    int clean = 0, want = 2;
     const struct pitr_opt opts[] = {
         { "spool-dir", 0, 1, &spool_dir, NULL },
         { "clean-spool", 0, 0, NULL, &clean },
@@ -134,12 +134,12 @@ int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
     int rc;
 
     pitr_config_copy(&cfg, cfg_in);
-    /* Options first: --clean-spool takes no positionals. */
+    /* --clean-spool takes no positionals; the parser counts it in clean. */
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], "--clean-spool") == 0)
-            clean = 1;
+            want = 0;
     rc = take_repo_positionals(
-      "wal-fetch", &cfg, &argc, &argv, clean ? 0 : 2, opts, sizeof(opts) / sizeof(opts[0]));
+      "wal-fetch", &cfg, &argc, &argv, want, opts, sizeof(opts) / sizeof(opts[0]));
     if (rc != PITR_OK)
         goto out;
     if (clean) {
