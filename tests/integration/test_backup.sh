@@ -218,8 +218,8 @@ expect_err_has "server down says so" "cannot connect to PostgreSQL"
 pg_rig_psql "$d" "create role nopriv login"
 expect_exit "role without privileges" 17 env PGUSER=nopriv "$PGPITR_BIN" --config "$conf" backup --pgdata "$d/data"
 expect_err_has "role without privileges names the failing step" "permission denied"
-expect_exit "--method stream not yet supported" 3 "$PGPITR_BIN" --config "$conf" backup --method stream
-expect_err_has "--method stream says so" "not yet supported"
+expect_exit "unknown --method" 3 "$PGPITR_BIN" --config "$conf" backup --method rsync
+expect_err_has "unknown --method names it" "unknown --method 'rsync'"
 expect_exit "--name shaped like a backup id" 3 "$PGPITR_BIN" --config "$conf" backup --name 20240101T000000
 expect_exit "--name reserved" 3 "$PGPITR_BIN" --config "$conf" backup -n latest
 expect_exit "--max-archive-size garbage" 3 "$PGPITR_BIN" --config "$conf" backup --max-archive-size 10XB

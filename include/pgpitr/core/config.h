@@ -7,7 +7,7 @@
  * comment); keys are the long option names without "--" (repo, server,
  * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
  * look-ahead, max-parts, part-size, retry-max-time, encryption,
- * sse-kms-key-id, tags, storage-class, insecure-skip-tls-verify) plus
+ * sse-kms-key-id, tags, storage-class, insecure-skip-tls-verify, method) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -60,6 +60,7 @@ struct pitr_config {
     char *tags;            /* owned; "k=v,k2=v2" (object tags), or NULL */
     char *storage_class;   /* owned; x-amz-storage-class, or NULL */
     int insecure_skip_tls; /* 1: do not verify TLS certificates (insecure-skip-tls-verify) */
+    char *method;          /* owned; backup: "local", "stream" or NULL (automatic) */
 };
 
 /* One global option as given on the command line (--name value). */
