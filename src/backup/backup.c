@@ -37,17 +37,67 @@ double pitr_backup_elapsed(const struct timespec *since)
     return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
+static void mmss(double secs, char out[16])
+{
+    /* At most 99:59:59: a longer estimate says nothing useful. */
+    unsigned s = secs < 0 ? 0u : secs > 359999 ? 359999u : (unsigned)(secs + 0.5);
+    unsigned h = s / 3600 % 100, m = s / 60 % 60, sec = s % 60;
+
+    if (h > 0)
+        snprintf(out, 16, "%u:%02u:%02u", h, m, sec);
+    else
+        snprintf(out, 16, "%u:%02u", m % 60, sec);
+}
+
+void pitr_backup_format_progress(char *out,
+                                 size_t n,
+                                 const char *id,
+                                 uint64_t done,
+                                 uint64_t stored,
+                                 uint64_t total,
+                                 double secs)
+{
+    double mib = (double)done / 1048576.0;
+    double rate = secs > 0 ? (double)done / secs : 0.0;
+    char eta[16] = "--";
+
+    if (total > 0 && rate > 0)
+        mmss(done >= total ? 0.0 : (double)(total - done) / rate, eta);
+    if (total > 0)
+        snprintf(out,
+                 n,
+                 "backup %s: %.1f of ~%.1f MiB (%d%%), %.1f MiB/s, ETA %s, %.1f MiB stored",
+                 id,
+                 mib,
+                 (double)total / 1048576.0,
+                 done >= total ? 100 : (int)((double)done * 100.0 / (double)total),
+                 rate / 1048576.0,
+                 eta,
+                 (double)stored / 1048576.0);
+    else
+        snprintf(out,
+                 n,
+                 "backup %s: %.1f MiB, %.1f MiB/s, %.1f MiB stored",
+                 id,
+                 mib,
+                 rate / 1048576.0,
+                 (double)stored / 1048576.0);
+}
+
 static void show_progress(const struct pitr_tarstream_stats *s, void *ud)
 {
     struct pitr_backup_run *r = ud;
-    double secs = pitr_backup_elapsed(&r->t0);
+    char line[256];
 
-    fprintf(stderr,
-            "\rbackup %s: %.1f MiB read, %.1f MiB stored, %.1f MiB/s   ",
-            r->res->backup_id,
-            (double)s->file_bytes / 1048576.0,
-            (double)s->stored_bytes / 1048576.0,
-            secs > 0 ? (double)s->file_bytes / 1048576.0 / secs : 0.0);
+    pitr_backup_format_progress(line,
+                                sizeof(line),
+                                r->res->backup_id,
+                                s->file_bytes,
+                                s->stored_bytes,
+                                r->total_estimate,
+                                pitr_backup_elapsed(&r->t0));
+    /* \r and the erase-to-end-of-line sequence: one line that updates itself. */
+    fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);
 }
 
@@ -480,6 +530,34 @@ void pitr_backup_note_stop(struct pitr_backup_run *r)
     pitr_pg_format_time(&r->stop.time, r->end_time);
 }
 
+static pitr_rc sum_cb(const struct pitr_walk_entry *e, void *ud, struct pitr_err *err)
+{
+    (void)err;
+    if (e->type == PITR_WALK_FILE)
+        *(uint64_t *)ud += (uint64_t)e->st.st_size;
+    return PITR_OK;
+}
+
+/* What local mode will read (the walker's size sum), for the progress line's ETA. */
+static void estimate_local(struct pitr_backup_run *r)
+{
+    struct pitr_walk_opts w = { 0 };
+    struct pitr_err err = { 0 };
+    size_t i;
+
+    w.root = r->pgdata;
+    w.kind = PITR_WALK_PGDATA;
+    if (pitr_walk(&w, sum_cb, &r->total_estimate, &err) != PITR_OK)
+        r->total_estimate = 0;
+    for (i = 0; i < r->info.ntablespaces && r->total_estimate > 0; i++) {
+        memset(&w, 0, sizeof(w));
+        w.root = r->info.tablespaces[i].location;
+        w.kind = PITR_WALK_TABLESPACE;
+        if (pitr_walk(&w, sum_cb, &r->total_estimate, &err) != PITR_OK)
+            r->total_estimate = 0;
+    }
+}
+
 /* Local mode's copy: start, read the tablespaces and PGDATA ("data" left open), stop. */
 static pitr_rc copy_local(struct pitr_backup_run *r, struct timespec *data_t0, struct pitr_err *err)
 {
@@ -493,6 +571,8 @@ static pitr_rc copy_local(struct pitr_backup_run *r, struct timespec *data_t0, s
         return rc;
     r->started = 1;
     pitr_backup_note_start(r);
+    if (r->o->progress)
+        estimate_local(r);
     rc = backup_tablespaces(r, err);
     if (rc == PITR_OK)
         rc = backup_pgdata(r, data_t0, err);

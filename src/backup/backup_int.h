@@ -5,6 +5,7 @@
 #ifndef PGPITR_BACKUP_BACKUP_INT_H
 #define PGPITR_BACKUP_BACKUP_INT_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <time.h>
 
@@ -42,6 +43,18 @@ struct pitr_backup_run {
     uint64_t total_estimate; /* bytes the copy should read, for the ETA; 0: unknown */
 };
 
+/*
+ * The progress line: bytes read, the estimate (total; 0 when unknown, then
+ * no percentage and no ETA), rate and ETA from the mean rate so far, bytes
+ * stored. Always NUL-terminated within n.
+ */
+void pitr_backup_format_progress(char *out,
+                                 size_t n,
+                                 const char *id,
+                                 uint64_t done,
+                                 uint64_t stored,
+                                 uint64_t total,
+                                 double secs);
 /* Seconds since *since (CLOCK_MONOTONIC). */
 double pitr_backup_elapsed(const struct timespec *since);
 /* Record a stream's copy time for backup.info's copy_stats. */
