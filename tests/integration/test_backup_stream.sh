@@ -231,6 +231,25 @@ expect_exit "--min-chunk-size garbage" 3 "$PGPITR_BIN" --config "$conf" backup -
 expect_exit "--min-chunk-size above S3's 5 GiB part limit" 3 "$PGPITR_BIN" --config "$conf" backup --min-chunk-size 6GB
 expect_err_has "--min-chunk-size says why" "5 GiB"
 
+# The server ends the replication connection mid-stream: FAILED, never DONE, named.
+"$PGPITR_BIN" --config "$conf" --compression bzip2 backup --method stream -J 1 --immediate-checkpoint \
+    --name cut 2>"$IT_TMP/st-cut.err" &
+victim=$!
+for _ in $(seq 1 50); do
+    [ "$(pg_rig_psql "$d" "select count(*) from pg_stat_activity where backend_type = 'walsender'")" -gt 0 ] && break
+    sleep 0.1
+done
+sleep 0.5
+pg_rig_psql "$d" "select pg_terminate_backend(pid) from pg_stat_activity where backend_type = 'walsender'" >/dev/null
+wait "$victim"
+out=$?
+check "walsender terminated mid-backup: exit $out (not 0)" test "$out" -ne 0
+id=$(grep -l '^backup_name=cut$' "$IT_TMP"/st-file/$SERVER/base/*/backup.info 2>/dev/null | head -n 1)
+check "walsender terminated: backup.info says FAILED" grep -qx 'status=FAILED' "$id"
+check "walsender terminated: the error names the stream" grep -q '^error=failure uploading data (.*BASE_BACKUP' "$id"
+check "walsender terminated: no volume of it left half-written" \
+    sh -c "! find '$IT_TMP/st-file' -name '*pitr-tmp*' | grep -q ."
+
 # Bad input.
 n=$(ls "$IT_TMP/st-file/$SERVER/base" | wc -l)
 pg_rig_psql "$d" "create role norepl login"
