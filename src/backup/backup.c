@@ -148,6 +148,16 @@ static int pgdata_readable(const char *pgdata)
     return access(path, R_OK) == 0;
 }
 
+/* No --method, no --pgdata: local when this process can read the data directory. */
+static void auto_method(struct pitr_backup_run *r, const char *pgdata)
+{
+    r->method = pgdata_readable(pgdata) ? PITR_BACKUP_LOCAL : PITR_BACKUP_STREAM;
+    pitr_log_info("backup: method %s (the data directory '%s' is %sreadable here)",
+                  r->method == PITR_BACKUP_LOCAL ? "local" : "stream",
+                  pgdata,
+                  r->method == PITR_BACKUP_LOCAL ? "" : "not ");
+}
+
 static enum pitr_pg_need need_of(enum pitr_backup_method m)
 {
     return m == PITR_BACKUP_AUTO    ? PITR_PG_NEED_NOTHING
@@ -737,7 +747,7 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
     if (pgdata == NULL || *pgdata == '\0')
         pgdata = getenv("PGDATA");
     if (r.method == PITR_BACKUP_AUTO && pgdata != NULL && *pgdata != '\0')
-        r.method = pgdata_readable(pgdata) ? PITR_BACKUP_LOCAL : PITR_BACKUP_STREAM;
+        auto_method(&r, pgdata);
     rc = pitr_pg_connect(o->conninfo, &r.pg, err);
     if (rc == PITR_OK)
         rc = pitr_pg_get_info(r.pg, need_of(r.method), &r.info, err);
@@ -745,16 +755,11 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
         goto out;
     if (r.method == PITR_BACKUP_AUTO) {
         pgdata = r.info.data_directory;
-        r.method = pgdata_readable(pgdata) ? PITR_BACKUP_LOCAL : PITR_BACKUP_STREAM;
+        auto_method(&r, pgdata);
         rc = pitr_pg_check_role(r.pg, need_of(r.method), r.info.version, err);
         if (rc != PITR_OK)
             goto out;
     }
-    if (o->method == PITR_BACKUP_AUTO && pgdata != NULL)
-        pitr_log_info("backup: method %s (the data directory '%s' is %sreadable here)",
-                      r.method == PITR_BACKUP_LOCAL ? "local" : "stream",
-                      pgdata,
-                      r.method == PITR_BACKUP_LOCAL ? "" : "not ");
     if (r.method == PITR_BACKUP_STREAM) {
         /* The server reads its own data directory; backup.info records where it is. */
         r.pgdata = pitr_strdup(r.info.data_directory);

@@ -225,6 +225,13 @@ cp "$conf" "$conf.method" && echo "method = stream" >>"$conf.method"
 expect_exit "config key method = stream" 0 "$PGPITR_BIN" --config "$conf.method" backup --immediate-checkpoint
 id=$(ls "$IT_TMP/st-file/$SERVER/base" | tail -n 1)
 check "config key: the backup is a stream backup" test -s "$IT_TMP/st-file/$SERVER/base/$id/backup_manifest"
+# No method anywhere: stream when $PGDATA is not readable here, and the log says why.
+sleep 1
+expect_exit "automatic method, unreadable \$PGDATA" 0 env PGDATA="$IT_TMP/not-here" \
+    "$PGPITR_BIN" --config "$conf" --log-level info backup --immediate-checkpoint
+expect_err_has "automatic method says stream and why" "method stream (the data directory '$IT_TMP/not-here' is not readable here)"
+id=$(ls "$IT_TMP/st-file/$SERVER/base" | tail -n 1)
+check "automatic method: the backup is a stream backup" test -s "$IT_TMP/st-file/$SERVER/base/$id/backup_manifest"
 expect_exit "unknown method in the config file" 3 env PGPITR_METHOD=copy "$PGPITR_BIN" --config "$conf" backup
 expect_err_has "unknown method is named" "unknown --method 'copy'"
 expect_exit "--min-chunk-size garbage" 3 "$PGPITR_BIN" --config "$conf" backup --min-chunk-size 6XB
