@@ -60,13 +60,18 @@ static const struct command commands[] = {
       "and is named." },
     { "backup",
       pitr_cmd_backup,
-      "backup [REPO_URL SERVER] [--pgdata DIR] [--dbname CONNINFO] [--immediate-checkpoint]\n"
-      "         [-J N] [--max-archive-size SIZE] [--name NAME] [--wal-wait-timeout SECS] [--json]",
+      "backup [REPO_URL SERVER] [--method local|stream] [--pgdata DIR] [--dbname CONNINFO]\n"
+      "         [--immediate-checkpoint] [-J N] [--max-archive-size SIZE] [--min-chunk-size SIZE]\n"
+      "         [--name NAME] [--wal-wait-timeout SECS] [--json]",
       "Take an online base backup into <server>/base/<backup_id>/ in barman-cloud's layout:\n"
       "data.tar<sfx> (+ data_0001.tar<sfx> ... past --max-archive-size, default 100GB),\n"
       "<oid>.tar<sfx> per tablespace, pgpitr.manifest.json, and backup.info (DONE or FAILED).\n"
-      "Reads PGDATA directly (--pgdata, else $PGDATA, else the server's data_directory);\n"
-      "connects with the PG* environment variables or --dbname. Compression: --compression\n"
+      "--method local reads PGDATA directly (--pgdata, else $PGDATA, else the server's\n"
+      "data_directory); --method stream runs BASE_BACKUP over a replication connection and\n"
+      "also keeps the server's backup_manifest (default: local when PGDATA is readable here;\n"
+      "config key 'method'). Connects with the PG* environment variables or --dbname.\n"
+      "--min-chunk-size raises the S3 part size, as barman-cloud-backup's. Compression: "
+      "--compression\n"
       "gzip (default), zstd, lz4, bzip2 or none, on --jobs/-J threads. DONE only once the\n"
       "end WAL segment is archived (--wal-wait-timeout, default 300 s). --json prints a summary." },
     { "restore",

@@ -48,6 +48,7 @@ static const struct key_def keys[] = {
     { "sse-kms-key-id", "PGPITR_SSE_KMS_KEY_ID", NULL, FIELD(sse_kms_key_id), 0 },
     { "tags", "PGPITR_TAGS", NULL, FIELD(tags), 0 },
     { "storage-class", "PGPITR_STORAGE_CLASS", NULL, FIELD(storage_class), 0 },
+    { "method", "PGPITR_METHOD", NULL, FIELD(method), 0 },
     { "insecure-skip-tls-verify", "PGPITR_INSECURE_SKIP_TLS_VERIFY", NULL, NO_FIELD, 0 },
     { "retention-policy", "PGPITR_RETENTION_POLICY", NULL, FIELD(retention_policy), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
