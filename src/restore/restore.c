@@ -760,6 +760,17 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
                       "files not checked",
                       b->id);
     }
+    /*
+     * A stream backup carries the server's tablespace_map, which names the
+     * original locations; PostgreSQL would rebuild pg_tblspc from it at
+     * start and undo --tablespace. The links made above are the truth.
+     */
+    pitr_free(tmp);
+    tmp = pitr_asprintf("%s/tablespace_map", o->pgdata);
+    if (unlink(tmp) != 0 && errno != ENOENT) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot remove '%s'", tmp);
+        goto out;
+    }
     rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);
 out:
     pitr_cat_list_release(cat, ncat);

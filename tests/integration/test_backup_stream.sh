@@ -168,6 +168,30 @@ run_kind() {
     if it_recover_copy "$r" $((port + 10)) "$conf"; then ok "$kind: restored copy starts and recovers"; else not_ok "$kind: restored copy did not recover: $(tail -n 5 "$r/log")"; pg_rig_stop "$d"; return; fi
     it_check_copy "$kind" "$before" "$r" tables_md5
     pg_rig_stop "$r"
+
+    # pgpitr restore with the tablespace moved: the server's tablespace_map (in
+    # data.tar) must not send PostgreSQL back to the original location.
+    if [ "$kind" = file ]; then
+        local r2=$IT_TMP/pg-str2-$kind
+        mkdir -p "$r2/sock" && chown -R postgres:postgres "$r2"
+        if pg_rig_as "$PGPITR_BIN" --config "$conf" restore "$id" "$r2/data" \
+            --tablespace "$oid:$r2/tbs" >"$r2/restore.log" 2>&1; then
+            ok "$kind: pgpitr restore --tablespace of a stream backup"
+        else
+            not_ok "$kind: pgpitr restore --tablespace: $(tail -n 3 "$r2/restore.log")"
+        fi
+        check "$kind: restore left no tablespace_map behind" test ! -e "$r2/data/tablespace_map"
+        echo $((port + 11)) >"$r2/port"
+        printf "port = %s\nunix_socket_directories = '%s/sock'\narchive_mode = off\n" \
+            $((port + 11)) "$r2" >>"$r2/data/postgresql.conf"
+        pg_rig_start "$r2" || not_ok "$kind: the --tablespace copy did not start: $(tail -n 5 "$r2/log")"
+        for _ in $(seq 1 300); do
+            [ "$(pg_rig_psql "$r2" "select pg_is_in_recovery()" 2>/dev/null)" = f ] && break
+            sleep 0.2
+        done
+        it_check_copy "$kind (--tablespace)" "$before" "$r2" tables_md5
+        pg_rig_stop "$r2"
+    fi
     [ "$kind" = file ] || pg_rig_stop "$d"
 }
 
