@@ -4,9 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pgpitr/catalog/wals.h"
 #include "pgpitr/codec/codec.h"
-#include "pgpitr/core/mem.h"
-#include "pgpitr/storage/storage.h"
 #include "pgpitr/wal/wal.h"
 
 void pitr_checkarchive_init(struct pitr_checkarchive *c, uint32_t timeline)
@@ -46,32 +45,28 @@ int pitr_checkarchive_usable(const struct pitr_checkarchive *c)
     return c->offending == 0;
 }
 
-static pitr_rc add_cb(const char *key,
-                      const struct pitr_obj_info *info,
-                      void *ud,
-                      struct pitr_err *err)
-{
-    (void)info;
-    (void)err;
-    pitr_checkarchive_add(ud, key);
-    return PITR_OK;
-}
-
 pitr_rc pitr_checkarchive_run(struct pitr_storage *st,
                               const char *server,
                               struct pitr_checkarchive *c,
                               struct pitr_err *err)
 {
-    char *prefix = pitr_asprintf("%s/wals/", server);
-    pitr_rc rc = pitr_storage_list(st, prefix, add_cb, c, err);
+    struct pitr_cat_wals w;
+    /*
+     * The smallest segment size PostgreSQL allows admits every segment
+     * number any cluster can write, so no WAL name is mistaken for another
+     * key whatever the segment size of the cluster that wrote it.
+     */
+    pitr_rc rc = pitr_cat_wals_list(st, server, (uint32_t)1024 * 1024, &w, err);
 
     if (rc != PITR_OK && strcmp(err->s3_code, "NoSuchBucket") == 0) {
         /* barman 3.4: a bucket that does not exist yet is an empty archive */
         pitr_err_clear(err);
         rc = PITR_OK;
     } else if (rc != PITR_OK) {
-        pitr_err_prefix(err, "check-archive: cannot list '%s'", prefix);
+        pitr_err_prefix(err, "check-archive: cannot list '%s/wals/'", server);
     }
-    pitr_free(prefix);
+    for (size_t i = 0; rc == PITR_OK && i < w.n; i++)
+        pitr_checkarchive_add(c, w.v[i].key);
+    pitr_cat_wals_release(&w);
     return rc;
 }

@@ -39,10 +39,10 @@ void pitr_checkarchive_add(struct pitr_checkarchive *c, const char *key);
 int pitr_checkarchive_usable(const struct pitr_checkarchive *c);
 
 /*
- * List "<server>/wals/" of st (all pages) and feed every key to c, which
- * the caller initialised. A missing S3 bucket counts as an empty archive,
- * as barman 3.4 treats it. Listing failures are returned with the prefix
- * named.
+ * List "<server>/wals/" of st (all pages, through catalog/wals.h) and feed
+ * every WAL object to c, which the caller initialised (keys in a folder
+ * that does not match their name are not WAL there, and are skipped). A missing S3 bucket counts as
+ * an empty archive, as barman 3.4 treats it. Listing failures are returned with the prefix named.
  */
 PITR_MUST_CHECK pitr_rc pitr_checkarchive_run(struct pitr_storage *st,
                                               const char *server,
