@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# pgpitr check-archive and verify against a real PostgreSQL 15 archiving into
+# file:// and the rig's s3://: an empty archive passes check-archive, one
+# holding the cluster's WAL fails it for a new cluster; a clean repository
+# verifies OK (also --full and --format json), then each damage is reported
+# by name with exit 1: a deleted WAL segment in the middle, a truncated
+# volume, a flipped byte in a volume (--full), a backup.info without its
+# end_wal line, a backup folder without backup.info. Each damage is undone
+# before the next, so each check sees one problem.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/../rig/pg.sh"
+: "${PGPITR_BIN:?}" "${IT_TMP:?}"
+
+SERVER=pg-vf
+
+write_conf() {
+    local f=$1 kind=$2
+    case $kind in
+    file)
+        printf 'repo = file://%s/vf-file\nserver = %s\n' "$IT_TMP" "$SERVER" >"$f"
+        mkdir -p "$IT_TMP/vf-file"
+        chown postgres:postgres "$IT_TMP/vf-file"
+        ;;
+    s3)
+        printf 'repo = s3://%s/vf-s3\nserver = %s\nendpoint-url = %s\n' \
+            "$PITR_TEST_BUCKET" "$SERVER" "$PITR_TEST_S3_ENDPOINT" >"$f"
+        printf 'aws-access-key-id = %s\naws-secret-access-key = %s\ns3-url-style = path\n' \
+            "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >>"$f"
+        ;;
+    esac
+    chown postgres:postgres "$f"
+    chmod 600 "$f"
+}
+
+pgpitr() { "$PGPITR_BIN" --config "$CONF" "$@"; }
+
+# Objects by key relative to the repository root, the same way on every kind.
+obj_get() { pgpitr object-get "$1" "$2" 2>/dev/null; }
+obj_put() { pgpitr object-put "$1" "$2" >/dev/null 2>&1; }
+obj_del() { pgpitr object-delete "$1" >/dev/null 2>&1; }
+
+# The segment n after segment name $1 (16 MiB segments, as initdb makes them).
+seg_plus() {
+    python3 -c 'import sys; n=sys.argv[1]; i=int(n[8:16],16)*256+int(n[16:],16)+int(sys.argv[2]); print("%s%08X%08X" % (n[:8], i//256, i%256))' "$1" "$2"
+}
+
+# verify_damaged NAME WANT-TEXT VERIFY-ARGS...: verify exits 1 and names WANT-TEXT on stdout.
+verify_damaged() {
+    local name=$1 want=$2 out rc
+    shift 2
+    out=$(pgpitr verify "$@" 2>"$IT_TMP/vf-verify.err")
+    rc=$?
+    if [ $rc -eq 1 ]; then ok "$name: verify exit 1"; else not_ok "$name: verify exit $rc, expected 1: $out $(cat "$IT_TMP/vf-verify.err")"; fi
+    case "$out" in
+    *"$want"*) ok "$name: reported: $(grep -F -- "$want" <<<"$out" | head -n 1)" ;;
+    *) not_ok "$name: output lacks '$want': $out" ;;
+    esac
+}
+
+verify_ok() {
+    local name=$1 out rc
+    shift
+    out=$(pgpitr verify "$@" 2>"$IT_TMP/vf-verify.err")
+    rc=$?
+    if [ $rc -eq 0 ] && grep -q ': OK (0 problem(s))' <<<"$out"; then
+        ok "$name: $(tail -n 1 <<<"$out")"
+    else
+        not_ok "$name: exit $rc: $out $(cat "$IT_TMP/vf-verify.err")"
+    fi
+}
+
+run_kind() {
+    local kind=$1 port=$2 d=$IT_TMP/pg-vf-$1 json id begin mid newest base vol vkey out i
+    CONF=$IT_TMP/pgpitr-vf-$kind.conf
+    echo "# repository kind: $kind"
+    write_conf "$CONF" "$kind"
+
+    # check-archive before the first archive: nothing there yet.
+    expect_exit "$kind: check-archive on an empty archive passes" 0 pgpitr check-archive
+    expect_exit "$kind: check-archive, barman's positional form, empty" 0 \
+        "$PGPITR_BIN" --config "$CONF" check-archive "$(sed -n 's/^repo = //p' "$CONF")" "$SERVER"
+
+    pg_rig_init "$d" "$port" || { not_ok "$kind: initdb"; return; }
+    pg_rig_conf "$d" "archive_mode = on"
+    pg_rig_conf "$d" "archive_command = '$PGPITR_BIN --config $CONF wal-push %p'"
+    pg_rig_start "$d" || { not_ok "$kind: server start"; return; }
+    mkdir -p "$IT_TMP/vf-tbs-$kind" && chown postgres:postgres "$IT_TMP/vf-tbs-$kind"
+    pg_rig_psql "$d" "create tablespace tbs1 location '$IT_TMP/vf-tbs-$kind'"
+    pg_rig_psql "$d" "create table in_tbs (id int) tablespace tbs1; insert into in_tbs select generate_series(1, 1000)"
+
+    json=$(pg_rig_as env PGHOST=$d/sock PGPORT=$port PGUSER=postgres \
+        "$PGPITR_BIN" --config "$CONF" backup --immediate-checkpoint --wal-wait-timeout 60 \
+        --max-archive-size 1MB --json 2>"$IT_TMP/vf-backup-$kind.err")
+    id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["backup_id"])' <<<"$json" 2>/dev/null)
+    begin=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["begin_wal"])' <<<"$json" 2>/dev/null)
+    check "$kind: backup DONE $(cat "$IT_TMP/vf-backup-$kind.err")" grep -q '"status": "DONE"' <<<"$json"
+    # WAL after the backup: three more segments, so one lies in the middle.
+    for i in 1 2 3; do
+        pg_rig_psql "$d" "create table t$i as select generate_series(1, 1000) g" >/dev/null
+        newest=$(pg_rig_psql "$d" "select pg_walfile_name(pg_switch_wal())")
+    done
+    for _ in $(seq 1 150); do
+        [ "$(pg_rig_psql "$d" "select coalesce(last_archived_wal, '') >= '$newest' from pg_stat_archiver")" = t ] && break
+        sleep 0.2
+    done
+    pg_rig_stop "$d"
+    base=$SERVER/base/$id
+
+    # The manifest records each stored object with its stored size and SHA-256.
+    obj_get "$base/pgpitr.manifest.json" "$IT_TMP/vf-manifest-$kind.json"
+    vol=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1]))["objects"]; print(len(o), " ".join(x["name"] for x in o))' "$IT_TMP/vf-manifest-$kind.json")
+    echo "# manifest objects: $vol"
+    check "$kind: manifest records several volumes (1MB volumes) and the tablespace's" \
+        python3 -c 'import json,sys; n=[x["name"] for x in json.load(open(sys.argv[1]))["objects"]]; sys.exit(not ("data.tar.gz" in n and "data_0001.tar.gz" in n and any(x[0].isdigit() for x in n)))' "$IT_TMP/vf-manifest-$kind.json"
+    vol=data_0001.tar.gz
+    vkey=$base/$vol
+    obj_get "$vkey" "$IT_TMP/vf-vol-$kind"
+    check "$kind: recorded size and SHA-256 are those of the stored bytes" \
+        python3 - "$IT_TMP/vf-manifest-$kind.json" "$IT_TMP/vf-vol-$kind" "$vol" <<'PY'
+import hashlib, json, os, sys
+o = {x["name"]: x for x in json.load(open(sys.argv[1]))["objects"]}[sys.argv[3]]
+data = open(sys.argv[2], "rb").read()
+sys.exit(not (o["size"] == len(data) == os.path.getsize(sys.argv[2]) and o["sha256"] == hashlib.sha256(data).hexdigest()))
+PY
+
+    # A clean repository.
+    verify_ok "$kind: clean repository"
+    verify_ok "$kind: clean repository, --full" --full
+    verify_ok "$kind: clean repository, one backup by id" "$id"
+    out=$(pgpitr verify all --format json 2>/dev/null)
+    check "$kind: --format json says ok" python3 -c 'import json,sys; j=json.load(sys.stdin); sys.exit(not (j["ok"] and j["backups_checked"] == 1 and j["wal_segments_checked"] >= 4 and j["problems"] == []))' <<<"$out"
+    expect_exit "$kind: verify of an unknown backup" 1 pgpitr verify 20000101T000000
+    expect_err_has "$kind: the unknown backup is named" "20000101T000000"
+
+    # check-archive: a new cluster must not archive where this one does.
+    expect_exit "$kind: check-archive on an archive holding another cluster's WAL fails" 1 pgpitr check-archive
+    expect_err_has "$kind: check-archive names a WAL file" "found"
+    expect_err_has "$kind: check-archive names the server" "'$SERVER'"
+    expect_exit "$kind: check-archive --timeline 2 passes (all WAL on timeline 1)" 0 pgpitr check-archive --timeline 2
+    expect_exit "$kind: check-archive --timeline 1 fails" 1 pgpitr check-archive --timeline 1
+    expect_exit "$kind: check-archive --timeline 0 is a usage error" 3 pgpitr check-archive --timeline 0
+
+    # 1. A WAL segment in the middle deleted.
+    mid=$(seg_plus "$begin" 2)
+    local wkey=$SERVER/wals/${mid:0:16}/$mid.gz
+    if obj_get "$wkey" "$IT_TMP/vf-wal-$kind"; then
+        obj_del "$wkey"
+        verify_damaged "$kind: deleted WAL $mid" "backup $id: $mid: WAL gap"
+        obj_put "$wkey" "$IT_TMP/vf-wal-$kind"
+    else
+        not_ok "$kind: WAL $mid is not archived"
+    fi
+
+    # 2. A truncated volume: caught by its size alone.
+    head -c 1000 "$IT_TMP/vf-vol-$kind" >"$IT_TMP/vf-vol-short-$kind"
+    obj_put "$vkey" "$IT_TMP/vf-vol-short-$kind"
+    verify_damaged "$kind: truncated volume" "backup $id: $vol: size mismatch: 1000 bytes stored"
+    obj_put "$vkey" "$IT_TMP/vf-vol-$kind"
+
+    # 3. A flipped byte: same size, so only --full sees it.
+    cp "$IT_TMP/vf-vol-$kind" "$IT_TMP/vf-vol-flip-$kind"
+    printf '\x5a' | dd of="$IT_TMP/vf-vol-flip-$kind" bs=1 seek=500 conv=notrunc 2>/dev/null
+    obj_put "$vkey" "$IT_TMP/vf-vol-flip-$kind"
+    verify_ok "$kind: flipped byte, without --full (sizes only)"
+    verify_damaged "$kind: flipped byte, --full" "backup $id: $vol: checksum mismatch" --full
+    obj_put "$vkey" "$IT_TMP/vf-vol-$kind"
+
+    # 4. backup.info without its end_wal line, then without backup.info at all.
+    obj_get "$base/backup.info" "$IT_TMP/vf-info-$kind"
+    grep -v '^end_wal=' "$IT_TMP/vf-info-$kind" >"$IT_TMP/vf-info-cut-$kind"
+    obj_put "$base/backup.info" "$IT_TMP/vf-info-cut-$kind"
+    verify_damaged "$kind: backup.info without end_wal" "backup $id: backup.info:end_wal: missing"
+    obj_del "$base/backup.info"
+    verify_damaged "$kind: backup folder without backup.info" "backup $id: backup.info: missing"
+    obj_put "$base/backup.info" "$IT_TMP/vf-info-$kind"
+
+    # A backup without manifest (as barman-cloud writes them) gets the other checks.
+    obj_del "$base/pgpitr.manifest.json"
+    verify_ok "$kind: backup without manifest (barman-cloud)" --full
+    obj_put "$base/pgpitr.manifest.json" "$IT_TMP/vf-manifest-$kind.json"
+    verify_ok "$kind: repository whole again" --full
+}
+
+for kind in ${IT_REPO_KINDS:-file}; do
+    case $kind in
+    file) run_kind file 27250 ;;
+    s3) run_kind s3 27251 ;;
+    esac # s3tls: the same driver as s3; TLS is covered by other suites
+done
+finish
