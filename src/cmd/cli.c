@@ -52,6 +52,23 @@ static const struct command commands[] = {
       "Remove the repository keys (S3: DeleteObjects, 1000 keys a request).\n"
       "Missing keys are fine; a key the store refuses to delete fails the command\n"
       "and is named." },
+    { "check-archive",
+      pitr_cmd_check_archive,
+      "check-archive [REPO_URL SERVER] [--timeline N]",
+      "Check that a new cluster may start archiving into the server's WAL folder, as\n"
+      "barman-cloud-check-wal-archive does: without --timeline any WAL file there fails the\n"
+      "check; with --timeline N only files of timeline N or later do. A missing bucket passes.\n"
+      "Exit 0 usable, 1 not usable (the first offending file is named), 2 network, 3 usage,\n"
+      "4 any other failure." },
+    { "verify",
+      pitr_cmd_verify,
+      "verify [ID|all] [--full] [--format console|json]",
+      "Check the repository: every object of every backup (or of backup ID) exists with the\n"
+      "size and SHA-256 pgpitr.manifest.json records (--full downloads each volume to check its\n"
+      "SHA-256); backups without those records (barman-cloud) get existence and backup.info\n"
+      "checks; the WAL from each backup's begin_wal to the newest archived WAL of every\n"
+      "timeline descending from it (history files followed) has no gap. Problems are named.\n"
+      "Exit 0 when all is well, 1 when a problem was found, another code when verify failed." },
     { "backup",
       pitr_cmd_backup,
       "backup [REPO_URL SERVER] [--pgdata DIR] [--dbname CONNINFO] [--immediate-checkpoint]\n"
@@ -79,23 +96,6 @@ static const struct command commands[] = {
       "wal-fetch) and the recovery_target_* settings to postgresql.auto.conf and creates\n"
       "recovery.signal (standby.signal with --standby). Times without a zone are UTC.\n"
       "Exit 3 when no backup qualifies for the target (the message names the earliest target)." },
-    { "check-archive",
-      pitr_cmd_check_archive,
-      "check-archive [REPO_URL SERVER] [--timeline N]",
-      "Check that a new cluster may start archiving into the server's WAL folder, as\n"
-      "barman-cloud-check-wal-archive does: without --timeline any WAL file there fails the\n"
-      "check; with --timeline N only files of timeline N or later do. A missing bucket passes.\n"
-      "Exit 0 usable, 1 not usable (the first offending file is named), 2 network, 3 usage,\n"
-      "4 any other failure." },
-    { "verify",
-      pitr_cmd_verify,
-      "verify [ID|all] [--full] [--format console|json]",
-      "Check the repository: every object of every backup (or of backup ID) exists with the\n"
-      "size and SHA-256 pgpitr.manifest.json records (--full downloads each volume to check its\n"
-      "SHA-256); backups without those records (barman-cloud) get existence and backup.info\n"
-      "checks; the WAL from each backup's begin_wal to the newest archived WAL of every\n"
-      "timeline descending from it (history files followed) has no gap. Problems are named.\n"
-      "Exit 0 when all is well, 1 when a problem was found, another code when verify failed." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
