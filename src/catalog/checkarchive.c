@@ -63,7 +63,7 @@ pitr_rc pitr_checkarchive_run(struct pitr_storage *st,
         pitr_err_clear(err);
         rc = PITR_OK;
     } else if (rc != PITR_OK) {
-        pitr_err_prefix(err, "check-archive: cannot list '%s/wals/'", server);
+        pitr_err_prefix(err, "check-archive");
     }
     for (size_t i = 0; rc == PITR_OK && i < w.n; i++)
         pitr_checkarchive_add(c, w.v[i].key);

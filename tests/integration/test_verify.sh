@@ -6,7 +6,10 @@
 # by name with exit 1: a deleted WAL segment in the middle, a truncated
 # volume, a flipped byte in a volume (--full), a backup.info without its
 # end_wal line, a backup folder without backup.info. Each damage is undone
-# before the next, so each check sees one problem.
+# before the next, so each check sees one problem. On file://, a restored
+# copy promoted onto timeline 2 archives into the same server: verify
+# follows the history file (a gap on timeline 2 and a missing history file
+# are named) and check-archive --timeline 2 fails, 3 passes.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -38,7 +41,12 @@ pgpitr() { "$PGPITR_BIN" --config "$CONF" "$@"; }
 
 # Objects by key relative to the repository root, the same way on every kind.
 obj_get() { pgpitr object-get "$1" "$2" 2>/dev/null; }
-obj_put() { pgpitr object-put "$1" "$2" >/dev/null 2>&1; }
+# A put back by root must stay readable by the server's wal-fetch (postgres).
+obj_put() {
+    pgpitr object-put "$1" "$2" >/dev/null 2>&1 || return 1
+    [ -d "$IT_TMP/vf-file" ] && chown -R postgres:postgres "$IT_TMP/vf-file"
+    return 0
+}
 obj_del() { pgpitr object-delete "$1" >/dev/null 2>&1; }
 
 # The segment n after segment name $1 (16 MiB segments, as initdb makes them).
@@ -105,6 +113,7 @@ run_kind() {
         [ "$(pg_rig_psql "$d" "select coalesce(last_archived_wal, '') >= '$newest' from pg_stat_archiver")" = t ] && break
         sleep 0.2
     done
+    TBS_OID=$(pg_rig_psql "$d" "select oid from pg_tablespace where spcname = 'tbs1'")
     pg_rig_stop "$d"
     base=$SERVER/base/$id
 
@@ -181,6 +190,51 @@ PY
     verify_ok "$kind: backup without manifest (barman-cloud)" --full
     obj_put "$base/pgpitr.manifest.json" "$IT_TMP/vf-manifest-$kind.json"
     verify_ok "$kind: repository whole again" --full
+    [ "$kind" = file ] && timeline_switch "$id"
+}
+
+# A restored copy promoted onto timeline 2 archives into the same server:
+# verify follows 00000002.history from the backup on timeline 1.
+timeline_switch() {
+    local id=$1 r=$IT_TMP/pg-vf-tl2 s2 mid2 key2 i
+    mkdir -p "$r/sock"
+    if ! pgpitr restore latest --tablespace "$TBS_OID:$r/tbs" "$r/data" >/dev/null 2>"$r.err"; then
+        not_ok "timeline 2: restore failed: $(cat "$r.err")"
+        return
+    fi
+    printf "port = 27252\nunix_socket_directories = '%s/sock'\n" "$r" >>"$r/data/postgresql.auto.conf"
+    echo 27252 >"$r/port"
+    chown -R postgres:postgres "$r"
+    pg_rig_start "$r" || { not_ok "timeline 2: restored server does not start"; return; }
+    for _ in $(seq 1 300); do
+        [ "$(pg_rig_psql "$r" "select pg_is_in_recovery()" 2>/dev/null)" = f ] && break
+        sleep 0.2
+    done
+    s2=$(pg_rig_psql "$r" "select pg_walfile_name(pg_current_wal_lsn())")
+    check "timeline 2: promoted onto timeline 2 ($s2)" test "${s2:0:8}" = 00000002
+    for i in 1 2 3; do
+        pg_rig_psql "$r" "create table u$i as select generate_series(1, 1000) g" >/dev/null
+        newest=$(pg_rig_psql "$r" "select pg_walfile_name(pg_switch_wal())")
+    done
+    for _ in $(seq 1 150); do
+        [ "$(pg_rig_psql "$r" "select coalesce(last_archived_wal, '') >= '$newest' from pg_stat_archiver")" = t ] && break
+        sleep 0.2
+    done
+    pg_rig_stop "$r"
+    verify_ok "timeline 2: the backup on timeline 1 reaches timeline 2"
+    expect_exit "timeline 2: check-archive --timeline 2 fails" 1 pgpitr check-archive --timeline 2
+    expect_err_has "timeline 2: check-archive names timeline 2's files" "newer than timeline 2"
+    expect_exit "timeline 2: check-archive --timeline 3 passes" 0 pgpitr check-archive --timeline 3
+
+    mid2=$(seg_plus "$s2" 1)
+    key2=$SERVER/wals/${mid2:0:16}/$mid2.gz
+    obj_get "$key2" "$IT_TMP/vf-wal2" && obj_del "$key2"
+    verify_damaged "timeline 2: deleted WAL $mid2" "backup $id: $mid2: WAL gap: segment missing on the way to timeline 2"
+    obj_put "$key2" "$IT_TMP/vf-wal2"
+    obj_get "$SERVER/wals/00000002.history.gz" "$IT_TMP/vf-hist2" && obj_del "$SERVER/wals/00000002.history.gz"
+    verify_damaged "timeline 2: deleted history file" "WAL archive: 00000002.history: missing: timeline 2 has WAL but no history file"
+    obj_put "$SERVER/wals/00000002.history.gz" "$IT_TMP/vf-hist2"
+    verify_ok "timeline 2: whole again" --full
 }
 
 for kind in ${IT_REPO_KINDS:-file}; do
