@@ -54,6 +54,20 @@ seg_plus() {
     python3 -c 'import sys; n=sys.argv[1]; i=int(n[8:16],16)*256+int(n[16:],16)+int(sys.argv[2]); print("%s%08X%08X" % (n[:8], i//256, i%256))' "$1" "$2"
 }
 
+# three_segments DIR TABLE-PREFIX: write three more WAL segments and wait
+# until the server has archived them.
+three_segments() {
+    local dir=$1 t=$2 i newest
+    for i in 1 2 3; do
+        pg_rig_psql "$dir" "create table $t$i as select generate_series(1, 1000) g" >/dev/null
+        newest=$(pg_rig_psql "$dir" "select pg_walfile_name(pg_switch_wal())")
+    done
+    for _ in $(seq 1 150); do
+        [ "$(pg_rig_psql "$dir" "select coalesce(last_archived_wal, '') >= '$newest' from pg_stat_archiver")" = t ] && break
+        sleep 0.2
+    done
+}
+
 # verify_damaged NAME WANT-TEXT VERIFY-ARGS...: verify exits 1 and names WANT-TEXT on stdout.
 verify_damaged() {
     local name=$1 want=$2 out rc
@@ -80,7 +94,7 @@ verify_ok() {
 }
 
 run_kind() {
-    local kind=$1 port=$2 d=$IT_TMP/pg-vf-$1 json id begin mid newest base vol vkey out i
+    local kind=$1 port=$2 d=$IT_TMP/pg-vf-$1 json id begin mid base vol vkey out
     CONF=$IT_TMP/pgpitr-vf-$kind.conf
     echo "# repository kind: $kind"
     write_conf "$CONF" "$kind"
@@ -105,14 +119,7 @@ run_kind() {
     begin=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["begin_wal"])' <<<"$json" 2>/dev/null)
     check "$kind: backup DONE $(cat "$IT_TMP/vf-backup-$kind.err")" grep -q '"status": "DONE"' <<<"$json"
     # WAL after the backup: three more segments, so one lies in the middle.
-    for i in 1 2 3; do
-        pg_rig_psql "$d" "create table t$i as select generate_series(1, 1000) g" >/dev/null
-        newest=$(pg_rig_psql "$d" "select pg_walfile_name(pg_switch_wal())")
-    done
-    for _ in $(seq 1 150); do
-        [ "$(pg_rig_psql "$d" "select coalesce(last_archived_wal, '') >= '$newest' from pg_stat_archiver")" = t ] && break
-        sleep 0.2
-    done
+    three_segments "$d" t
     TBS_OID=$(pg_rig_psql "$d" "select oid from pg_tablespace where spcname = 'tbs1'")
     pg_rig_stop "$d"
     base=$SERVER/base/$id
@@ -196,7 +203,7 @@ PY
 # A restored copy promoted onto timeline 2 archives into the same server:
 # verify follows 00000002.history from the backup on timeline 1.
 timeline_switch() {
-    local id=$1 r=$IT_TMP/pg-vf-tl2 s2 mid2 key2 i
+    local id=$1 r=$IT_TMP/pg-vf-tl2 s2 mid2 key2
     mkdir -p "$r/sock"
     if ! pgpitr restore latest --tablespace "$TBS_OID:$r/tbs" "$r/data" >/dev/null 2>"$r.err"; then
         not_ok "timeline 2: restore failed: $(cat "$r.err")"
@@ -212,14 +219,7 @@ timeline_switch() {
     done
     s2=$(pg_rig_psql "$r" "select pg_walfile_name(pg_current_wal_lsn())")
     check "timeline 2: promoted onto timeline 2 ($s2)" test "${s2:0:8}" = 00000002
-    for i in 1 2 3; do
-        pg_rig_psql "$r" "create table u$i as select generate_series(1, 1000) g" >/dev/null
-        newest=$(pg_rig_psql "$r" "select pg_walfile_name(pg_switch_wal())")
-    done
-    for _ in $(seq 1 150); do
-        [ "$(pg_rig_psql "$r" "select coalesce(last_archived_wal, '') >= '$newest' from pg_stat_archiver")" = t ] && break
-        sleep 0.2
-    done
+    three_segments "$r" u
     pg_rig_stop "$r"
     verify_ok "timeline 2: the backup on timeline 1 reaches timeline 2"
     expect_exit "timeline 2: check-archive --timeline 2 fails" 1 pgpitr check-archive --timeline 2
