@@ -86,7 +86,7 @@ integration: $(BIN) integration-bins
 	PGPITR_BIN=$(abspath $(BIN)) tests/integration/run.sh
 
 check: deps
-	$(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" unit check-systemd integration
+	$(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" check-systemd unit integration
 
 demo: deps
 	$(MAKE) --no-print-directory all
