@@ -1,6 +1,8 @@
 /* verify.c - checks that a server's repository is whole; see catalog/verify.h. */
 #include "pgpitr/catalog/verify.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -624,37 +626,240 @@ static char *info_value(const char *text, size_t len, const char *key)
     return NULL;
 }
 
-/* Read key back and compare its SHA-256 with want. */
-static pitr_rc hash_object(struct pitr_storage *st,
+/* One file the manifest lists: member path (without "./") in a volume. */
+struct mfile {
+    const char *volume; /* borrowed from the manifest */
+    const char *path;   /* borrowed; "./" stripped */
+    uint64_t size;
+    const char *sha256;
+    int seen;
+};
+
+static const char *strip_dot(const char *n)
+{
+    while (n[0] == '.' && n[1] == '/')
+        n += 2;
+    return n;
+}
+
+static int mfile_cmp(const void *a, const void *b)
+{
+    const struct mfile *x = a, *y = b;
+    int c = strcmp(x->volume, y->volume);
+
+    return c != 0 ? c : strcmp(x->path, y->path);
+}
+
+#define READ_CHUNK ((size_t)1 << 20)
+
+/* libarchive's source: the storage reader, with every stored byte hashed on the way. */
+struct vol_reader {
+    struct pitr_storage_reader *rd;
+    struct pitr_sha256 h;
+    char *buf; /* owned; READ_CHUNK bytes */
+    uint64_t bytes;
+    struct pitr_err err;
+    int failed;
+};
+
+static pitr_rc vol_read(struct vol_reader *vr, size_t *got)
+{
+    pitr_rc rc = pitr_storage_reader_read(vr->rd, vr->buf, READ_CHUNK, got, &vr->err);
+
+    if (rc == PITR_OK && *got > 0) {
+        vr->bytes += *got;
+        rc = pitr_sha256_update(&vr->h, vr->buf, *got, &vr->err);
+    }
+    vr->failed |= rc != PITR_OK;
+    return rc;
+}
+
+static la_ssize_t vol_read_cb(struct archive *a, void *ud, const void **out)
+{
+    struct vol_reader *vr = ud;
+    size_t got = 0;
+
+    if (vol_read(vr, &got) != PITR_OK) {
+        archive_set_error(a, EIO, "%s", vr->err.msg);
+        return -1;
+    }
+    *out = vr->buf;
+    return (la_ssize_t)got;
+}
+
+/* Hash one member's data into hex; its size into *size. */
+static int hash_member(struct archive *a, uint64_t *size, char hex[PITR_SHA256_HEX_LEN + 1])
+{
+    struct pitr_sha256 h = { 0 };
+    struct pitr_err e = { 0 };
+    unsigned char md[PITR_SHA256_LEN];
+    const void *blk;
+    size_t sz;
+    la_int64_t off;
+    int r, ok = pitr_sha256_init(&h, &e) == PITR_OK;
+
+    *size = 0;
+    while (ok && (r = archive_read_data_block(a, &blk, &sz, &off)) == ARCHIVE_OK) {
+        *size += sz;
+        ok = pitr_sha256_update(&h, blk, sz, &e) == PITR_OK;
+    }
+    ok = ok && r == ARCHIVE_EOF && pitr_sha256_final(&h, md, &e) == PITR_OK;
+    if (ok)
+        pitr_hex_encode(md, sizeof(md), hex);
+    pitr_sha256_release(&h);
+    return ok;
+}
+
+/*
+ * --full for one stored volume: read it once; its stored bytes' SHA-256
+ * against want_sha (NULL: not recorded), and every regular member against
+ * the manifest's files of this volume (files[0..nfiles), sorted).
+ */
+static pitr_rc full_volume(struct pitr_storage *st,
                            const char *key,
-                           char hex[PITR_SHA256_HEX_LEN + 1],
-                           uint64_t *bytes,
+                           const char *id,
+                           const char *volume,
+                           const char *want_sha,
+                           struct mfile *files,
+                           size_t nfiles,
+                           struct pitr_verify_report *r,
                            struct pitr_err *err)
 {
-    struct pitr_storage_reader *rd = NULL;
-    struct pitr_sha256 h = { 0 };
+    struct vol_reader vr = { 0 };
+    struct archive *a = NULL;
+    struct archive_entry *ae;
     unsigned char md[PITR_SHA256_LEN];
-    size_t cap = (size_t)1 << 20, got = 0;
-    char *chunk = pitr_malloc(cap);
+    char hex[PITR_SHA256_HEX_LEN + 1], corrupt[512] = "", obj[1024];
+    size_t got;
     pitr_rc rc;
+    int ar;
 
-    rc = pitr_sha256_init(&h, err);
+    rc = pitr_sha256_init(&vr.h, err);
     if (rc == PITR_OK)
-        rc = pitr_storage_open_read(st, key, 0, PITR_STORAGE_TO_END, &rd, err);
-    while (rc == PITR_OK) {
-        rc = pitr_storage_reader_read(rd, chunk, cap, &got, err);
-        if (rc != PITR_OK || got == 0)
+        rc = pitr_storage_open_read(st, key, 0, PITR_STORAGE_TO_END, &vr.rd, err);
+    if (rc != PITR_OK)
+        goto out;
+    vr.buf = pitr_malloc(READ_CHUNK);
+    a = archive_read_new();
+    archive_read_support_filter_all(a);
+    archive_read_support_format_tar(a);
+    ar = archive_read_open(a, &vr, NULL, vol_read_cb, NULL);
+    while (ar == ARCHIVE_OK || ar == ARCHIVE_WARN) {
+        struct mfile key_f, *f;
+        uint64_t size;
+
+        ar = archive_read_next_header(a, &ae);
+        if (ar == ARCHIVE_EOF)
             break;
-        *bytes += got;
-        rc = pitr_sha256_update(&h, chunk, got, err);
+        if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN)
+            break;
+        if (archive_entry_filetype(ae) != AE_IFREG)
+            continue;
+        key_f.volume = volume;
+        key_f.path = strip_dot(archive_entry_pathname(ae));
+        f = nfiles > 0 ? bsearch(&key_f, files, nfiles, sizeof(*files), mfile_cmp) : NULL;
+        if (!hash_member(a, &size, hex)) {
+            ar = ARCHIVE_FATAL;
+            break;
+        }
+        if (f == NULL)
+            continue; /* not in the manifest (a file of an older format); nothing to compare */
+        f->seen = 1;
+        snprintf(obj, sizeof(obj), "%s:%s", volume, f->path);
+        if (size != f->size)
+            pitr_verify_report_add(r,
+                                   id,
+                                   obj,
+                                   "size mismatch: %" PRIu64 " bytes in the volume, the manifest "
+                                   "records %" PRIu64,
+                                   size,
+                                   f->size);
+        else if (f->sha256 != NULL && strcmp(hex, f->sha256) != 0)
+            pitr_verify_report_add(
+              r, id, obj, "checksum mismatch: SHA-256 %s, the manifest records %s", hex, f->sha256);
     }
+    if (ar != ARCHIVE_EOF) {
+        if (vr.failed) {
+            *err = vr.err;
+            rc = pitr_err_prefix(err, "verify: cannot read '%s'", key);
+            goto out;
+        }
+        snprintf(corrupt,
+                 sizeof(corrupt),
+                 "corrupt: not a readable tar archive: %s",
+                 archive_error_string(a) ? archive_error_string(a) : "unknown error");
+    }
+    /* The rest of the object, so its SHA-256 covers every stored byte. */
+    do
+        rc = vol_read(&vr, &got);
+    while (rc == PITR_OK && got > 0);
     if (rc == PITR_OK)
-        rc = pitr_sha256_final(&h, md, err);
-    if (rc == PITR_OK)
-        pitr_hex_encode(md, sizeof(md), hex);
-    pitr_storage_reader_close(rd);
-    pitr_sha256_release(&h);
-    pitr_free(chunk);
+        rc = pitr_sha256_final(&vr.h, md, &vr.err);
+    if (rc != PITR_OK) {
+        *err = vr.err;
+        rc = pitr_err_prefix(err, "verify: cannot read '%s'", key);
+        goto out;
+    }
+    r->bytes_hashed += vr.bytes;
+    pitr_hex_encode(md, sizeof(md), hex);
+    if (want_sha != NULL && strcmp(hex, want_sha) != 0)
+        pitr_verify_report_add(r,
+                               id,
+                               volume,
+                               "checksum mismatch: the stored bytes have SHA-256 %s, the "
+                               "manifest records %s",
+                               hex,
+                               want_sha);
+    if (corrupt[0] != '\0')
+        pitr_verify_report_add(r, id, volume, "%s", corrupt);
+    else
+        for (size_t i = 0; i < nfiles; i++)
+            if (strcmp(files[i].volume, volume) == 0 && !files[i].seen) {
+                snprintf(obj, sizeof(obj), "%s:%s", volume, files[i].path);
+                pitr_verify_report_add(
+                  r, id, obj, "missing: the manifest lists it in this volume, which lacks it");
+            }
+out:
+    archive_read_free(a);
+    pitr_storage_reader_close(vr.rd);
+    pitr_sha256_release(&vr.h);
+    pitr_free(vr.buf);
+    return rc;
+}
+
+/*
+ * --full over every stored volume of backup folder d: rec[0..nrec) are the
+ * recorded objects, mf[0..nmf) the manifest's files, sorted (both may be
+ * empty: a barman-cloud backup's volumes are still read whole, so a
+ * corrupt one is found).
+ */
+static pitr_rc full_volumes(struct pitr_storage *st,
+                            const char *server,
+                            const struct backup_dir *d,
+                            const struct pitr_verify_object *stored,
+                            const struct pitr_verify_object *rec,
+                            size_t nrec,
+                            struct mfile *mf,
+                            size_t nmf,
+                            struct pitr_verify_report *r,
+                            struct pitr_err *err)
+{
+    pitr_rc rc = PITR_OK;
+
+    for (size_t i = 0; rc == PITR_OK && i < d->n; i++) {
+        const struct pitr_verify_object *ro = find_object(rec, nrec, stored[i].name);
+        char stream[32], *okey;
+        unsigned index;
+
+        if (!parse_volume(stored[i].name, stream, &index))
+            continue;
+        if (ro != NULL && ro->size != stored[i].size)
+            continue; /* already reported; reading it would only repeat that */
+        okey = pitr_asprintf("%s/base/%s/%s", server, d->id, stored[i].name);
+        rc = full_volume(
+          st, okey, d->id, stored[i].name, ro != NULL ? ro->sha256 : NULL, mf, nmf, r, err);
+        pitr_free(okey);
+    }
     return rc;
 }
 
@@ -671,10 +876,11 @@ static pitr_rc check_manifest(struct pitr_storage *st,
 {
     char *key = pitr_asprintf("%s/base/%s/pgpitr.manifest.json", server, d->id);
     struct pitr_verify_object *rec = NULL;
+    struct mfile *mf = NULL;
     struct pitr_buf b;
-    json_t *root = NULL, *objs, *o;
+    json_t *root = NULL, *objs, *files, *o;
     json_error_t je;
-    size_t nrec = 0, i;
+    size_t nrec = 0, nmf = 0, i;
     const char *v;
     pitr_rc rc;
 
@@ -709,52 +915,54 @@ static pitr_rc check_manifest(struct pitr_storage *st,
                                info_end_wal,
                                v);
     objs = json_object_get(root, "objects");
-    if (!json_is_array(objs)) {
+    if (json_is_array(objs)) {
+        rec = pitr_calloc(json_array_size(objs) + 1, sizeof(*rec));
+        json_array_foreach(objs, i, o)
+        {
+            json_t *js = json_object_get(o, "size");
+
+            rec[nrec].name = json_string_value(json_object_get(o, "name"));
+            rec[nrec].sha256 = json_string_value(json_object_get(o, "sha256"));
+            if (rec[nrec].name == NULL || !json_is_integer(js) || json_integer_value(js) < 0) {
+                pitr_verify_report_add(
+                  r, d->id, "pgpitr.manifest.json", "malformed: object entry %zu", i);
+                continue;
+            }
+            rec[nrec].size = (uint64_t)json_integer_value(js);
+            nrec++;
+        }
+        pitr_verify_objects(r, d->id, rec, nrec, stored, d->n);
+    } else {
         pitr_log_info("verify: backup %s: the manifest records no objects (made before pgpitr "
-                      "recorded them): volumes checked for existence only",
+                      "recorded them): volume sizes are not checked",
                       d->id);
-        goto out;
     }
-    rec = pitr_calloc(json_array_size(objs) + 1, sizeof(*rec));
-    json_array_foreach(objs, i, o)
+    if (!full)
+        goto out;
+    files = json_object_get(root, "files");
+    mf = pitr_calloc(json_array_size(files) + 1, sizeof(*mf));
+    json_array_foreach(files, i, o)
     {
         json_t *js = json_object_get(o, "size");
 
-        rec[nrec].name = json_string_value(json_object_get(o, "name"));
-        rec[nrec].sha256 = json_string_value(json_object_get(o, "sha256"));
-        if (rec[nrec].name == NULL || !json_is_integer(js) || json_integer_value(js) < 0) {
+        mf[nmf].volume = json_string_value(json_object_get(o, "volume"));
+        mf[nmf].path = json_string_value(json_object_get(o, "path"));
+        mf[nmf].sha256 = json_string_value(json_object_get(o, "sha256"));
+        if (mf[nmf].volume == NULL || mf[nmf].path == NULL || !json_is_integer(js) ||
+            json_integer_value(js) < 0) {
             pitr_verify_report_add(
-              r, d->id, "pgpitr.manifest.json", "malformed: object entry %zu", i);
+              r, d->id, "pgpitr.manifest.json", "malformed: file entry %zu", i);
             continue;
         }
-        rec[nrec].size = (uint64_t)json_integer_value(js);
-        nrec++;
+        mf[nmf].path = strip_dot(mf[nmf].path);
+        mf[nmf].size = (uint64_t)json_integer_value(js);
+        nmf++;
     }
-    pitr_verify_objects(r, d->id, rec, nrec, stored, d->n);
-    for (i = 0; full && i < nrec; i++) {
-        const struct pitr_verify_object *s = find_object(stored, d->n, rec[i].name);
-        char hex[PITR_SHA256_HEX_LEN + 1], *okey;
-
-        if (s == NULL || s->size != rec[i].size || rec[i].sha256 == NULL)
-            continue; /* already reported, or nothing to compare with */
-        okey = pitr_asprintf("%s/base/%s/%s", server, d->id, rec[i].name);
-        rc = hash_object(st, okey, hex, &r->bytes_hashed, err);
-        if (rc != PITR_OK)
-            pitr_err_prefix(err, "verify: cannot read '%s'", okey);
-        else if (strcmp(hex, rec[i].sha256) != 0)
-            pitr_verify_report_add(r,
-                                   d->id,
-                                   rec[i].name,
-                                   "checksum mismatch: the stored bytes have SHA-256 %s, the "
-                                   "manifest records %s",
-                                   hex,
-                                   rec[i].sha256);
-        pitr_free(okey);
-        if (rc != PITR_OK)
-            goto out;
-    }
+    qsort(mf, nmf, sizeof(*mf), mfile_cmp);
+    rc = full_volumes(st, server, d, stored, rec, nrec, mf, nmf, r, err);
 out:
     json_decref(root);
+    pitr_free(mf);
     pitr_free(rec);
     pitr_buf_release(&b);
     pitr_free(key);
@@ -872,12 +1080,16 @@ static pitr_rc check_backup(struct pitr_storage *st,
     for (size_t t = 0; t < info.ntablespaces; t++)
         oids[t] = info.tablespaces[t].oid;
     pitr_verify_volumes(r, d->id, stored, d->n, oids, info.ntablespaces);
-    if (has_manifest)
+    if (has_manifest) {
         rc = check_manifest(st, server, d, stored, info.begin_wal, *end_wal, full, r, err);
-    else
+    } else {
         pitr_log_info("verify: backup %s has no pgpitr.manifest.json (barman-cloud): existence "
-                      "and backup.info checked",
-                      d->id);
+                      "and backup.info checked%s",
+                      d->id,
+                      full ? ", volumes read whole" : "");
+        if (full)
+            rc = full_volumes(st, server, d, stored, NULL, 0, NULL, 0, r, err);
+    }
 out:
     pitr_cat_backup_release(&info);
     pitr_buf_release(&text);

@@ -181,6 +181,14 @@ PY
     obj_put "$vkey" "$IT_TMP/vf-vol-flip-$kind"
     verify_ok "$kind: flipped byte, without --full (sizes only)"
     verify_damaged "$kind: flipped byte, --full" "backup $id: $vol: checksum mismatch" --full
+    # A manifest without "objects" (older pgpitr): --full still reads every
+    # member of the volume and compares it with the manifest's files.
+    python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); del m["objects"]; json.dump(m, open(sys.argv[2], "w"))' \
+        "$IT_TMP/vf-manifest-$kind.json" "$IT_TMP/vf-manifest-old-$kind.json"
+    obj_put "$base/pgpitr.manifest.json" "$IT_TMP/vf-manifest-old-$kind.json"
+    verify_ok "$kind: older manifest, flipped byte, without --full"
+    verify_damaged "$kind: older manifest, flipped byte, --full reads the members" "backup $id: $vol" --full
+    obj_put "$base/pgpitr.manifest.json" "$IT_TMP/vf-manifest-$kind.json"
     obj_put "$vkey" "$IT_TMP/vf-vol-$kind"
 
     # 4. backup.info without its end_wal line, then without backup.info at all.
