@@ -9,7 +9,8 @@
 # before the next, so each check sees one problem. On file://, a restored
 # copy promoted onto timeline 2 archives into the same server: verify
 # follows the history file (a gap on timeline 2 and a missing history file
-# are named) and check-archive --timeline 2 fails, 3 passes.
+# are named) and check-archive --timeline 2 fails, 3 passes. On s3://,
+# check-archive's exit status equals barman-cloud-check-wal-archive's.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -52,6 +53,19 @@ obj_del() { pgpitr object-delete "$1" >/dev/null 2>&1; }
 # The segment n after segment name $1 (16 MiB segments, as initdb makes them).
 seg_plus() {
     python3 -c 'import sys; n=sys.argv[1]; i=int(n[8:16],16)*256+int(n[16:],16)+int(sys.argv[2]); print("%s%08X%08X" % (n[:8], i//256, i%256))' "$1" "$2"
+}
+
+# same_as_barman NAME ARGS...: on s3, barman-cloud-check-wal-archive and
+# pgpitr check-archive give the same exit status for the same archive.
+same_as_barman() {
+    local name=$1 url b p
+    shift
+    url=$(sed -n 's/^repo = //p' "$CONF")
+    barman-cloud-check-wal-archive --endpoint-url "$PITR_TEST_S3_ENDPOINT" "$@" "$url" "$SERVER" >/dev/null 2>&1
+    b=$?
+    pgpitr check-archive "$@" >/dev/null 2>&1
+    p=$?
+    if [ "$b" -eq "$p" ]; then ok "$name: pgpitr and barman-cloud-check-wal-archive both exit $p"; else not_ok "$name: pgpitr exits $p, barman-cloud-check-wal-archive $b"; fi
 }
 
 # three_segments DIR TABLE-PREFIX: write three more WAL segments and wait
@@ -104,6 +118,7 @@ run_kind() {
     expect_exit "$kind: check-archive, barman's positional form, empty" 0 \
         "$PGPITR_BIN" --config "$CONF" check-archive "$(sed -n 's/^repo = //p' "$CONF")" "$SERVER"
 
+    [ "$kind" = s3 ] && same_as_barman "s3: empty archive"
     pg_rig_init "$d" "$port" || { not_ok "$kind: initdb"; return; }
     pg_rig_conf "$d" "archive_mode = on"
     pg_rig_conf "$d" "archive_command = '$PGPITR_BIN --config $CONF wal-push %p'"
@@ -157,6 +172,11 @@ PY
     expect_exit "$kind: check-archive --timeline 2 passes (all WAL on timeline 1)" 0 pgpitr check-archive --timeline 2
     expect_exit "$kind: check-archive --timeline 1 fails" 1 pgpitr check-archive --timeline 1
     expect_exit "$kind: check-archive --timeline 0 is a usage error" 3 pgpitr check-archive --timeline 0
+    if [ "$kind" = s3 ]; then
+        same_as_barman "s3: archive with WAL"
+        same_as_barman "s3: archive with WAL, --timeline 1" --timeline 1
+        same_as_barman "s3: archive with WAL, --timeline 2" --timeline 2
+    fi
 
     # 1. A WAL segment in the middle deleted.
     mid=$(seg_plus "$begin" 2)
