@@ -10,7 +10,9 @@
 # copy promoted onto timeline 2 archives into the same server: verify
 # follows the history file (a gap on timeline 2 and a missing history file
 # are named) and check-archive --timeline 2 fails, 3 passes. On s3://,
-# check-archive's exit status equals barman-cloud-check-wal-archive's.
+# check-archive's exit status equals barman-cloud-check-wal-archive's, and
+# a real barman-cloud-backup in the same server verifies (--full reads it;
+# a truncated data.tar is named).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -226,6 +228,32 @@ PY
     obj_put "$base/pgpitr.manifest.json" "$IT_TMP/vf-manifest-$kind.json"
     verify_ok "$kind: repository whole again" --full
     [ "$kind" = file ] && timeline_switch "$id"
+    [ "$kind" = s3 ] && barman_backup "$d" "$port"
+}
+
+# A real barman-cloud-backup into the same server (it has no manifest):
+# verify checks it with backup.info and existence, --full reads its volume,
+# and a truncated one is named.
+barman_backup() {
+    local d=$1 port=$2 url bid out
+    url=$(sed -n 's/^repo = //p' "$CONF")
+    pg_rig_start "$d" || { not_ok "barman: server start"; return; }
+    barman-cloud-backup --endpoint-url "$PITR_TEST_S3_ENDPOINT" -h "$d/sock" -p "$port" -U postgres \
+        --immediate-checkpoint "$url" "$SERVER" >"$IT_TMP/vf-barman.log" 2>&1
+    check "barman: barman-cloud-backup exit 0 $(tail -n 3 "$IT_TMP/vf-barman.log")" test $? -eq 0
+    pg_rig_psql "$d" "select pg_switch_wal()" >/dev/null
+    sleep 1
+    pg_rig_stop "$d"
+    out=$(pgpitr verify --full 2>/dev/null)
+    check "barman: pgpitr's and barman's backups verify OK with --full: $(tail -n 1 <<<"$out")" \
+        grep -q '2 backup(s) checked.*: OK (0 problem(s))' <<<"$out"
+    bid=$(barman-cloud-backup-list --endpoint-url "$PITR_TEST_S3_ENDPOINT" --format json "$url" "$SERVER" 2>/dev/null |
+        python3 -c 'import json,sys; print(sorted(b["backup_id"] for b in json.load(sys.stdin)["backups_list"])[-1])' 2>/dev/null)
+    obj_get "$SERVER/base/$bid/data.tar" "$IT_TMP/vf-barman-data.tar" || { not_ok "barman: no data.tar in $bid"; return; }
+    head -c 100000 "$IT_TMP/vf-barman-data.tar" >"$IT_TMP/vf-barman-short.tar"
+    obj_put "$SERVER/base/$bid/data.tar" "$IT_TMP/vf-barman-short.tar"
+    verify_damaged "barman: truncated data.tar, --full" "backup $bid: data.tar: corrupt" --full
+    obj_put "$SERVER/base/$bid/data.tar" "$IT_TMP/vf-barman-data.tar"
 }
 
 # A restored copy promoted onto timeline 2 archives into the same server:
