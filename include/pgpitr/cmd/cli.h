@@ -23,5 +23,10 @@ int pitr_cmd_check_archive(const struct pitr_config *cfg, int argc, char **argv)
 int pitr_cmd_verify(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_backup(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_list(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_show(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_keep(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_delete(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_retention(const struct pitr_config *cfg, int argc, char **argv);
 
 #endif
