@@ -594,38 +594,6 @@ static void listing_release(struct listing *l)
     pitr_free(l->d);
 }
 
-/*
- * The value of key in backup.info text as written (NULL when the line is
- * missing or its value is None); owned by the caller.
- */
-static char *info_value(const char *text, size_t len, const char *key)
-{
-    const char *p = text, *end = text + len;
-    size_t klen = strlen(key);
-
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p)), *le = nl ? nl : end, *v;
-
-        if ((size_t)(le - p) > klen && strncmp(p, key, klen) == 0) {
-            for (v = p + klen; v < le && (*v == ' ' || *v == '\t'); v++)
-                ;
-            if (v < le && *v == '=') {
-                const char *ve = le;
-
-                for (v++; v < le && (*v == ' ' || *v == '\t'); v++)
-                    ;
-                while (ve > v && isspace((unsigned char)ve[-1]))
-                    ve--;
-                if (ve == v || (ve - v == 4 && memcmp(v, "None", 4) == 0))
-                    return NULL;
-                return pitr_strndup(v, (size_t)(ve - v));
-            }
-        }
-        p = nl ? nl + 1 : end;
-    }
-    return NULL;
-}
-
 /* One file the manifest lists: member path (without "./") in a volume. */
 struct mfile {
     const char *volume; /* borrowed from the manifest */
@@ -985,7 +953,7 @@ static pitr_rc check_backup(struct pitr_storage *st,
     uint32_t *oids = NULL, btli = 0, etli = 0;
     uint64_t bseg = 0, eseg = 0;
     int has_info = 0, has_manifest = 0;
-    char *key = pitr_asprintf("%s/base/%s/backup.info", server, d->id), *v;
+    char *key = pitr_asprintf("%s/base/%s/backup.info", server, d->id);
     struct pitr_buf text;
     pitr_rc rc = PITR_OK;
 
@@ -1029,30 +997,27 @@ static pitr_rc check_backup(struct pitr_storage *st,
     }
     r->backups_checked++;
     for (size_t k = 0; k < sizeof(required_keys) / sizeof(required_keys[0]); k++) {
+        const char *v = pitr_cat_field(&info, required_keys[k]);
         char obj[64];
 
-        v = info_value(text.data, text.len, required_keys[k]);
-        if (v == NULL) {
+        if (v == NULL || v[0] == '\0' || strcmp(v, "None") == 0) {
             snprintf(obj, sizeof(obj), "backup.info:%s", required_keys[k]);
             pitr_verify_report_add(
               r, d->id, obj, "missing: backup.info has no value for '%s'", required_keys[k]);
         }
-        pitr_free(v);
     }
-    v = info_value(text.data, text.len, "xlog_segment_size");
-    if (v != NULL) {
-        char *e;
-        unsigned long n = strtoul(v, &e, 10);
-        struct pitr_err serr = { 0 };
+    {
+        /* The catalog keeps 16 MiB for a value it cannot use; say so. */
+        const char *v = pitr_cat_field(&info, "xlog_segment_size");
+        char want[16];
 
-        if (*e != '\0' || n > UINT32_MAX ||
-            pitr_cat_wal_check_seg_size((uint32_t)n, &serr) != PITR_OK)
+        snprintf(want, sizeof(want), "%" PRIu32, info.xlog_segment_size);
+        if (v != NULL && strcmp(v, "None") != 0 && strcmp(v, want) != 0)
             pitr_verify_report_add(r, d->id, "backup.info:xlog_segment_size", "invalid: '%s'", v);
         else
-            *seg_size = (uint32_t)n;
-        pitr_free(v);
+            *seg_size = info.xlog_segment_size;
     }
-    *end_wal = info_value(text.data, text.len, "end_wal");
+    *end_wal = info.end_wal != NULL ? pitr_strdup(info.end_wal) : NULL;
     if (info.begin_wal != NULL) {
         struct pitr_err werr = { 0 };
 
