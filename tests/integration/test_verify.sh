@@ -227,7 +227,10 @@ PY
     verify_ok "$kind: backup without manifest (barman-cloud)" --full
     obj_put "$base/pgpitr.manifest.json" "$IT_TMP/vf-manifest-$kind.json"
     verify_ok "$kind: repository whole again" --full
-    [ "$kind" = file ] && timeline_switch "$id"
+    if [ "$kind" = file ]; then
+        timeline_switch "$id"
+        retention_unit
+    fi
     [ "$kind" = s3 ] && barman_backup "$d" "$port"
 }
 
@@ -291,6 +294,22 @@ timeline_switch() {
     verify_damaged "timeline 2: deleted history file" "WAL archive: 00000002.history: missing: timeline 2 has WAL but no history file"
     obj_put "$SERVER/wals/00000002.history.gz" "$IT_TMP/vf-hist2"
     verify_ok "timeline 2: whole again" --full
+}
+
+# The retention unit's command line, as systemd runs it (the policy from the
+# config file's retention-policy key, no option), then verify: the
+# repository is still whole.
+retention_unit() {
+    local top=$here/../.. cmd conf=$IT_TMP/pgpitr-vf-unit.conf out
+    cmd=$(sed -n "s|^ExecStart=@BINDIR@/pgpitr ||p" "$top/systemd/pgpitr-retention.service")
+    { cat "$CONF"; echo "retention-policy = REDUNDANCY 1"; } >"$conf"
+    chown postgres:postgres "$conf" && chmod 600 "$conf"
+    # shellcheck disable=SC2086 # the unit's words
+    out=$(pg_rig_as env PGPITR_CONFIG="$conf" "$PGPITR_BIN" $cmd 2>&1)
+    check "systemd: the retention unit's command ('pgpitr $cmd') exits 0: $(tail -n 2 <<<"$out")" test $? -eq 0
+    check "systemd: it applied the policy from the config file (the only backup is VALID)" \
+        grep -q "VALID" <<<"$out"
+    verify_ok "systemd: after retention, the repository verifies" --full
 }
 
 for kind in ${IT_REPO_KINDS:-file}; do
