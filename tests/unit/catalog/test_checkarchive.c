@@ -150,22 +150,7 @@ static void decide__max_timeline_of_offenders(void **state)
 
 static void touch(const char *root, const char *rel)
 {
-    char path[1024], dir[1024], *slash;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "%s/%s", root, rel);
-    snprintf(dir, sizeof(dir), "%s", path);
-    slash = strrchr(dir, '/');
-    *slash = '\0';
-    for (char *p = dir + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
-        *p = '\0';
-        (void)mkdir(dir, 0700);
-        *p = '/';
-    }
-    (void)mkdir(dir, 0700);
-    f = fopen(path, "w");
-    assert_non_null(f);
-    fclose(f);
+    assert_int_equal(pitr_test_write_file(root, rel, ""), 0);
 }
 
 static void run__local_repository(void **state)

@@ -13,9 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
+#include "../support/tmpdir.h"
 #include "pgpitr/catalog/verify.h"
 #include "pgpitr/core/mem.h"
+#include "pgpitr/storage/storage.h"
 
 #define SEG ((uint32_t)16 * 1024 * 1024)
 
@@ -539,6 +542,128 @@ static void wal__begin_not_archived(void **state)
     archive_release(&a);
 }
 
+/* ---- the run over a local repository -------------------------------------- */
+
+static void put_file(const char *root, const char *rel, const char *body)
+{
+    assert_int_equal(pitr_test_write_file(root, rel, body), 0);
+}
+
+#define INFO_KEYS                                                                                  \
+    "begin_time=2024-01-01 00:00:00+00:00\nbegin_wal=000000010000000000000002\n"                   \
+    "begin_xlog=0/2000028\nend_time=2024-01-01 00:01:00+00:00\nend_wal=000000010000000000000002\n" \
+    "end_xlog=0/2000100\nsystemid=7000000000000000001\ntimeline=1\nversion=150005\n"               \
+    "tablespaces=None\n"
+
+struct repo {
+    char root[64];
+    struct pitr_storage *st;
+};
+
+static int repo_setup(void **state)
+{
+    struct repo *r = pitr_calloc(1, sizeof(*r));
+    struct pitr_err err = { 0 };
+
+    snprintf(r->root, sizeof(r->root), "/tmp/pgpitr-verify-XXXXXX");
+    assert_non_null(mkdtemp(r->root));
+    assert_int_equal(pitr_storage_posix_new(r->root, &r->st, &err), PITR_OK);
+    /* a DONE backup named nightly, whole */
+    put_file(r->root,
+             "srv/base/20240101T000000/backup.info",
+             INFO_KEYS "backup_name=nightly\nstatus=DONE\n");
+    put_file(r->root, "srv/base/20240101T000000/data.tar", "tar bytes");
+    /* a FAILED one: skipped */
+    put_file(r->root, "srv/base/20240102T000000/backup.info", INFO_KEYS "status=FAILED\n");
+    /* a folder without backup.info */
+    put_file(r->root, "srv/base/20240103T000000/data.tar", "tar bytes");
+    put_file(r->root, "srv/wals/0000000100000000/000000010000000000000002", "w");
+    put_file(r->root, "srv/wals/0000000100000000/000000010000000000000003", "w");
+    *state = r;
+    return 0;
+}
+
+static int repo_teardown(void **state)
+{
+    struct repo *r = *state;
+
+    pitr_storage_free(r->st);
+    pitr_test_rm_rf(r->root);
+    pitr_free(r);
+    return 0;
+}
+
+static void run__every_backup(void **state)
+{
+    struct repo *rp = *state;
+    struct pitr_verify_opts o = { 0 };
+    struct pitr_verify_report r;
+    struct pitr_err err = { 0 };
+
+    assert_int_equal(pitr_verify_run(rp->st, "srv", &o, &r, &err), PITR_OK);
+    assert_int_equal(r.backups_checked, 2);
+    assert_int_equal(r.backups_skipped, 1);
+    assert_int_equal(r.wal_segments_checked, 2);
+    expect_problem(&r, "backup.info", "no backup.info");
+    assert_string_equal(problem(&r, "backup.info") ? problem(&r, "backup.info")->backup_id : "",
+                        "20240103T000000");
+    assert_int_equal(r.n, 1);
+    pitr_verify_report_release(&r);
+}
+
+static void run__one_backup_by_id_name_or_latest(void **state)
+{
+    static const char *const ids[] = { "20240101T000000", "nightly", "latest" };
+    struct repo *rp = *state;
+
+    for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+        struct pitr_verify_opts o = { ids[i], 0 };
+        struct pitr_verify_report r;
+        struct pitr_err err = { 0 };
+
+        assert_int_equal(pitr_verify_run(rp->st, "srv", &o, &r, &err), PITR_OK);
+        assert_int_equal(r.backups_checked, 1);
+        expect_clean(&r);
+        pitr_verify_report_release(&r);
+    }
+}
+
+static void run__unknown_backup(void **state)
+{
+    struct repo *rp = *state;
+    struct pitr_verify_opts o = { "20000101T000000", 0 };
+    struct pitr_verify_report r;
+    struct pitr_err err = { 0 };
+
+    assert_int_equal(pitr_verify_run(rp->st, "srv", &o, &r, &err), PITR_ENOTFOUND);
+    assert_non_null(strstr(err.msg, "20000101T000000"));
+    pitr_verify_report_release(&r);
+}
+
+static void run__backup_info_damage(void **state)
+{
+    struct repo *rp = *state;
+    struct pitr_verify_opts o = { "20240101T000000", 0 };
+    struct pitr_verify_report r;
+    struct pitr_err err = { 0 };
+
+    /* end_wal gone, begin_wal on another timeline, a tablespace without volume */
+    put_file(rp->root,
+             "srv/base/20240101T000000/backup.info",
+             "begin_time=2024-01-01 00:00:00+00:00\nbegin_wal=000000020000000000000002\n"
+             "begin_xlog=0/2000028\nend_time=2024-01-01 00:01:00+00:00\nend_xlog=0/2000100\n"
+             "systemid=7000000000000000001\ntimeline=1\nversion=150005\nstatus=DONE\n"
+             "tablespaces=[('tbs', 16400, '/srv/tbs')]\n");
+    assert_int_equal(pitr_verify_run(rp->st, "srv", &o, &r, &err), PITR_OK);
+    expect_problem(&r, "backup.info:end_wal", "no value for 'end_wal'");
+    expect_problem(&r, "backup.info:begin_wal", "not on the backup's timeline 1");
+    expect_problem(&r, "16400.tar", "lists tablespace 16400");
+    pitr_verify_report_release(&r);
+    put_file(rp->root,
+             "srv/base/20240101T000000/backup.info",
+             INFO_KEYS "backup_name=nightly\nstatus=DONE\n");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -557,6 +682,11 @@ int main(void)
         cmocka_unit_test(wal__timeline_branched_before_the_backup),
         cmocka_unit_test(wal__missing_history_begin_and_end),
         cmocka_unit_test(wal__begin_not_archived),
+        cmocka_unit_test_setup_teardown(run__every_backup, repo_setup, repo_teardown),
+        cmocka_unit_test_setup_teardown(
+          run__one_backup_by_id_name_or_latest, repo_setup, repo_teardown),
+        cmocka_unit_test_setup_teardown(run__unknown_backup, repo_setup, repo_teardown),
+        cmocka_unit_test_setup_teardown(run__backup_info_damage, repo_setup, repo_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
