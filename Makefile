@@ -3,7 +3,8 @@
 #   make                 build build/pgpitr
 #   make check           install missing packages, unit tests (ASan+UBSan) and integration tests
 #   make demo            install missing packages, build, archive + backup + PITR on a throwaway server
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= SYSTEMDDIR=$(PREFIX)/lib/systemd/system
+#   make check-systemd   systemd-analyze verify on systemd/* (part of make check)
 #   make lint            clang-format check, cppcheck, clang-tidy
 #   make SANITIZE=address,undefined BUILD=build/san   sanitized build in its own folder
 
