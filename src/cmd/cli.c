@@ -63,11 +63,13 @@ static const struct command commands[] = {
     { "verify",
       pitr_cmd_verify,
       "verify [ID|all] [--full] [--format console|json]",
-      "Check the repository: every object of every backup (or of backup ID) exists with the\n"
-      "size and SHA-256 pgpitr.manifest.json records (--full downloads each volume to check its\n"
-      "SHA-256); backups without those records (barman-cloud) get existence and backup.info\n"
-      "checks; the WAL from each backup's begin_wal to the newest archived WAL of every\n"
-      "timeline descending from it (history files followed) has no gap. Problems are named.\n"
+      "Check the repository: every object of every backup (or of backup ID, name or latest)\n"
+      "exists with the size pgpitr.manifest.json records; --full reads each volume once and\n"
+      "checks its SHA-256 and every file in it against the manifest. Backups without a\n"
+      "manifest (barman-cloud) get existence and backup.info checks (--full: volumes read\n"
+      "whole). The WAL from each backup's begin_wal to the newest archived WAL of every\n"
+      "timeline descending from it (history files followed) must have no gap. Problems name\n"
+      "the backup, the object or WAL file and the cause; --format json for machines.\n"
       "Exit 0 when all is well, 1 when a problem was found, another code when verify failed." },
     { "backup",
       pitr_cmd_backup,
