@@ -28,10 +28,16 @@ static const struct command commands[] = {
       "REPO_URL and SERVER may be given as positionals, as barman-cloud-wal-archive takes them." },
     { "wal-fetch",
       pitr_cmd_wal_fetch,
-      "wal-fetch [REPO_URL SERVER] WAL_NAME DEST_PATH",
+      "wal-fetch [REPO_URL SERVER] WAL_NAME DEST_PATH [--spool-dir DIR]\n"
+      "  wal-fetch --clean-spool [--spool-dir DIR]",
       "Restore one WAL file; use as restore_command = 'pgpitr wal-fetch %f %p'.\n"
       "Exit 0 when DEST_PATH was written, 1 when the file is not archived, another\n"
-      "non-zero code on any other failure." },
+      "non-zero code on any other failure.\n"
+      "When DEST_PATH is in a data directory's pg_wal (or with --spool-dir), the next\n"
+      "--prefetch segments are fetched ahead on --jobs threads by a background worker\n"
+      "into pg_wal/pgpitr_prefetch/ (or DIR), and later calls are answered from there.\n"
+      "--clean-spool stops the worker and removes the spool (recovery_end_command; run\n"
+      "in the data directory)." },
     { "object-put",
       pitr_cmd_object_put,
       "object-put KEY [FILE|-]",
@@ -153,6 +159,9 @@ static const struct {
     { "look-ahead",
       "PGPITR_LOOK_AHEAD",
       "wal-push: also push the next N .ready segments (default 8)" },
+    { "prefetch",
+      "PGPITR_PREFETCH",
+      "wal-fetch: fetch the next N segments ahead into a spool (default 8; 0: off)" },
     { "max-parts", "PGPITR_MAX_PARTS", "S3: parts per multipart upload, 1-10000 (default 10000)" },
     { "part-size",
       "PGPITR_PART_SIZE",

@@ -536,6 +536,8 @@ static pitr_rc write_recovery(const struct pitr_restore_opts *o,
       &b, err, "\n# Recovery settings written by pgpitr restore of backup %s\n", backup_id);
     if (rc == PITR_OK)
         rc = conf_line(&b, "restore_command", o->restore_command, err);
+    if (rc == PITR_OK && o->recovery_end_command != NULL)
+        rc = conf_line(&b, "recovery_end_command", o->recovery_end_command, err);
     if (rc == PITR_OK && pg_time != NULL)
         rc = conf_line(&b, "recovery_target_time", pg_time, err);
     if (rc == PITR_OK && o->target_xid != NULL)
