@@ -442,6 +442,21 @@ static pitr_rc put_manifest(struct pitr_backup_run *r, struct pitr_err *err)
         json_array_append_new(files, e);
     }
     json_object_set_new(root, "files", files);
+    /* The stored objects as verify checks them: name, stored size, SHA-256 of the stored bytes. */
+    {
+        const struct pitr_sink_object *o = pitr_sink_digest_objects(r->sink, &n);
+        json_t *objs = json_array();
+
+        for (i = 0; i < n; i++) {
+            json_t *e = json_object();
+
+            json_object_set_new(e, "name", jstr(o[i].name));
+            json_object_set_new(e, "size", json_integer((json_int_t)o[i].size));
+            json_object_set_new(e, "sha256", jstr(o[i].sha256));
+            json_array_append_new(objs, e);
+        }
+        json_object_set_new(root, "objects", objs);
+    }
     text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (text == NULL)
@@ -736,9 +751,18 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
     sink_limit = o->max_archive_size > UINT64_MAX - VOLUME_OVERSHOOT
                    ? UINT64_MAX
                    : o->max_archive_size + VOLUME_OVERSHOOT;
-    rc = pitr_sink_storage_new(r.sink_st, sink_limit, &r.sink, err);
-    if (rc != PITR_OK)
-        goto out;
+    {
+        struct pitr_sink *inner = NULL;
+
+        /* The digest sink records each volume's stored size and SHA-256 for the manifest. */
+        rc = pitr_sink_storage_new(r.sink_st, sink_limit, &inner, err);
+        if (rc == PITR_OK)
+            rc = pitr_sink_digest_new(inner, &r.sink, err);
+        if (rc != PITR_OK) {
+            pitr_sink_free(inner);
+            goto out;
+        }
+    }
 
     /* --pgdata means local mode; else $PGDATA or data_directory decide. */
     r.method = o->method;

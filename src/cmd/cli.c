@@ -58,6 +58,25 @@ static const struct command commands[] = {
       "Remove the repository keys (S3: DeleteObjects, 1000 keys a request).\n"
       "Missing keys are fine; a key the store refuses to delete fails the command\n"
       "and is named." },
+    { "check-archive",
+      pitr_cmd_check_archive,
+      "check-archive [REPO_URL SERVER] [--timeline N]",
+      "Check that a new cluster may start archiving into the server's WAL folder, as\n"
+      "barman-cloud-check-wal-archive does: without --timeline any WAL file there fails the\n"
+      "check; with --timeline N only files of timeline N or later do. A missing bucket passes.\n"
+      "Exit 0 usable, 1 not usable (the first offending file is named), 2 network, 3 usage,\n"
+      "4 any other failure." },
+    { "verify",
+      pitr_cmd_verify,
+      "verify [ID|all] [--full] [--format console|json]",
+      "Check the repository: every object of every backup (or of backup ID, name or latest)\n"
+      "exists with the size pgpitr.manifest.json records; --full reads each volume once and\n"
+      "checks its SHA-256 and every file in it against the manifest. Backups without a\n"
+      "manifest (barman-cloud) get existence and backup.info checks (--full: volumes read\n"
+      "whole). The WAL from each backup's begin_wal to the newest archived WAL of every\n"
+      "timeline descending from it (history files followed) must have no gap. Problems name\n"
+      "the backup, the object or WAL file and the cause; --format json for machines.\n"
+      "Exit 0 when all is well, 1 when a problem was found, another code when verify failed." },
     { "backup",
       pitr_cmd_backup,
       "backup [REPO_URL SERVER] [--method local|stream] [--pgdata DIR] [--dbname CONNINFO]\n"
