@@ -850,6 +850,7 @@ pitr_rc pitr_s3_list_objects(struct pitr_s3_client *c,
             last = pitr_strdup(page.entries[i].key);
             info.size = page.entries[i].size;
             memcpy(info.etag, page.entries[i].etag, sizeof(info.etag));
+            info.mtime = page.entries[i].mtime;
             rc = fn(page.entries[i].key, &info, ud, err);
             if (rc != PITR_OK)
                 goto out;
@@ -1180,7 +1181,7 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
         pitr_buf_reset(&q);
         pitr_buf_reset(&body);
         pitr_s3_uploads_page_release(&page);
-        /* Sorted: key-marker, prefix, upload-id-marker, uploads. */
+        /* Sorted: key-marker, max-uploads, prefix, upload-id-marker, uploads. */
         if (key_marker != NULL) {
             rc = pitr_buf_append_str(&q, "key-marker=", err);
             if (rc == PITR_OK)
@@ -1188,6 +1189,8 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
             if (rc == PITR_OK)
                 rc = pitr_buf_append_str(&q, "&", err);
         }
+        if (rc == PITR_OK && c->page_size > 0)
+            rc = pitr_buf_appendf(&q, err, "max-uploads=%u&", c->page_size);
         if (rc == PITR_OK && !empty(prefix)) {
             rc = pitr_buf_append_str(&q, "prefix=", err);
             if (rc == PITR_OK)
@@ -1217,12 +1220,23 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
             goto out;
         }
         for (i = 0; i < page.n; i++) {
-            rc = fn(page.entries[i].key, page.entries[i].upload_id, ud, err);
+            rc = fn(
+              page.entries[i].key, page.entries[i].upload_id, page.entries[i].initiated, ud, err);
             if (rc != PITR_OK)
                 goto out;
         }
         if (!page.is_truncated)
             break;
+        /*
+         * Swift's s3api answers a truncated page without NextKeyMarker (and
+         * NextUploadIdMarker); the last upload listed is the same marker.
+         */
+        if (empty(page.next_key_marker) && page.n > 0) {
+            pitr_free(page.next_key_marker);
+            pitr_free(page.next_upload_marker);
+            page.next_key_marker = pitr_strdup(page.entries[page.n - 1].key);
+            page.next_upload_marker = pitr_strdup(page.entries[page.n - 1].upload_id);
+        }
         if (empty(page.next_key_marker) || ++pages > 100000) {
             rc = pitr_err_set(err,
                               PITR_EFORMAT,

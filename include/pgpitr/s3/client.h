@@ -85,9 +85,14 @@ struct pitr_s3_part {
     char etag[128];  /* as UploadPart answered it (quotes included) */
 };
 
-/* Called once per multipart upload in progress; strings borrowed for the call. */
+/*
+ * Called once per multipart upload in progress; strings borrowed for the
+ * call. initiated: when the store says it began, seconds since the epoch
+ * (0: the store did not say).
+ */
 typedef pitr_rc (*pitr_s3_upload_fn)(const char *key,
                                      const char *upload_id,
+                                     int64_t initiated,
                                      void *ud,
                                      struct pitr_err *err);
 
@@ -97,6 +102,7 @@ typedef pitr_rc (*pitr_s3_upload_fn)(const char *key,
 struct pitr_s3_object_info {
     uint64_t size;
     char etag[128]; /* without the surrounding quotes, or "" */
+    int64_t mtime;  /* LastModified in listings, seconds since the epoch; 0: unknown (HEAD) */
 };
 
 /*
@@ -131,7 +137,10 @@ PITR_MUST_CHECK pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
 /* The bucket name (borrowed), for messages. */
 const char *pitr_s3_client_bucket(const struct pitr_s3_client *c);
 
-/* Keys per ListObjectsV2 page (max-keys); 0 leaves the store's default (1000). */
+/*
+ * Keys per ListObjectsV2 page (max-keys) and uploads per ListMultipartUploads
+ * page (max-uploads); 0 leaves the store's default (1000).
+ */
 void pitr_s3_client_set_page_size(struct pitr_s3_client *c, unsigned n);
 
 /* Store len bytes at key (replacing any object there). */

@@ -56,7 +56,19 @@ struct pitr_s3_writer_opts {
     uint64_t part_size; /* first part; 5 MiB..5 GiB */
     unsigned max_parts; /* 1..10000 */
     unsigned inflight;  /* parts uploading at once; 0: the pool's size */
+    /*
+     * Borrowed (copied); NULL: none. The key of an empty "lease" object
+     * stored before CreateMultipartUpload, stored again every
+     * PITR_S3_LEASE_REFRESH seconds while parts go up, and removed once
+     * the upload is completed or aborted. A writer killed mid-upload leaves
+     * it beside its upload, so a later cleanup can tell a dead writer's
+     * upload from a live one's by the lease's name (see storage/s3.c).
+     */
+    const char *lease_key;
 };
+
+/* A writer stores its lease again after this many seconds (a quarter of a day). */
+#define PITR_S3_LEASE_REFRESH (6 * 3600)
 
 /*
  * A writer for key. c (used for Create, Complete, Abort and the single PUT
