@@ -13,7 +13,7 @@
 #include "pgpitr/core/mem.h"
 #include "s3/partplan_int.h"
 
-#define DEFAULT_CHUNK ((uint64_t)16 * 1024 * 1024)
+#define DEFAULT_CHUNK PITR_S3_READ_CHUNK
 
 /* ---- pool --------------------------------------------------------------- */
 
@@ -200,6 +200,8 @@ struct pitr_s3_writer {
     unsigned cur_number;        /* its part number */
     struct part_job **inflight; /* owned; FIFO of max_inflight slots */
     unsigned head, n_inflight;
+    struct pitr_buf *spare; /* owned; n_spare emptied part buffers, kept for reuse */
+    unsigned n_spare;
     struct pitr_s3_part *parts; /* owned; uploaded parts in order */
     size_t n_parts;
     uint64_t bytes;
@@ -243,7 +245,17 @@ static void reap_one(struct pitr_s3_writer *w)
         snprintf(w->parts[w->n_parts].etag, sizeof(w->parts[0].etag), "%s", j->etag);
         w->n_parts++;
     }
-    pitr_buf_release(&j->data);
+    /*
+     * Keep the buffer for a later part: allocating and freeing a part-sized
+     * block per part makes glibc raise its mmap threshold and keep such
+     * blocks in the heap afterwards, which showed as extra RSS.
+     */
+    if (w->n_spare <= w->max_inflight) {
+        pitr_buf_reset(&j->data);
+        w->spare[w->n_spare++] = j->data;
+    } else {
+        pitr_buf_release(&j->data);
+    }
     pitr_free(j);
 }
 
@@ -257,6 +269,16 @@ static pitr_rc start_part_buffer(struct pitr_s3_writer *w, struct pitr_err *err)
 {
     uint64_t size = pitr_s3_part_size(&w->plan, w->cur_number);
 
+    /* A spare of the right size, if any; spares of another size are dropped. */
+    while (w->n_spare > 0) {
+        struct pitr_buf *b = &w->spare[--w->n_spare];
+
+        if (b->limit == (size_t)size) {
+            w->cur = *b;
+            return PITR_OK;
+        }
+        pitr_buf_release(b);
+    }
     pitr_buf_init(&w->cur, (size_t)size);
     return pitr_buf_grow(&w->cur, (size_t)size, err);
 }
@@ -372,6 +394,7 @@ pitr_rc pitr_s3_writer_open(struct pitr_s3_client *c,
     w->lease_key = opts->lease_key ? pitr_strdup(opts->lease_key) : NULL;
     w->max_inflight = opts->inflight ? opts->inflight : pitr_s3_pool_size(pool);
     w->inflight = pitr_calloc(w->max_inflight, sizeof(*w->inflight));
+    w->spare = pitr_calloc((size_t)w->max_inflight + 1, sizeof(*w->spare));
     w->parts = pitr_calloc(opts->max_parts, sizeof(*w->parts));
     w->cur_number = 1;
     atomic_init(&w->cancel, 0);
@@ -423,6 +446,9 @@ pitr_rc pitr_s3_writer_write(struct pitr_s3_writer *w,
 
 static void writer_free(struct pitr_s3_writer *w)
 {
+    while (w->n_spare > 0)
+        pitr_buf_release(&w->spare[--w->n_spare]);
+    pitr_free(w->spare);
     drop_lease(w);
     pitr_free(w->lease_key);
     pitr_buf_release(&w->cur);

@@ -250,7 +250,7 @@ static void round_trip(size_t size, int jobs, int report)
 static void s3_multipart__200mb_parallel_round_trip(void **state)
 {
     static const int sweep[] = { 1, 2, 4 };
-    size_t size = (size_t)200 * 1000 * 1000 + 12345; /* 12 parts of 16 MiB */
+    size_t size = (size_t)200 * 1000 * 1000 + 12345; /* 24 parts of 8 MiB */
     const char *s = getenv("PITR_TEST_S3_JOBS_SWEEP");
     size_t i;
 

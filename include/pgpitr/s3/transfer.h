@@ -102,10 +102,13 @@ unsigned pitr_s3_writer_parts(const struct pitr_s3_writer *w);
  */
 const char *pitr_s3_writer_upload_id(const struct pitr_s3_writer *w);
 
+/* Default range of a reader's GETs. */
+#define PITR_S3_READ_CHUNK ((uint64_t)16 * 1024 * 1024)
+
 struct pitr_s3_reader_opts {
     uint64_t offset;     /* first byte to read */
     uint64_t length;     /* bytes to read; UINT64_MAX: to the end of the object */
-    uint64_t chunk_size; /* bytes per ranged GET; 0: 16 MiB */
+    uint64_t chunk_size; /* bytes per ranged GET; 0: PITR_S3_READ_CHUNK */
     unsigned inflight;   /* ranges fetched or held at once; 0: twice the pool size */
 };
 
