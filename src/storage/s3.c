@@ -563,6 +563,7 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
     opts.sse = cfg->encryption;
     opts.sse_kms_key_id = cfg->sse_kms_key_id;
     opts.tags = cfg->tags;
+    opts.history_tags = cfg->history_tags;
     opts.storage_class = cfg->storage_class;
     /* A zeroed config (tests) gets the defaults pitr_config_init would set. */
     s->jobs = cfg->jobs > 0 ? (unsigned)cfg->jobs : 2;

@@ -4,7 +4,8 @@
 # `pgpitr backup` of the same server aborts it, and the killed backup is
 # never DONE. A backup that is merely stopped (SIGSTOP: its process lives)
 # keeps its upload while another backup of the same server runs, and then
-# finishes DONE. Uploads are listed with boto3, not with pgpitr.
+# finishes DONE. Uploads are listed with boto3, not with pgpitr. Last,
+# barman-cloud's --tags form reaches the store, which (Swift) refuses tags.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -169,6 +170,26 @@ rc=$?
 check "the stopped backup, continued, ends with exit 0" test "$rc" -eq 0
 check "and is DONE" grep -qx 'status=DONE' <<<"$(s3q info "$slow_id")"
 check "no multipart upload or lease is left at the end" test -z "$(s3q uploads)$(s3q leases)"
+
+# 3. barman-cloud's --tags KEY,VALUE [KEY,VALUE ...]: parsed, sent, and Swift's refusal explained.
+expect_exit "a malformed tag is a usage error" 3 backup --tags team,dba 'a,b,c'
+expect_err_has "naming the tag" "invalid tag 'a,b,c'"
+sleep 1
+expect_exit "tags reach the store, which refuses them (Swift: no object tagging)" 15 \
+    backup --tags team,dba 'env,prod x'
+expect_err_has "with the store's answer" "501 NotImplemented: Object tagging is not supported"
+expect_err_has "and a hint that names the option" "HINT: this object store does not implement object tags"
+check "the refused backup left no multipart upload or lease" test -z "$(s3q uploads)$(s3q leases)"
+# --history-tags (barman-cloud-wal-archive) tags *.history files only.
+printf '1\t0/3000000\tno recovery target specified\n' >"$IT_TMP/00000002.history"
+seg=$(ls "$d/data/pg_wal" | grep -E '^[0-9A-F]{24}$' | head -n 1)
+expect_exit "wal-push of a segment with only --history-tags sends no tags" 0 \
+    "$PGPITR_BIN" --config "$conf" --server other --history-tags kind,history \
+    wal-push "$d/data/pg_wal/$seg"
+expect_exit "wal-push of a history file sends them (and Swift refuses)" 15 \
+    "$PGPITR_BIN" --config "$conf" --server other --history-tags kind,history \
+    wal-push "$IT_TMP/00000002.history"
+expect_err_has "naming the option in the hint" "HINT: this object store does not implement object tags"
 
 pg_rig_stop "$d"
 finish

@@ -21,7 +21,10 @@
  * New objects (PutObject, CreateMultipartUpload) carry the configured
  * server-side encryption (x-amz-server-side-encryption and
  * x-amz-server-side-encryption-aws-kms-key-id), tags (x-amz-tagging,
- * URL-encoded) and storage class (x-amz-storage-class); all are signed.
+ * URL-encoded; history_tags instead for "*.history" keys, compression
+ * suffix or not, as
+ * barman-cloud-wal-archive's --history-tags) and storage class
+ * (x-amz-storage-class); all are signed.
  * Object keys are URI-encoded once (pitr_sigv4_uri_encode, '/' kept) and
  * that same encoded path is both signed and sent.
  *
@@ -76,6 +79,7 @@ struct pitr_s3_client_opts {
     const char *sse;            /* "AES256", "aws:kms" or NULL: no encryption header */
     const char *sse_kms_key_id; /* with "aws:kms" only; NULL: the bucket's default key */
     const char *tags;           /* "k=v,k2=v2" or NULL; at most 10 tags */
+    const char *history_tags;   /* the same, instead of tags for *.history[.<suffix>] keys */
     const char *storage_class;  /* e.g. "STANDARD_IA", or NULL */
 };
 
