@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pgpitr/core/buf.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 
@@ -170,13 +171,18 @@ static const struct {
     { "max-parts", "PGPITR_MAX_PARTS", "S3: parts per multipart upload, 1-10000 (default 10000)" },
     { "part-size",
       "PGPITR_PART_SIZE",
-      "S3: first and smallest part, 5MiB-5GiB (default 16MiB; grows for big objects)" },
+      "S3: first and smallest part, 5MiB-5GiB (default 8MiB; grows for big objects)" },
     { "retry-max-time",
       "PGPITR_RETRY_MAX_TIME",
       "S3: seconds to keep retrying a failed request (default 60; 0: no retries)" },
     { "encryption", "PGPITR_ENCRYPTION", "S3 server-side encryption: AES256 or aws:kms (-e)" },
     { "sse-kms-key-id", "PGPITR_SSE_KMS_KEY_ID", "S3: KMS key id for --encryption aws:kms" },
-    { "tags", "PGPITR_TAGS", "S3: object tags for new objects, key=value[,key=value...]" },
+    { "tags",
+      "PGPITR_TAGS",
+      "S3: tags of new objects: KEY,VALUE [KEY,VALUE ...] (barman-cloud) or k=v[,k=v...]" },
+    { "history-tags",
+      "PGPITR_HISTORY_TAGS",
+      "S3: tags of new *.history objects instead of --tags (same forms)" },
     { "storage-class",
       "PGPITR_STORAGE_CLASS",
       "S3 storage class of new objects, e.g. STANDARD_IA" },
@@ -268,11 +274,113 @@ static int cmd_help(const char *name)
     return PITR_OK;
 }
 
+/*
+ * One barman-cloud tag "KEY,VALUE" (read as a CSV record: a field may be
+ * double-quoted, "" is a quote inside it) appended to tags in our
+ * "k=v[,k=v...]" form. Exactly two fields, a non-empty key without '=' and
+ * no ',' anywhere (S3 tags cannot hold one), or PITR_EUSAGE.
+ */
+static pitr_rc add_barman_tag(struct pitr_buf *tags, const char *rec, struct pitr_err *err)
+{
+    struct pitr_buf f[2];
+    const char *p = rec;
+    int n = 0, i;
+    pitr_rc rc = PITR_OK;
+
+    pitr_buf_init(&f[0], PITR_BUF_LIMIT_SMALL);
+    pitr_buf_init(&f[1], PITR_BUF_LIMIT_SMALL);
+    for (;;) {
+        if (n == 2) {
+            rc = pitr_err_set(err, PITR_EUSAGE, "invalid tag '%s': more than KEY,VALUE", rec);
+            goto out;
+        }
+        if (*p == '"') {
+            for (p++; *p != '\0' && !(p[0] == '"' && p[1] != '"'); p++) {
+                if (p[0] == '"')
+                    p++; /* "" */
+                if (rc == PITR_OK)
+                    rc = pitr_buf_append(&f[n], p, 1, err);
+            }
+            if (*p != '"') {
+                rc = pitr_err_set(err, PITR_EUSAGE, "invalid tag '%s': unterminated quote", rec);
+                goto out;
+            }
+            p++;
+        } else {
+            size_t len = strcspn(p, ",");
+
+            rc = pitr_buf_append(&f[n], p, len, err);
+            p += len;
+        }
+        if (rc != PITR_OK)
+            goto out;
+        n++;
+        if (*p == '\0')
+            break;
+        if (*p != ',') {
+            rc = pitr_err_set(err, PITR_EUSAGE, "invalid tag '%s': text after a quote", rec);
+            goto out;
+        }
+        p++;
+    }
+    if (n != 2 || f[0].len == 0 || memchr(f[0].data, '=', f[0].len) != NULL) {
+        rc = pitr_err_set(err,
+                          PITR_EUSAGE,
+                          "invalid tag '%s': expected KEY,VALUE with a key that holds no '='",
+                          rec);
+        goto out;
+    }
+    for (i = 0; i < 2; i++)
+        if (memchr(f[i].data, ',', f[i].len) != NULL) {
+            rc = pitr_err_set(err, PITR_EUSAGE, "invalid tag '%s': S3 tags hold no ','", rec);
+            goto out;
+        }
+    rc = pitr_buf_appendf(tags, err, "%s%s=%s", tags->len ? "," : "", f[0].data, f[1].data);
+out:
+    pitr_buf_release(&f[0]);
+    pitr_buf_release(&f[1]);
+    return rc;
+}
+
+/*
+ * barman-cloud's "--tags KEY,VALUE [KEY,VALUE ...]": argv[*i] is "--tags";
+ * the records are the following arguments that hold a ',' and do not start
+ * with '-' (argparse takes every following argument, positionals included;
+ * we stop at the first that is no tag). Our own form, "--tags k=v[,k=v...]",
+ * is one argument with an '=' and is left to the caller (returns 0). On
+ * success *i is the last record's index and *out our form (owned).
+ */
+static int take_barman_tags(int argc, char **argv, int *i, char **out, struct pitr_err *err)
+{
+    struct pitr_buf tags;
+    int j = *i + 1;
+
+    *out = NULL;
+    if (j >= argc || strchr(argv[j], '=') != NULL)
+        return 0;
+    pitr_buf_init(&tags, PITR_BUF_LIMIT_SMALL);
+    for (; j < argc && argv[j][0] != '-' && strchr(argv[j], ',') != NULL; j++)
+        if (add_barman_tag(&tags, argv[j], err) != PITR_OK) {
+            pitr_buf_release(&tags);
+            return -1;
+        }
+    if (j == *i + 1) {
+        pitr_buf_release(&tags);
+        pitr_err_set(err, PITR_EUSAGE, "'%s' needs KEY,VALUE [KEY,VALUE ...]", argv[*i]);
+        return -1;
+    }
+    *i = j - 1;
+    *out = pitr_buf_detach(&tags, NULL);
+    return 1;
+}
+
 int pitr_cli_main(int argc, char **argv)
 {
     struct pitr_config_flag *flags = pitr_calloc((size_t)argc, sizeof(*flags));
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     char(*names)[64] = pitr_calloc((size_t)argc, sizeof(*names)); /* flag names, owned */
+    char **owned = pitr_calloc((size_t)argc, sizeof(*owned));     /* flag values made here */
+    size_t nowned = 0;
     size_t nflags = 0;
     int npos = 0, i, rc = PITR_OK, only_pos = 0;
     const struct command *c;
@@ -315,6 +423,22 @@ int pitr_cli_main(int argc, char **argv)
                 fprintf(stderr, "pgpitr: ERROR: unknown option '--%s'; see 'pgpitr help'\n", name);
                 rc = PITR_EUSAGE;
                 goto out;
+            }
+            if (eq == NULL && (strcmp(name, "tags") == 0 || strcmp(name, "history-tags") == 0)) {
+                char *tags = NULL;
+                int took = take_barman_tags(argc, argv, &i, &tags, &err);
+
+                if (took < 0) {
+                    fprintf(stderr, "pgpitr: ERROR: %s\n", err.msg);
+                    rc = PITR_EUSAGE;
+                    goto out;
+                }
+                if (took > 0) {
+                    flags[nflags].name = name;
+                    flags[nflags++].value = tags;
+                    owned[nowned++] = tags;
+                    continue;
+                }
             }
             if (eq == NULL && kind == 1 && i + 1 >= argc) {
                 fprintf(stderr, "pgpitr: ERROR: option '--%s' needs a value\n", name);
@@ -370,6 +494,9 @@ int pitr_cli_main(int argc, char **argv)
     rc = c->fn(&cfg, npos - 1, pos + 1);
 out:
     pitr_config_release(&cfg);
+    while (nowned > 0)
+        pitr_free(owned[--nowned]);
+    pitr_free(owned);
     pitr_free(names);
     pitr_free(flags);
     pitr_free(pos);

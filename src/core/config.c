@@ -47,6 +47,7 @@ static const struct key_def keys[] = {
     { "encryption", "PGPITR_ENCRYPTION", NULL, FIELD(encryption), 0 },
     { "sse-kms-key-id", "PGPITR_SSE_KMS_KEY_ID", NULL, FIELD(sse_kms_key_id), 0 },
     { "tags", "PGPITR_TAGS", NULL, FIELD(tags), 0 },
+    { "history-tags", "PGPITR_HISTORY_TAGS", NULL, FIELD(history_tags), 0 },
     { "storage-class", "PGPITR_STORAGE_CLASS", NULL, FIELD(storage_class), 0 },
     { "method", "PGPITR_METHOD", NULL, FIELD(method), 0 },
     { "insecure-skip-tls-verify", "PGPITR_INSECURE_SKIP_TLS_VERIFY", NULL, NO_FIELD, 0 },
@@ -215,7 +216,7 @@ static pitr_rc check_string(const char *key, const char *value, struct pitr_err 
         strcmp(value, "aws:kms") != 0)
         return pitr_err_set(
           err, PITR_EUSAGE, "invalid encryption '%s': expected AES256 or aws:kms", value);
-    if (strcmp(key, "tags") == 0) {
+    if (strcmp(key, "tags") == 0 || strcmp(key, "history-tags") == 0) {
         const char *p = value;
 
         /* k=v pairs separated by ','; values may be empty, keys may not. */
@@ -224,8 +225,11 @@ static pitr_rc check_string(const char *key, const char *value, struct pitr_err 
             const char *eq = memchr(p, '=', n);
 
             if (eq == NULL || eq == p)
-                return pitr_err_set(
-                  err, PITR_EUSAGE, "invalid tags '%s': expected key=value[,key=value...]", value);
+                return pitr_err_set(err,
+                                    PITR_EUSAGE,
+                                    "invalid %s '%s': expected key=value[,key=value...]",
+                                    key,
+                                    value);
             p += n;
             if (*p == ',')
                 p++;

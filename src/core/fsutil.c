@@ -22,6 +22,13 @@ int pitr_fs_is_temp_name(const char *name)
     return strstr(name, TEMP_MARK) != NULL;
 }
 
+size_t pitr_fs_temp_base_len(const char *name)
+{
+    const char *mark = strstr(name, TEMP_MARK);
+
+    return mark == NULL ? 0 : (size_t)(mark - name);
+}
+
 /* The host name goes into temp names so a cleanup never judges another host's writer. */
 static void host_name(char *out, size_t n)
 {

@@ -45,11 +45,13 @@ struct pitr_s3_client {
     long retry_max_time_ms;
     uint64_t rng; /* backoff jitter */
     /* Headers for new objects (PutObject, CreateMultipartUpload). */
-    char *sse;            /* owned, or NULL */
-    char *sse_kms_key_id; /* owned, or NULL */
-    char *tags;           /* owned; the settings' "k=v,..." form, or NULL */
-    char *tagging;        /* owned; the encoded x-amz-tagging value, or NULL */
-    char *storage_class;  /* owned, or NULL */
+    char *sse;             /* owned, or NULL */
+    char *sse_kms_key_id;  /* owned, or NULL */
+    char *tags;            /* owned; the settings' "k=v,..." form, or NULL */
+    char *tagging;         /* owned; the encoded x-amz-tagging value, or NULL */
+    char *history_tags;    /* owned; the settings' form for *.history keys, or NULL */
+    char *history_tagging; /* owned; its encoded value, or NULL */
+    char *storage_class;   /* owned, or NULL */
 };
 
 static int empty(const char *s)
@@ -84,6 +86,8 @@ void pitr_s3_client_free(struct pitr_s3_client *c)
     pitr_free(c->sse_kms_key_id);
     pitr_free(c->tags);
     pitr_free(c->tagging);
+    pitr_free(c->history_tags);
+    pitr_free(c->history_tagging);
     pitr_free(c->storage_class);
     pitr_free(c);
 }
@@ -168,6 +172,25 @@ static pitr_rc parse_endpoint(struct pitr_s3_client *c,
     return PITR_OK;
 }
 
+/* Copy tags ("k=v,..." or empty: none) to *raw and their x-amz-tagging value to *encoded. */
+static pitr_rc take_tags(const char *tags, char **raw, char **encoded, struct pitr_err *err)
+{
+    struct pitr_buf t;
+    pitr_rc rc;
+
+    if (empty(tags))
+        return PITR_OK;
+    pitr_buf_init(&t, PITR_BUF_LIMIT_SMALL);
+    rc = pitr_s3_encode_tags(tags, &t, err);
+    if (rc != PITR_OK) {
+        pitr_buf_release(&t);
+        return rc;
+    }
+    *raw = pitr_strdup(tags);
+    *encoded = pitr_buf_detach(&t, NULL);
+    return PITR_OK;
+}
+
 pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
                            struct pitr_s3_client **out,
                            struct pitr_err *err)
@@ -206,18 +229,11 @@ pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
     c->sse = empty(opts->sse) ? NULL : pitr_strdup(opts->sse);
     c->sse_kms_key_id = empty(opts->sse_kms_key_id) ? NULL : pitr_strdup(opts->sse_kms_key_id);
     c->storage_class = empty(opts->storage_class) ? NULL : pitr_strdup(opts->storage_class);
-    if (!empty(opts->tags)) {
-        struct pitr_buf t;
-
-        pitr_buf_init(&t, PITR_BUF_LIMIT_SMALL);
-        rc = pitr_s3_encode_tags(opts->tags, &t, err);
-        if (rc != PITR_OK) {
-            pitr_buf_release(&t);
-            goto out;
-        }
-        c->tags = pitr_strdup(opts->tags);
-        c->tagging = pitr_buf_detach(&t, NULL);
-    }
+    rc = take_tags(opts->tags, &c->tags, &c->tagging, err);
+    if (rc == PITR_OK)
+        rc = take_tags(opts->history_tags, &c->history_tags, &c->history_tagging, err);
+    if (rc != PITR_OK)
+        goto out;
     c->region = pitr_strdup(empty(opts->region) ? PITR_S3_DEFAULT_REGION : opts->region);
     if (opts->creds != NULL) {
         c->creds = pitr_creds_provider_ref(opts->creds);
@@ -287,6 +303,7 @@ pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
     o.sse = c->sse;
     o.sse_kms_key_id = c->sse_kms_key_id;
     o.tags = c->tags;
+    o.history_tags = c->history_tags;
     o.storage_class = c->storage_class;
     rc = pitr_s3_client_new(&o, out, err);
     if (rc == PITR_OK && *out != NULL)
@@ -461,6 +478,15 @@ pitr_rc pitr_s3_error_from_response(const char *op,
         snprintf(err->msg + used,
                  sizeof(err->msg) - used,
                  "\nHINT: check the secret key, and that this machine's clock is right");
+    }
+    /* Swift's s3api: "501 NotImplemented: Object tagging is not supported." */
+    if (status == 501 && strstr(doc.message, "agging") != NULL) {
+        size_t used = strlen(err->msg);
+
+        snprintf(err->msg + used,
+                 sizeof(err->msg) - used,
+                 "\nHINT: this object store does not implement object tags; run without "
+                 "--tags/--history-tags (or tags in the configuration)");
     }
     err->http_status = status;
     snprintf(err->s3_code, sizeof(err->s3_code), "%s", code);
@@ -686,10 +712,36 @@ static pitr_rc check_key(const char *op,
     return PITR_OK;
 }
 
-/* The encryption, tagging and storage-class headers of a new object; returns how many. */
-static size_t new_object_headers(const struct pitr_s3_client *c, struct pitr_http_header *h)
+/* Whether key names a timeline history file: "….history", or with a compression suffix. */
+static int is_history_key(const char *key)
+{
+    const char *base = strrchr(key, '/'), *h, *p;
+
+    base = base ? base + 1 : key;
+    h = strstr(base, ".history");
+    if (h == NULL)
+        return 0;
+    p = h + strlen(".history");
+    if (*p == '\0')
+        return 1;
+    if (*p++ != '.' || *p == '\0')
+        return 0;
+    for (; *p != '\0'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+            return 0;
+    return 1;
+}
+
+/* The encryption, tagging and storage-class headers of new object key; returns how many. */
+static size_t new_object_headers(const struct pitr_s3_client *c,
+                                 const char *key,
+                                 struct pitr_http_header *h)
 {
     size_t n = 0;
+    const char *tagging = c->tagging;
+
+    if (c->history_tagging != NULL && is_history_key(key))
+        tagging = c->history_tagging;
 
     if (c->sse != NULL)
         h[n++] = (struct pitr_http_header){ "x-amz-server-side-encryption", c->sse };
@@ -698,8 +750,8 @@ static size_t new_object_headers(const struct pitr_s3_client *c, struct pitr_htt
                                             c->sse_kms_key_id };
     if (c->storage_class != NULL)
         h[n++] = (struct pitr_http_header){ "x-amz-storage-class", c->storage_class };
-    if (c->tagging != NULL)
-        h[n++] = (struct pitr_http_header){ "x-amz-tagging", c->tagging };
+    if (tagging != NULL)
+        h[n++] = (struct pitr_http_header){ "x-amz-tagging", tagging };
     return n;
 }
 
@@ -719,7 +771,7 @@ pitr_rc pitr_s3_put_object(struct pitr_s3_client *c,
     if (rc != PITR_OK)
         return rc;
     call.extra = extra;
-    call.n_extra = new_object_headers(c, extra);
+    call.n_extra = new_object_headers(c, key, extra);
     return s3_call(c, &call, &resp, err);
 }
 
@@ -850,6 +902,7 @@ pitr_rc pitr_s3_list_objects(struct pitr_s3_client *c,
             last = pitr_strdup(page.entries[i].key);
             info.size = page.entries[i].size;
             memcpy(info.etag, page.entries[i].etag, sizeof(info.etag));
+            info.mtime = page.entries[i].mtime;
             rc = fn(page.entries[i].key, &info, ud, err);
             if (rc != PITR_OK)
                 goto out;
@@ -987,7 +1040,7 @@ pitr_rc pitr_s3_multipart_create(struct pitr_s3_client *c,
     pitr_buf_init(&body, PITR_S3_XML_MAX_INPUT);
     call.resp_body = &body;
     call.extra = extra;
-    call.n_extra = new_object_headers(c, extra);
+    call.n_extra = new_object_headers(c, key, extra);
     rc = s3_call(c, &call, &resp, err);
     if (rc == PITR_OK) {
         rc = pitr_s3_xml_parse_initiate(body.data, body.len, upload_id, err);
@@ -1180,7 +1233,7 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
         pitr_buf_reset(&q);
         pitr_buf_reset(&body);
         pitr_s3_uploads_page_release(&page);
-        /* Sorted: key-marker, prefix, upload-id-marker, uploads. */
+        /* Sorted: key-marker, max-uploads, prefix, upload-id-marker, uploads. */
         if (key_marker != NULL) {
             rc = pitr_buf_append_str(&q, "key-marker=", err);
             if (rc == PITR_OK)
@@ -1188,6 +1241,8 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
             if (rc == PITR_OK)
                 rc = pitr_buf_append_str(&q, "&", err);
         }
+        if (rc == PITR_OK && c->page_size > 0)
+            rc = pitr_buf_appendf(&q, err, "max-uploads=%u&", c->page_size);
         if (rc == PITR_OK && !empty(prefix)) {
             rc = pitr_buf_append_str(&q, "prefix=", err);
             if (rc == PITR_OK)
@@ -1217,12 +1272,23 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
             goto out;
         }
         for (i = 0; i < page.n; i++) {
-            rc = fn(page.entries[i].key, page.entries[i].upload_id, ud, err);
+            rc = fn(
+              page.entries[i].key, page.entries[i].upload_id, page.entries[i].initiated, ud, err);
             if (rc != PITR_OK)
                 goto out;
         }
         if (!page.is_truncated)
             break;
+        /*
+         * Swift's s3api answers a truncated page without NextKeyMarker (and
+         * NextUploadIdMarker); the last upload listed is the same marker.
+         */
+        if (empty(page.next_key_marker) && page.n > 0) {
+            pitr_free(page.next_key_marker);
+            pitr_free(page.next_upload_marker);
+            page.next_key_marker = pitr_strdup(page.entries[page.n - 1].key);
+            page.next_upload_marker = pitr_strdup(page.entries[page.n - 1].upload_id);
+        }
         if (empty(page.next_key_marker) || ++pages > 100000) {
             rc = pitr_err_set(err,
                               PITR_EFORMAT,

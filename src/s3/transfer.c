@@ -6,13 +6,14 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "s3/partplan_int.h"
 
-#define DEFAULT_CHUNK ((uint64_t)16 * 1024 * 1024)
+#define DEFAULT_CHUNK PITR_S3_READ_CHUNK
 
 /* ---- pool --------------------------------------------------------------- */
 
@@ -190,12 +191,17 @@ struct pitr_s3_writer {
     struct pitr_s3_pool *pool; /* borrowed */
     char *key;                 /* owned */
     char *upload_id;           /* owned; NULL until the first part is full */
+    char *lease_key;           /* owned; NULL: no lease object */
+    int leased;                /* the lease object was stored (and must be removed) */
+    time_t lease_at;           /* when it was last stored */
     struct pitr_s3_part_plan plan;
     unsigned max_inflight;
     struct pitr_buf cur;        /* the part being filled */
     unsigned cur_number;        /* its part number */
     struct part_job **inflight; /* owned; FIFO of max_inflight slots */
     unsigned head, n_inflight;
+    struct pitr_buf *spare; /* owned; n_spare emptied part buffers, kept for reuse */
+    unsigned n_spare;
     struct pitr_s3_part *parts; /* owned; uploaded parts in order */
     size_t n_parts;
     uint64_t bytes;
@@ -239,7 +245,17 @@ static void reap_one(struct pitr_s3_writer *w)
         snprintf(w->parts[w->n_parts].etag, sizeof(w->parts[0].etag), "%s", j->etag);
         w->n_parts++;
     }
-    pitr_buf_release(&j->data);
+    /*
+     * Keep the buffer for a later part: allocating and freeing a part-sized
+     * block per part makes glibc raise its mmap threshold and keep such
+     * blocks in the heap afterwards, which showed as extra RSS.
+     */
+    if (w->n_spare <= w->max_inflight) {
+        pitr_buf_reset(&j->data);
+        w->spare[w->n_spare++] = j->data;
+    } else {
+        pitr_buf_release(&j->data);
+    }
     pitr_free(j);
 }
 
@@ -253,8 +269,47 @@ static pitr_rc start_part_buffer(struct pitr_s3_writer *w, struct pitr_err *err)
 {
     uint64_t size = pitr_s3_part_size(&w->plan, w->cur_number);
 
+    /* A spare of the right size, if any; spares of another size are dropped. */
+    while (w->n_spare > 0) {
+        struct pitr_buf *b = &w->spare[--w->n_spare];
+
+        if (b->limit == (size_t)size) {
+            w->cur = *b;
+            return PITR_OK;
+        }
+        pitr_buf_release(b);
+    }
     pitr_buf_init(&w->cur, (size_t)size);
     return pitr_buf_grow(&w->cur, (size_t)size, err);
+}
+
+/*
+ * Store (or refresh) the lease object that tells a later cleanup this
+ * upload's writer is alive; see pitr_s3_writer_opts.lease_key.
+ */
+static pitr_rc put_lease(struct pitr_s3_writer *w, struct pitr_err *err)
+{
+    pitr_rc rc = pitr_s3_put_object(w->c, w->lease_key, "", 0, err);
+
+    if (rc != PITR_OK)
+        return pitr_err_prefix(err, "lease of the multipart upload of '%s'", w->key);
+    w->leased = 1;
+    w->lease_at = time(NULL);
+    return PITR_OK;
+}
+
+static void drop_lease(struct pitr_s3_writer *w)
+{
+    struct pitr_err lerr;
+
+    if (!w->leased)
+        return;
+    pitr_err_clear(&lerr);
+    if (pitr_s3_delete_object(w->c, w->lease_key, &lerr) != PITR_OK && lerr.http_status != 404)
+        pitr_log_warn("cannot remove the lease object '%s' (the next cleanup will): %s",
+                      w->lease_key,
+                      lerr.msg);
+    w->leased = 0;
 }
 
 /* Hand the full (or last) part to the pool. */
@@ -263,6 +318,18 @@ static pitr_rc send_part(struct pitr_s3_writer *w, struct pitr_err *err)
     struct part_job *j;
     pitr_rc rc;
 
+    if (w->lease_key != NULL && w->upload_id == NULL) {
+        /* The lease first: an upload must never exist without it. */
+        rc = put_lease(w, err);
+        if (rc != PITR_OK)
+            return rc;
+    } else if (w->leased && time(NULL) - w->lease_at > PITR_S3_LEASE_REFRESH) {
+        struct pitr_err lerr;
+
+        pitr_err_clear(&lerr);
+        if (put_lease(w, &lerr) != PITR_OK)
+            pitr_log_warn("%s", lerr.msg);
+    }
     if (w->upload_id == NULL) {
         rc = pitr_s3_multipart_create(w->c, w->key, &w->upload_id, err);
         if (rc != PITR_OK)
@@ -324,8 +391,10 @@ pitr_rc pitr_s3_writer_open(struct pitr_s3_client *c,
     w->c = c;
     w->pool = pool;
     w->key = pitr_strdup(key);
+    w->lease_key = opts->lease_key ? pitr_strdup(opts->lease_key) : NULL;
     w->max_inflight = opts->inflight ? opts->inflight : pitr_s3_pool_size(pool);
     w->inflight = pitr_calloc(w->max_inflight, sizeof(*w->inflight));
+    w->spare = pitr_calloc((size_t)w->max_inflight + 1, sizeof(*w->spare));
     w->parts = pitr_calloc(opts->max_parts, sizeof(*w->parts));
     w->cur_number = 1;
     atomic_init(&w->cancel, 0);
@@ -377,6 +446,11 @@ pitr_rc pitr_s3_writer_write(struct pitr_s3_writer *w,
 
 static void writer_free(struct pitr_s3_writer *w)
 {
+    while (w->n_spare > 0)
+        pitr_buf_release(&w->spare[--w->n_spare]);
+    pitr_free(w->spare);
+    drop_lease(w);
+    pitr_free(w->lease_key);
     pitr_buf_release(&w->cur);
     pitr_free(w->inflight);
     pitr_free(w->parts);

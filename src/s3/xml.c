@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pgpitr/core/buf.h"
+#include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
+#include "s3/creds_int.h"
 
 enum doc_kind {
     DOC_LIST,
@@ -41,6 +44,7 @@ enum field {
     F_UPLOAD_ID,
     F_NEXT_KEY_MARKER,
     F_NEXT_UPLOAD_MARKER,
+    F_TIME, /* Contents/LastModified, Upload/Initiated */
 };
 
 struct state {
@@ -188,12 +192,16 @@ static enum field field_of(const struct state *st, const char *name)
                 return F_SIZE;
             if (strcmp(name, "ETag") == 0)
                 return F_ETAG;
+            if (strcmp(name, "LastModified") == 0)
+                return F_TIME;
             break;
         case C_UPLOAD:
             if (strcmp(name, "Key") == 0)
                 return F_KEY;
             if (strcmp(name, "UploadId") == 0)
                 return F_UPLOAD_ID;
+            if (strcmp(name, "Initiated") == 0)
+                return F_TIME;
             break;
         case C_DEL_ERR:
             if (strcmp(name, "Key") == 0)
@@ -264,6 +272,8 @@ static size_t field_limit(enum field f)
     case F_CODE:
     case F_MESSAGE:
         return PITR_BUF_LIMIT_SMALL;
+    case F_TIME:
+        return 64;
     case F_NONE:
         break;
     }
@@ -449,6 +459,20 @@ static void finish_field(struct state *st)
         }
         copy_cut(st->entry.etag, sizeof(st->entry.etag), t, n);
         break;
+    case F_TIME: {
+        struct pitr_err terr;
+        time_t when;
+
+        /* A time we cannot read stays 0 ("unknown"): callers then treat the entry as new. */
+        pitr_err_clear(&terr);
+        if (pitr_creds_parse_time(t, &when, &terr) != PITR_OK)
+            pitr_log_debug("s3: %s in a listing", terr.msg);
+        else if (st->in == C_UPLOAD)
+            st->upload.initiated = (int64_t)when;
+        else
+            st->entry.mtime = (int64_t)when;
+        break;
+    }
     case F_TRUNCATED:
         if (strcmp(t, "true") == 0 || strcmp(t, "false") == 0) {
             if (st->kind == DOC_UPLOADS)

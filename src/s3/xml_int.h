@@ -37,6 +37,7 @@ struct pitr_s3_list_entry {
     char *key; /* owned; raw (decoded) key, NUL-terminated */
     uint64_t size;
     char etag[PITR_S3_ETAG_MAX]; /* without the surrounding quotes, or "" */
+    int64_t mtime;               /* <LastModified>, seconds since the epoch; 0: unknown */
 };
 
 struct pitr_s3_list_page {
@@ -54,8 +55,9 @@ struct pitr_s3_error_doc {
 
 /* A multipart upload in progress, from ListMultipartUploads. */
 struct pitr_s3_upload_entry {
-    char *key;       /* owned */
-    char *upload_id; /* owned */
+    char *key;         /* owned */
+    char *upload_id;   /* owned */
+    int64_t initiated; /* <Initiated>, seconds since the epoch; 0: unknown */
 };
 
 struct pitr_s3_uploads_page {

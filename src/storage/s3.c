@@ -16,10 +16,13 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/config.h"
+#include "pgpitr/core/fsutil.h"
+#include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/s3/client.h"
 #include "pgpitr/s3/transfer.h"
@@ -121,6 +124,9 @@ static pitr_rc on_object(const char *okey,
     struct list_ctx *ctx = ud;
     struct pitr_obj_info info;
 
+    /* Writers' lease objects are ours, not the caller's (like posix temp files). */
+    if (pitr_fs_is_temp_name(okey))
+        return PITR_OK;
     /* The listing prefix starts with the storage prefix, so every key does too. */
     if (strncmp(okey, ctx->s->prefix, ctx->s->prefix_len) != 0)
         return pitr_err_set(err,
@@ -220,7 +226,7 @@ static pitr_rc s3_open_write(struct pitr_storage *st,
     struct s3_storage *s = (struct s3_storage *)st;
     struct pitr_s3_writer_opts o;
     struct s3_writer *sw;
-    char *okey;
+    char *okey, *lease;
     pitr_rc rc;
 
     rc = need_pool(s, err);
@@ -232,7 +238,10 @@ static pitr_rc s3_open_write(struct pitr_storage *st,
     sw = pitr_calloc(1, sizeof(*sw));
     sw->base.ops = &s3_writer_ops;
     okey = object_key(s, key);
+    lease = pitr_fs_temp_path(okey);
+    o.lease_key = lease;
     rc = pitr_s3_writer_open(s->client, s->pool, okey, &o, &sw->w, err);
+    pitr_free(lease);
     pitr_free(okey);
     if (rc != PITR_OK) {
         pitr_free(sw);
@@ -288,7 +297,8 @@ static pitr_rc s3_open_read(struct pitr_storage *st,
     memset(&o, 0, sizeof(o));
     o.offset = offset;
     o.length = length;
-    o.chunk_size = s->part_size;
+    /* Ranges stay at the reader's 16 MiB unless part-size asks for more. */
+    o.chunk_size = s->part_size > PITR_S3_READ_CHUNK ? s->part_size : 0;
     sr = pitr_calloc(1, sizeof(*sr));
     sr->base.ops = &s3_reader_ops;
     okey = object_key(s, key);
@@ -301,6 +311,178 @@ static pitr_rc s3_open_read(struct pitr_storage *st,
     sr->base.object_size = pitr_s3_reader_object_size(sr->r);
     *out = &sr->base;
     return PITR_OK;
+}
+
+/* ---- cleanup: multipart uploads dead writers left -------------------------- */
+
+struct lease {
+    char *okey; /* owned */
+    int stale;
+};
+
+struct upload {
+    char *okey;      /* owned */
+    char *upload_id; /* owned */
+    int64_t initiated;
+};
+
+struct cleanup_ctx {
+    time_t now;
+    struct lease *leases; /* owned; n_leases of them */
+    size_t n_leases, cap_leases;
+    struct upload *uploads; /* owned; n_uploads of them */
+    size_t n_uploads, cap_uploads;
+};
+
+/* Bounds what one cleanup holds in memory; the rest waits for the next run. */
+#define CLEANUP_MAX_ENTRIES 100000
+
+static pitr_rc on_lease(const char *okey,
+                        const struct pitr_s3_object_info *oi,
+                        void *ud,
+                        struct pitr_err *err)
+{
+    struct cleanup_ctx *x = ud;
+
+    (void)err;
+    if (!pitr_fs_is_temp_name(okey) || x->n_leases >= CLEANUP_MAX_ENTRIES)
+        return PITR_OK;
+    if (x->n_leases == x->cap_leases) {
+        x->cap_leases = x->cap_leases ? 2 * x->cap_leases : 16;
+        x->leases = pitr_realloc(x->leases, x->cap_leases * sizeof(*x->leases));
+    }
+    x->leases[x->n_leases].okey = pitr_strdup(okey);
+    /* No LastModified (0): judged by host and process alone, as if new. */
+    x->leases[x->n_leases].stale =
+      pitr_fs_temp_is_stale(okey, oi->mtime ? (time_t)oi->mtime : x->now, x->now);
+    x->n_leases++;
+    return PITR_OK;
+}
+
+static pitr_rc on_upload(const char *okey,
+                         const char *upload_id,
+                         int64_t initiated,
+                         void *ud,
+                         struct pitr_err *err)
+{
+    struct cleanup_ctx *x = ud;
+
+    (void)err;
+    if (x->n_uploads >= CLEANUP_MAX_ENTRIES)
+        return PITR_OK;
+    if (x->n_uploads == x->cap_uploads) {
+        x->cap_uploads = x->cap_uploads ? 2 * x->cap_uploads : 16;
+        x->uploads = pitr_realloc(x->uploads, x->cap_uploads * sizeof(*x->uploads));
+    }
+    x->uploads[x->n_uploads].okey = pitr_strdup(okey);
+    x->uploads[x->n_uploads].upload_id = pitr_strdup(upload_id);
+    x->uploads[x->n_uploads].initiated = initiated;
+    x->n_uploads++;
+    return PITR_OK;
+}
+
+/*
+ * Whether the upload u was left by a writer that is gone, and why (for the
+ * log): its leases all name dead writers, or it has none (a writer that
+ * keeps no lease: another tool, or an older pgpitr) and is older than
+ * PITR_FS_TEMP_MAX_AGE. One live lease keeps it.
+ */
+static int upload_is_dead(const struct cleanup_ctx *x, const struct upload *u, const char **why)
+{
+    size_t klen = strlen(u->okey), i;
+    int leases = 0;
+
+    for (i = 0; i < x->n_leases; i++) {
+        const struct lease *l = &x->leases[i];
+
+        if (pitr_fs_temp_base_len(l->okey) != klen || strncmp(l->okey, u->okey, klen) != 0)
+            continue;
+        if (!l->stale) {
+            *why = "its writer is alive";
+            return 0;
+        }
+        leases++;
+    }
+    if (leases > 0) {
+        *why = "its writer is gone";
+        return 1;
+    }
+    if (u->initiated != 0 && x->now - (time_t)u->initiated > PITR_FS_TEMP_MAX_AGE) {
+        *why = "no lease, begun more than a day ago";
+        return 1;
+    }
+    *why = "no lease and begun less than a day ago (another writer may still own it)";
+    return 0;
+}
+
+static pitr_rc s3_cleanup(struct pitr_storage *st,
+                          const char *prefix,
+                          size_t *removed,
+                          struct pitr_err *err)
+{
+    struct s3_storage *s = (struct s3_storage *)st;
+    struct cleanup_ctx x;
+    char *oprefix = object_key(s, prefix ? prefix : "");
+    const char *bucket = pitr_s3_client_bucket(s->client);
+    char **stale = NULL;
+    size_t i, n_stale = 0;
+    pitr_rc rc;
+
+    *removed = 0;
+    memset(&x, 0, sizeof(x));
+    x.now = time(NULL);
+    /* Leases first: an upload listed afterwards has its lease in this list if it has one. */
+    rc = pitr_s3_list_objects(s->client, oprefix, on_lease, &x, err);
+    if (rc == PITR_OK)
+        rc = pitr_s3_list_uploads(s->client, oprefix, on_upload, &x, err);
+    if (rc != PITR_OK)
+        goto out;
+    for (i = 0; i < x.n_uploads; i++) {
+        const struct upload *u = &x.uploads[i];
+        const char *why = "";
+
+        if (!upload_is_dead(&x, u, &why)) {
+            pitr_log_info(
+              "s3: left the multipart upload of 's3://%s/%s' alone: %s", bucket, u->okey, why);
+            continue;
+        }
+        rc = pitr_s3_multipart_abort(s->client, u->okey, u->upload_id, err);
+        if (rc != PITR_OK) {
+            pitr_err_prefix(err, "cleanup of '%s'", st->url);
+            goto out;
+        }
+        pitr_log_info(
+          "s3: aborted the multipart upload of 's3://%s/%s' (%s)", bucket, u->okey, why);
+        (*removed)++;
+    }
+    /*
+     * Stale leases go last, once their uploads are aborted: a run that stops
+     * halfway leaves the lease that lets the next run judge the upload.
+     */
+    stale = pitr_calloc(x.n_leases + 1, sizeof(*stale));
+    for (i = 0; i < x.n_leases; i++)
+        if (x.leases[i].stale)
+            stale[n_stale++] = x.leases[i].okey;
+    if (n_stale > 0) {
+        rc = pitr_s3_delete_objects(s->client, (const char *const *)stale, n_stale, err);
+        if (rc != PITR_OK) {
+            pitr_err_prefix(err, "cleanup of '%s': removing stale leases", st->url);
+            goto out;
+        }
+        *removed += n_stale;
+    }
+out:
+    for (i = 0; i < x.n_leases; i++)
+        pitr_free(x.leases[i].okey);
+    for (i = 0; i < x.n_uploads; i++) {
+        pitr_free(x.uploads[i].okey);
+        pitr_free(x.uploads[i].upload_id);
+    }
+    pitr_free(x.leases);
+    pitr_free(x.uploads);
+    pitr_free(stale);
+    pitr_free(oprefix);
+    return rc;
 }
 
 static void s3_free(struct pitr_storage *st)
@@ -326,6 +508,7 @@ static const struct pitr_storage_ops s3_ops = {
     .remove_many = s3_remove_many,
     .open_write = s3_open_write,
     .open_read = s3_open_read,
+    .cleanup = s3_cleanup,
     .free = s3_free,
 };
 
@@ -380,6 +563,7 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
     opts.sse = cfg->encryption;
     opts.sse_kms_key_id = cfg->sse_kms_key_id;
     opts.tags = cfg->tags;
+    opts.history_tags = cfg->history_tags;
     opts.storage_class = cfg->storage_class;
     /* A zeroed config (tests) gets the defaults pitr_config_init would set. */
     s->jobs = cfg->jobs > 0 ? (unsigned)cfg->jobs : 2;

@@ -19,18 +19,22 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/crypto/hash.h"
 #include "pgpitr/s3/client.h"
 #include "pgpitr/s3/transfer.h"
 #include "pgpitr/storage/storage.h"
 #include "storage/s3_int.h"
+
+#include "../unit/support/rigenv.h"
 
 #define MiB ((size_t)1024 * 1024)
 
@@ -96,14 +100,33 @@ struct upload_seen {
     int n;
 };
 
-static pitr_rc count_uploads(const char *key, const char *upload_id, void *ud, struct pitr_err *err)
+static pitr_rc count_uploads(const char *key,
+                             const char *upload_id,
+                             int64_t initiated,
+                             void *ud,
+                             struct pitr_err *err)
 {
     struct upload_seen *u = ud;
 
     (void)upload_id;
+    /* Swift's s3api says when each upload began; cleanup's age rule needs it. */
+    if (strcmp(key, u->key) == 0 && initiated < (int64_t)time(NULL) - 3600)
+        return pitr_err_set(err, PITR_EFORMAT, "'%s': Initiated %lld", key, (long long)initiated);
     (void)err;
     if (strcmp(key, u->key) == 0)
         u->n++;
+    return PITR_OK;
+}
+
+static pitr_rc count_raw(const char *key,
+                         const struct pitr_s3_object_info *info,
+                         void *ud,
+                         struct pitr_err *err)
+{
+    (void)key;
+    (void)info;
+    (void)err;
+    (*(size_t *)ud)++;
     return PITR_OK;
 }
 
@@ -227,7 +250,7 @@ static void round_trip(size_t size, int jobs, int report)
 static void s3_multipart__200mb_parallel_round_trip(void **state)
 {
     static const int sweep[] = { 1, 2, 4 };
-    size_t size = (size_t)200 * 1000 * 1000 + 12345; /* 12 parts of 16 MiB */
+    size_t size = (size_t)200 * 1000 * 1000 + 12345; /* 24 parts of 8 MiB */
     const char *s = getenv("PITR_TEST_S3_JOBS_SWEEP");
     size_t i;
 
@@ -247,7 +270,7 @@ static void s3_multipart__abort_leaves_no_upload_and_no_object(void **state)
     struct pitr_s3_client *c;
     struct pitr_s3_pool *pool = NULL;
     struct pitr_s3_writer *w = NULL;
-    struct pitr_s3_writer_opts wo = { 5 * MiB, 10000, 2 };
+    struct pitr_s3_writer_opts wo = { 5 * MiB, 10000, 2, NULL };
     struct pitr_s3_object_info oi;
     struct pitr_err err;
     unsigned char *buf = pitr_malloc(MiB);
@@ -439,11 +462,12 @@ static void s3_multipart__sse_tags_storage_class(void **state)
             assert_non_null(strstr(err.msg, "Server-side encryption is not supported"));
             assert_true(now_s() - t0 < 5.0); /* not retried */
             assert_int_equal(pitr_storage_head(st, "obj", &info, &err), PITR_ENOTFOUND);
-            /* The multipart path fails the same way, at CreateMultipartUpload. */
+            /* The multipart path fails the same way, before CreateMultipartUpload. */
             assert_int_equal(pitr_storage_open_write(st, "mp", &w, &err), PITR_OK);
             rc = pitr_storage_writer_write(w, big, 6 * MiB, &err);
             assert_int_equal(rc, PITR_ES3);
-            assert_non_null(strstr(err.msg, "CREATE-MULTIPART"));
+            /* Its lease object is refused first, so no upload ever begins. */
+            assert_non_null(strstr(err.msg, "lease of the multipart upload"));
             assert_int_equal(pitr_storage_writer_commit(w, &err), PITR_ES3);
             assert_int_equal(pitr_storage_head(st, "mp", &info, &err), PITR_ENOTFOUND);
         }
@@ -479,6 +503,131 @@ static void s3_multipart__sse_tags_storage_class(void **state)
     pitr_free(big);
 }
 
+/* A pid that no longer exists (a reaped child's). */
+static long dead_pid(void)
+{
+    pid_t pid = fork();
+    int status;
+
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(0);
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    return (long)pid;
+}
+
+/* The lease name a writer of this host with process pid would use for okey. */
+static void lease_name(char *out, size_t n, const char *okey, long pid)
+{
+    char *ours = pitr_fs_temp_path(okey); /* "<okey>.pitr-tmp.<host>.<our pid>.<n>" */
+    char *pid_at = ours + strlen(ours);
+    char ourpid[32];
+
+    snprintf(ourpid, sizeof(ourpid), ".%ld.", (long)getpid());
+    while (pid_at > ours && strncmp(pid_at, ourpid, strlen(ourpid)) != 0)
+        pid_at--;
+    assert_true(pid_at > ours);
+    snprintf(out, n, "%.*s.%ld.0", (int)(pid_at - ours), ours, pid);
+    pitr_free(ours);
+}
+
+static int object_exists(struct pitr_s3_client *c, const char *okey)
+{
+    struct pitr_s3_object_info oi;
+    struct pitr_err err;
+
+    pitr_err_clear(&err);
+    return pitr_s3_head_object(c, okey, &oi, &err) == PITR_OK;
+}
+
+/*
+ * cleanup aborts the uploads of writers that are gone (their lease names a
+ * dead process of this host) and removes stale leases, through listings of
+ * one entry per page; it leaves a live writer's upload and an upload
+ * without lease that began less than a day ago.
+ */
+static void s3_multipart__cleanup_aborts_dead_writers_only(void **state)
+{
+    static const char *const subs[] = { "dead/a", "dead/d", "live/b", "nolease/c" };
+    struct pitr_config cfg;
+    struct pitr_storage *st;
+    struct pitr_storage_writer *w = NULL;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+    char okeys[4][256], leases[4][512], orphan[512], okey[256], *ids[4] = { NULL };
+    unsigned char *buf = pitr_malloc(MiB);
+    uint64_t seed = 7;
+    long gone = dead_pid();
+    size_t removed = 0, i;
+
+    (void)state;
+    rig_config(&cfg);
+    cfg.part_size = 5 * MiB;
+    st = open_cfg(&cfg, "cleanup");
+    pitr_storage_s3_set_page_size(st, 1);
+    c = pitr_storage_s3_client(st);
+    pitr_err_clear(&err);
+
+    for (i = 0; i < 4; i++) {
+        snprintf(okeys[i], sizeof(okeys[i]), "%s/cleanup/%s", run_prefix, subs[i]);
+        lease_name(leases[i], sizeof(leases[i]), okeys[i], i == 2 ? (long)getpid() : gone);
+        if (i != 3)
+            assert_int_equal(pitr_s3_put_object(c, leases[i], "", 0, &err), PITR_OK);
+        assert_int_equal(pitr_s3_multipart_create(c, okeys[i], &ids[i], &err), PITR_OK);
+        assert_int_equal(uploads_for(c, okeys[i]), 1);
+    }
+    snprintf(okey, sizeof(okey), "%s/cleanup/orphan/e", run_prefix);
+    lease_name(orphan, sizeof(orphan), okey, gone);
+    assert_int_equal(pitr_s3_put_object(c, orphan, "", 0, &err), PITR_OK);
+
+    /* A real writer keeps a lease while its upload runs, hidden from list(). */
+    assert_int_equal(pitr_storage_open_write(st, "writer/f", &w, &err), PITR_OK);
+    for (i = 0; i < 6; i++) {
+        fill_random(buf, MiB, &seed);
+        assert_int_equal(pitr_storage_writer_write(w, buf, MiB, &err), PITR_OK);
+    }
+    snprintf(okey, sizeof(okey), "%s/cleanup/writer/f", run_prefix);
+    assert_int_equal(uploads_for(c, okey), 1);
+    {
+        size_t n = 0;
+
+        assert_int_equal(pitr_storage_list(st, "writer/", count_keys, &n, &err), PITR_OK);
+        assert_int_equal(n, 0);
+    }
+
+    assert_int_equal(pitr_storage_cleanup(st, "", &removed, &err), PITR_OK);
+    assert_int_equal(removed, 5); /* 2 uploads and 3 stale leases */
+    assert_int_equal(uploads_for(c, okeys[0]), 0);
+    assert_int_equal(uploads_for(c, okeys[1]), 0);
+    assert_int_equal(uploads_for(c, okeys[2]), 1); /* its writer (this process) is alive */
+    assert_int_equal(uploads_for(c, okeys[3]), 1); /* no lease, begun just now */
+    assert_int_equal(uploads_for(c, okey), 1);     /* the running writer's */
+    assert_false(object_exists(c, leases[0]));
+    assert_false(object_exists(c, leases[1]));
+    assert_false(object_exists(c, orphan));
+    assert_true(object_exists(c, leases[2]));
+
+    /* The writer finishes: the object is there, its lease is gone. */
+    assert_int_equal(pitr_storage_writer_commit(w, &err), PITR_OK);
+    assert_int_equal(uploads_for(c, okey), 0);
+    assert_true(object_exists(c, okey));
+    {
+        size_t n = 0;
+
+        assert_int_equal(pitr_s3_list_objects(c, okey, count_raw, &n, &err), PITR_OK);
+        assert_int_equal(n, 1); /* the object alone: no lease left beside it */
+    }
+
+    assert_int_equal(pitr_s3_multipart_abort(c, okeys[2], ids[2], &err), PITR_OK);
+    assert_int_equal(pitr_s3_multipart_abort(c, okeys[3], ids[3], &err), PITR_OK);
+    assert_int_equal(pitr_s3_delete_object(c, leases[2], &err), PITR_OK);
+    assert_int_equal(pitr_s3_delete_object(c, okey, &err), PITR_OK);
+    for (i = 0; i < 4; i++)
+        pitr_free(ids[i]);
+    pitr_free(buf);
+    pitr_storage_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -486,24 +635,12 @@ int main(void)
         cmocka_unit_test(s3_multipart__abort_leaves_no_upload_and_no_object),
         cmocka_unit_test(s3_multipart__delete_objects_1100_keys),
         cmocka_unit_test(s3_multipart__sse_tags_storage_class),
+        cmocka_unit_test(s3_multipart__cleanup_aborts_dead_writers_only),
     };
-    size_t i;
-    int missing = 0;
 
-    for (i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++) {
-        const char *v = getenv(env_names[i]);
-
-        if (v == NULL || v[0] == '\0') {
-            fprintf(stderr, "test_s3_multipart: %s is not set\n", env_names[i]);
-            missing = 1;
-        }
-    }
-    if (missing) {
-        fprintf(stderr,
-                "test_s3_multipart: start the rig and load its environment first:\n"
-                "  tests/rig/swift.sh start STATE_DIR && . STATE_DIR/env\n");
+    if (!pitr_test_rig_env_ok(
+          "test_s3_multipart", env_names, sizeof(env_names) / sizeof(env_names[0])))
         return 1;
-    }
     snprintf(run_prefix, sizeof(run_prefix), "mp-%ld-%ld", (long)getpid(), (long)time(NULL));
     if (getenv("PITR_TEST_SKIP") != NULL)
         cmocka_set_skip_filter(getenv("PITR_TEST_SKIP"));

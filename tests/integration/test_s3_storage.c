@@ -31,6 +31,8 @@
 #include "pgpitr/storage/storage.h"
 #include "storage/s3_int.h"
 
+#include "../unit/support/rigenv.h"
+
 static const char *const env_names[] = {
     "PITR_TEST_S3_ENDPOINT", "PITR_TEST_S3_TLS_ENDPOINT", "PITR_TEST_CA_FILE", "PITR_TEST_BUCKET",
     "AWS_ACCESS_KEY_ID",     "AWS_SECRET_ACCESS_KEY",     "AWS_REGION",
@@ -526,23 +528,10 @@ int main(void)
         cmocka_unit_test(s3_storage__tls_with_and_without_ca),
         cmocka_unit_test(s3_storage__no_credentials_is_eusage),
     };
-    size_t i;
-    int missing = 0;
 
-    for (i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++) {
-        const char *v = getenv(env_names[i]);
-
-        if (v == NULL || v[0] == '\0') {
-            fprintf(stderr, "test_s3_storage: %s is not set\n", env_names[i]);
-            missing = 1;
-        }
-    }
-    if (missing) {
-        fprintf(stderr,
-                "test_s3_storage: start the rig and load its environment first:\n"
-                "  tests/rig/swift.sh start STATE_DIR && . STATE_DIR/env\n");
+    if (!pitr_test_rig_env_ok(
+          "test_s3_storage", env_names, sizeof(env_names) / sizeof(env_names[0])))
         return 1;
-    }
     snprintf(run_prefix, sizeof(run_prefix), "it-%ld-%ld", (long)getpid(), (long)time(NULL));
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

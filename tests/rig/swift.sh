@@ -272,13 +272,14 @@ start_server() {
 
 wait_for() {
     local what=$1 check=$2 i
-    for i in $(seq 1 150); do
+    # 60 s: Swift's Python servers start slowly on a loaded 2-core machine.
+    for i in $(seq 1 600); do
         if eval "$check"; then
             return 0
         fi
         sleep 0.1
     done
-    fail "$what did not become ready within 15s"
+    fail "$what did not become ready within 60s"
 }
 
 # s3_curl SECRET URL_PATH [curl options...]: a SigV4-signed request to the proxy

@@ -7,7 +7,7 @@
  * comment); keys are the long option names without "--" (repo, server,
  * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
  * look-ahead, prefetch, max-parts, part-size, retry-max-time, encryption,
- * sse-kms-key-id, tags, storage-class, insecure-skip-tls-verify,
+ * sse-kms-key-id, tags, history-tags, storage-class, insecure-skip-tls-verify,
  * retention-policy, method) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
@@ -27,7 +27,7 @@
 /* Multipart limits of S3 (and the defaults we use within them). */
 #define PITR_PART_SIZE_MIN      ((uint64_t)5 * 1024 * 1024)
 #define PITR_PART_SIZE_MAX      ((uint64_t)5 * 1024 * 1024 * 1024)
-#define PITR_PART_SIZE_DEFAULT  ((uint64_t)16 * 1024 * 1024)
+#define PITR_PART_SIZE_DEFAULT  ((uint64_t)8 * 1024 * 1024)
 #define PITR_MAX_PARTS_LIMIT    10000
 #define PITR_RETRY_MAX_TIME_DEF 60
 #define PITR_PREFETCH_DEFAULT   8 /* wal-fetch: segments fetched ahead */
@@ -56,11 +56,12 @@ struct pitr_config {
     int prefetch;   /* wal-fetch: segments to fetch ahead into the spool; default 8 */
     /* S3 uploads */
     int max_parts;          /* parts a multipart upload may have, 1..10000; default 10000 */
-    uint64_t part_size;     /* first (and smallest) part, 5 MiB..5 GiB; default 16 MiB */
+    uint64_t part_size;     /* first (and smallest) part, 5 MiB..5 GiB; default 8 MiB */
     int retry_max_time;     /* seconds of retrying a failed request; 0 disables; default 60 */
     char *encryption;       /* owned; "AES256", "aws:kms" or NULL (x-amz-server-side-encryption) */
     char *sse_kms_key_id;   /* owned; KMS key id for aws:kms, or NULL */
     char *tags;             /* owned; "k=v,k2=v2" (object tags), or NULL */
+    char *history_tags;     /* owned; like tags, for *.history objects instead; or NULL */
     char *storage_class;    /* owned; x-amz-storage-class, or NULL */
     int insecure_skip_tls;  /* 1: do not verify TLS certificates (insecure-skip-tls-verify) */
     char *retention_policy; /* owned; retention: the policy when --policy is not given */

@@ -42,6 +42,12 @@ char *pitr_fs_temp_path(const char *path);
 /* True when name is one of our temporary files (see pitr_fs_write_atomic). */
 int pitr_fs_is_temp_name(const char *name);
 
+/*
+ * The length of the path a temporary name was made for (pitr_fs_temp_path's
+ * argument), or 0 when name is not a temporary name.
+ */
+size_t pitr_fs_temp_base_len(const char *name);
+
 /* A temporary file older than this is abandoned whatever wrote it. */
 #define PITR_FS_TEMP_MAX_AGE (24 * 3600)
 

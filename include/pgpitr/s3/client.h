@@ -21,7 +21,10 @@
  * New objects (PutObject, CreateMultipartUpload) carry the configured
  * server-side encryption (x-amz-server-side-encryption and
  * x-amz-server-side-encryption-aws-kms-key-id), tags (x-amz-tagging,
- * URL-encoded) and storage class (x-amz-storage-class); all are signed.
+ * URL-encoded; history_tags instead for "*.history" keys, compression
+ * suffix or not, as
+ * barman-cloud-wal-archive's --history-tags) and storage class
+ * (x-amz-storage-class); all are signed.
  * Object keys are URI-encoded once (pitr_sigv4_uri_encode, '/' kept) and
  * that same encoded path is both signed and sent.
  *
@@ -76,6 +79,7 @@ struct pitr_s3_client_opts {
     const char *sse;            /* "AES256", "aws:kms" or NULL: no encryption header */
     const char *sse_kms_key_id; /* with "aws:kms" only; NULL: the bucket's default key */
     const char *tags;           /* "k=v,k2=v2" or NULL; at most 10 tags */
+    const char *history_tags;   /* the same, instead of tags for *.history[.<suffix>] keys */
     const char *storage_class;  /* e.g. "STANDARD_IA", or NULL */
 };
 
@@ -85,9 +89,14 @@ struct pitr_s3_part {
     char etag[128];  /* as UploadPart answered it (quotes included) */
 };
 
-/* Called once per multipart upload in progress; strings borrowed for the call. */
+/*
+ * Called once per multipart upload in progress; strings borrowed for the
+ * call. initiated: when the store says it began, seconds since the epoch
+ * (0: the store did not say).
+ */
 typedef pitr_rc (*pitr_s3_upload_fn)(const char *key,
                                      const char *upload_id,
+                                     int64_t initiated,
                                      void *ud,
                                      struct pitr_err *err);
 
@@ -97,6 +106,7 @@ typedef pitr_rc (*pitr_s3_upload_fn)(const char *key,
 struct pitr_s3_object_info {
     uint64_t size;
     char etag[128]; /* without the surrounding quotes, or "" */
+    int64_t mtime;  /* LastModified in listings, seconds since the epoch; 0: unknown (HEAD) */
 };
 
 /*
@@ -131,7 +141,10 @@ PITR_MUST_CHECK pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
 /* The bucket name (borrowed), for messages. */
 const char *pitr_s3_client_bucket(const struct pitr_s3_client *c);
 
-/* Keys per ListObjectsV2 page (max-keys); 0 leaves the store's default (1000). */
+/*
+ * Keys per ListObjectsV2 page (max-keys) and uploads per ListMultipartUploads
+ * page (max-uploads); 0 leaves the store's default (1000).
+ */
 void pitr_s3_client_set_page_size(struct pitr_s3_client *c, unsigned n);
 
 /* Store len bytes at key (replacing any object there). */

@@ -56,7 +56,19 @@ struct pitr_s3_writer_opts {
     uint64_t part_size; /* first part; 5 MiB..5 GiB */
     unsigned max_parts; /* 1..10000 */
     unsigned inflight;  /* parts uploading at once; 0: the pool's size */
+    /*
+     * Borrowed (copied); NULL: none. The key of an empty "lease" object
+     * stored before CreateMultipartUpload, stored again every
+     * PITR_S3_LEASE_REFRESH seconds while parts go up, and removed once
+     * the upload is completed or aborted. A writer killed mid-upload leaves
+     * it beside its upload, so a later cleanup can tell a dead writer's
+     * upload from a live one's by the lease's name (see storage/s3.c).
+     */
+    const char *lease_key;
 };
+
+/* A writer stores its lease again after this many seconds (a quarter of a day). */
+#define PITR_S3_LEASE_REFRESH (6 * 3600)
 
 /*
  * A writer for key. c (used for Create, Complete, Abort and the single PUT
@@ -90,10 +102,13 @@ unsigned pitr_s3_writer_parts(const struct pitr_s3_writer *w);
  */
 const char *pitr_s3_writer_upload_id(const struct pitr_s3_writer *w);
 
+/* Default range of a reader's GETs. */
+#define PITR_S3_READ_CHUNK ((uint64_t)16 * 1024 * 1024)
+
 struct pitr_s3_reader_opts {
     uint64_t offset;     /* first byte to read */
     uint64_t length;     /* bytes to read; UINT64_MAX: to the end of the object */
-    uint64_t chunk_size; /* bytes per ranged GET; 0: 16 MiB */
+    uint64_t chunk_size; /* bytes per ranged GET; 0: PITR_S3_READ_CHUNK */
     unsigned inflight;   /* ranges fetched or held at once; 0: twice the pool size */
 };
 

@@ -132,10 +132,12 @@ struct pitr_storage_ops {
                          struct pitr_storage_reader **out,
                          struct pitr_err *err);
     /*
-     * Remove what writers that died left under prefix (posix: stale temp
-     * files); *removed counts them. NULL: the driver leaves nothing behind
-     * that it could safely tell apart (S3: a store lifecycle rule aborts
-     * incomplete multipart uploads).
+     * Remove what writers that died left under prefix; *removed counts
+     * them. posix: stale temp files. S3: multipart uploads whose leases all
+     * name dead processes of this host (or, without a lease, begun more
+     * than PITR_FS_TEMP_MAX_AGE ago) are aborted, then stale leases
+     * deleted; a live writer's upload, here or on another host, is left
+     * alone. NULL: the driver leaves nothing behind.
      */
     pitr_rc (*cleanup)(struct pitr_storage *st,
                        const char *prefix,

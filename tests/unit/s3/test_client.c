@@ -22,6 +22,7 @@
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/core/mem.h"
 #include "pgpitr/s3/client.h"
 #include "s3/client_int.h"
 
@@ -504,6 +505,7 @@ static struct pitr_s3_client *make_retrying(int port, long retry_ms)
     o.sse = "aws:kms";
     o.sse_kms_key_id = "key-1";
     o.tags = "a=b c";
+    o.history_tags = "kind=tl history";
     o.storage_class = "STANDARD_IA";
     pitr_err_clear(&err);
     if (pitr_s3_client_new(&o, &c, &err) != PITR_OK)
@@ -569,6 +571,61 @@ static void pitr_s3_put_object__4xx_fails_at_once(void **state)
     pitr_s3_client_free(c);
     script_stop(&srv);
     assert_int_equal(srv.served, 1);
+}
+
+/*
+ * CreateMultipartUpload carries the new-object headers (tags URL-encoded)
+ * and signs them; a *.history object carries the history tags instead; a
+ * store without tagging (Swift: 501) fails at once with a hint that names
+ * the option.
+ */
+static void pitr_s3_multipart_create__tagging_signed_and_refusal_explained(void **state)
+{
+    static const char init[] =
+      "<InitiateMultipartUploadResult><Bucket>b</Bucket><Key>k</Key><UploadId>u1</UploadId>"
+      "</InitiateMultipartUploadResult>";
+    static const char no_tags[] =
+      "<Error><Code>NotImplemented</Code><Message>Object tagging is not supported.</Message>"
+      "</Error>";
+    char a0[256], a1[256];
+    const char *answers[3];
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+    char *id = NULL;
+
+    (void)state;
+    snprintf(
+      a0, sizeof(a0), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(init), init);
+    snprintf(a1,
+             sizeof(a1),
+             "HTTP/1.1 501 Not Implemented\r\nContent-Length: %zu\r\n\r\n%s",
+             strlen(no_tags),
+             no_tags);
+    answers[0] = a0;
+    answers[1] = "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n";
+    answers[2] = a1;
+    script_start(&srv, answers, 3);
+    c = make_retrying(srv.port, 30000);
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_multipart_create(c, "k", &id, &err), PITR_OK);
+    assert_string_equal(id, "u1");
+    assert_int_equal(pitr_s3_put_object(c, "w/00000002.history.gz", "x", 1, &err), PITR_OK);
+    assert_int_equal(pitr_s3_put_object(c, "k2", "x", 1, &err), PITR_ES3);
+    pitr_s3_client_free(c);
+    script_stop(&srv);
+    assert_int_equal(srv.served, 3); /* 501 is not retried */
+    assert_non_null(strstr(srv.requests[1], "x-amz-tagging: kind=tl%20history\r\n"));
+    assert_null(strstr(srv.requests[1], "a=b%20c"));
+    assert_non_null(strstr(srv.requests[2], "x-amz-tagging: a=b%20c\r\n"));
+    assert_non_null(strstr(srv.requests[0], "POST /b/k?uploads HTTP/1.1\r\n"));
+    assert_non_null(strstr(srv.requests[0], "x-amz-tagging: a=b%20c\r\n"));
+    assert_non_null(strstr(srv.requests[0], ";x-amz-storage-class;x-amz-tagging, Signature="));
+    assert_int_equal(err.http_status, 501);
+    assert_string_equal(err.s3_code, "NotImplemented");
+    assert_non_null(strstr(err.msg, "PUT 's3://b/k2': 501 NotImplemented: Object tagging is not"));
+    assert_non_null(strstr(err.msg, "HINT: this object store does not implement object tags"));
+    pitr_free(id);
 }
 
 static void pitr_s3_put_object__gives_up_after_retry_max_time(void **state)
@@ -654,6 +711,7 @@ int main(void)
         cmocka_unit_test(pitr_s3_complete_check__200_with_error_fails),
         cmocka_unit_test(pitr_s3_put_object__retries_5xx_and_resends_the_body),
         cmocka_unit_test(pitr_s3_put_object__4xx_fails_at_once),
+        cmocka_unit_test(pitr_s3_multipart_create__tagging_signed_and_refusal_explained),
         cmocka_unit_test(pitr_s3_put_object__gives_up_after_retry_max_time),
         cmocka_unit_test(pitr_s3_multipart_complete__200_error_retried_then_final),
     };

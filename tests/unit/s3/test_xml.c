@@ -322,8 +322,9 @@ static void pitr_s3_xml_parse_uploads__entries_and_markers(void **state)
       "<ListMultipartUploadsResult><Bucket>b</Bucket><KeyMarker/>"
       "<NextKeyMarker>p/k2</NextKeyMarker><NextUploadIdMarker>id2</NextUploadIdMarker>"
       "<IsTruncated>true</IsTruncated>"
-      "<Upload><Key>p/k1</Key><UploadId>id1</UploadId><Initiator><ID>x</ID></Initiator></Upload>"
-      "<Upload><Key>p/k2</Key><UploadId>id2</UploadId></Upload>"
+      "<Upload><Key>p/k1</Key><UploadId>id1</UploadId><Initiator><ID>x</ID></Initiator>"
+      "<Initiated>2026-11-26T01:32:14.000Z</Initiated></Upload>"
+      "<Upload><Key>p/k2</Key><UploadId>id2</UploadId><Initiated>yesterday</Initiated></Upload>"
       "</ListMultipartUploadsResult>";
     struct pitr_s3_uploads_page page;
     struct pitr_err err;
@@ -336,10 +337,33 @@ static void pitr_s3_xml_parse_uploads__entries_and_markers(void **state)
     assert_string_equal(page.entries[0].key, "p/k1");
     assert_string_equal(page.entries[0].upload_id, "id1");
     assert_string_equal(page.entries[1].upload_id, "id2");
+    assert_int_equal(page.entries[0].initiated, 1795656734); /* date -d 2026-11-26T01:32:14Z +%s */
+    assert_int_equal(page.entries[1].initiated, 0);          /* unreadable: unknown */
     assert_true(page.is_truncated);
     assert_string_equal(page.next_key_marker, "p/k2");
     assert_string_equal(page.next_upload_marker, "id2");
     pitr_s3_uploads_page_release(&page);
+}
+
+static void pitr_s3_xml_parse_list__last_modified(void **state)
+{
+    static const char body[] =
+      "<ListBucketResult><IsTruncated>false</IsTruncated>"
+      "<Contents><Key>a</Key><LastModified>2026-11-26T01:32:14.000Z</LastModified>"
+      "<Size>1</Size></Contents>"
+      "<Contents><Key>b</Key><Size>2</Size></Contents>"
+      "</ListBucketResult>";
+    struct pitr_s3_list_page page;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_s3_list_page_init(&page);
+    assert_int_equal(pitr_s3_xml_parse_list(body, strlen(body), &page, &err), PITR_OK);
+    assert_int_equal(page.n, 2);
+    assert_int_equal(page.entries[0].mtime, 1795656734);
+    assert_int_equal(page.entries[1].mtime, 0);
+    pitr_s3_list_page_release(&page);
 }
 
 static void pitr_s3_xml_bodies__complete_and_delete_escaped(void **state)
@@ -386,6 +410,7 @@ int main(void)
         cmocka_unit_test(pitr_s3_xml_parse_complete__result_or_error_with_200),
         cmocka_unit_test(pitr_s3_xml_parse_delete__errors_per_key),
         cmocka_unit_test(pitr_s3_xml_parse_uploads__entries_and_markers),
+        cmocka_unit_test(pitr_s3_xml_parse_list__last_modified),
         cmocka_unit_test(pitr_s3_xml_bodies__complete_and_delete_escaped),
     };
 
