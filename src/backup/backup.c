@@ -751,6 +751,8 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
     sink_limit = o->max_archive_size > UINT64_MAX - VOLUME_OVERSHOOT
                    ? UINT64_MAX
                    : o->max_archive_size + VOLUME_OVERSHOOT;
+    /* Lets S3 keep small parts (and little memory) for volumes of bounded size. */
+    pitr_storage_set_write_limit(r.sink_st, sink_limit);
     {
         struct pitr_sink *inner = NULL;
 

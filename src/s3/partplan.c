@@ -27,6 +27,7 @@ static uint64_t capacity(uint64_t min_size, unsigned max_parts, unsigned step)
 pitr_rc pitr_s3_part_plan_init(struct pitr_s3_part_plan *plan,
                                uint64_t min_size,
                                unsigned max_parts,
+                               uint64_t max_object,
                                struct pitr_err *err)
 {
     uint64_t target, most;
@@ -42,6 +43,8 @@ pitr_rc pitr_s3_part_plan_init(struct pitr_s3_part_plan *plan,
           err, PITR_EUSAGE, "invalid max-parts %u: expected 1 to 10000", max_parts);
     most = (uint64_t)max_parts * PITR_PART_SIZE_MAX;
     target = most >= PITR_S3_MAX_OBJECT ? PITR_S3_MAX_OBJECT : most / 100 * 95;
+    if (max_object > 0 && max_object < target)
+        target = max_object;
     /* capacity() falls as step grows: find the largest step that still holds target. */
     lo = 1;
     hi = max_parts;

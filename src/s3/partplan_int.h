@@ -8,8 +8,10 @@
  * the size every `step` parts (capped at 5 GiB), where step is the largest
  * value that still lets max_parts parts hold the target size: 5 TiB when
  * max_parts * 5 GiB allows it, else 95% of max_parts * 5 GiB (1,000 parts of
- * at most 5 GiB can never hold 5 TiB). Small objects so keep small parts,
- * and memory (parts in flight x part size) grows only with the object.
+ * at most 5 GiB can never hold 5 TiB), or less when the writer knows the
+ * object's largest possible size (a backup volume is bounded by
+ * --max-archive-size). Small objects so keep small parts, and memory (parts
+ * in flight x part size) grows only with the object.
  */
 #ifndef PGPITR_S3_PARTPLAN_INT_H
 #define PGPITR_S3_PARTPLAN_INT_H
@@ -29,11 +31,13 @@ struct pitr_s3_part_plan {
 
 /*
  * Plan for parts of at least min_size (5 MiB..5 GiB) and at most max_parts
- * (1..10000) parts; PITR_EUSAGE outside those ranges.
+ * (1..10000) parts, for objects of at most max_object bytes (0: as large as
+ * S3 allows); PITR_EUSAGE outside those ranges.
  */
 PITR_MUST_CHECK pitr_rc pitr_s3_part_plan_init(struct pitr_s3_part_plan *plan,
                                                uint64_t min_size,
                                                unsigned max_parts,
+                                               uint64_t max_object,
                                                struct pitr_err *err);
 
 /* The size of part number n (1-based; n <= max_parts). */

@@ -383,7 +383,7 @@ pitr_rc pitr_s3_writer_open(struct pitr_s3_client *c,
     *out = NULL;
     w = pitr_calloc(1, sizeof(*w));
     pitr_buf_init(&w->cur, 0);
-    rc = pitr_s3_part_plan_init(&w->plan, opts->part_size, opts->max_parts, err);
+    rc = pitr_s3_part_plan_init(&w->plan, opts->part_size, opts->max_parts, opts->max_size, err);
     if (rc != PITR_OK) {
         pitr_free(w);
         return rc;

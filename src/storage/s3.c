@@ -235,6 +235,7 @@ static pitr_rc s3_open_write(struct pitr_storage *st,
     memset(&o, 0, sizeof(o));
     o.part_size = s->part_size;
     o.max_parts = s->max_parts;
+    o.max_size = st->write_limit;
     sw = pitr_calloc(1, sizeof(*sw));
     sw->base.ops = &s3_writer_ops;
     okey = object_key(s, key);

@@ -51,6 +51,11 @@ pitr_rc pitr_storage_open(const struct pitr_config *cfg,
                         url);
 }
 
+void pitr_storage_set_write_limit(struct pitr_storage *st, uint64_t bytes)
+{
+    st->write_limit = bytes;
+}
+
 void pitr_storage_free(struct pitr_storage *st)
 {
     if (st != NULL)

@@ -55,6 +55,7 @@ unsigned pitr_s3_pool_size(const struct pitr_s3_pool *pool);
 struct pitr_s3_writer_opts {
     uint64_t part_size; /* first part; 5 MiB..5 GiB */
     unsigned max_parts; /* 1..10000 */
+    uint64_t max_size;  /* the object's largest possible size; 0: unknown (5 TiB) */
     unsigned inflight;  /* parts uploading at once; 0: the pool's size */
     /*
      * Borrowed (copied); NULL: none. The key of an empty "lease" object

@@ -149,8 +149,18 @@ struct pitr_storage_ops {
 /* Drivers embed this as their first member. */
 struct pitr_storage {
     const struct pitr_storage_ops *ops;
-    char *url; /* owned; the repository URL, for messages (no secrets) */
+    char *url;            /* owned; the repository URL, for messages (no secrets) */
+    uint64_t write_limit; /* see pitr_storage_set_write_limit; 0: unknown */
 };
+
+/*
+ * Promise that no object written through a writer opened from now on will
+ * be larger than bytes (0 withdraws the promise). Drivers may size their
+ * buffers by it: S3 keeps its parts small for longer when it knows that a
+ * backup volume never exceeds --max-archive-size. Writing more is not
+ * checked here; on S3 it can run out of parts.
+ */
+void pitr_storage_set_write_limit(struct pitr_storage *st, uint64_t bytes);
 
 /*
  * Open the repository named by cfg->repo. On success *out is a new storage

@@ -41,7 +41,7 @@ static void pitr_s3_part_plan_init__5tib_fits_in_10000_parts(void **state)
 
     (void)state;
     pitr_err_clear(&err);
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 10000, &err), PITR_OK);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 10000, 0, &err), PITR_OK);
     assert_true(total_capacity(&plan) >= 5 * TiB);
     assert_true(plan.capacity == total_capacity(&plan));
     /* Small objects keep small parts: the first 1000 parts (15.6 GiB) do not grow. */
@@ -49,7 +49,7 @@ static void pitr_s3_part_plan_init__5tib_fits_in_10000_parts(void **state)
     assert_int_equal(pitr_s3_part_size(&plan, 1), 16 * MiB);
     assert_int_equal(pitr_s3_part_size(&plan, 1000), 16 * MiB);
     /* The smallest allowed part size fits 5 TiB as well. */
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * MiB, 10000, &err), PITR_OK);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * MiB, 10000, 0, &err), PITR_OK);
     assert_true(total_capacity(&plan) >= 5 * TiB);
     assert_int_equal(pitr_s3_part_size(&plan, 1), 5 * MiB);
 }
@@ -62,7 +62,7 @@ static void pitr_s3_part_plan_init__1000_parts_reach_the_store_limit(void **stat
 
     (void)state;
     pitr_err_clear(&err);
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 1000, &err), PITR_OK);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 1000, 0, &err), PITR_OK);
     cap = total_capacity(&plan);
     /*
      * 1000 parts of at most 5 GiB hold 4.88 TiB, never 5 TiB: the plan aims
@@ -77,6 +77,26 @@ static void pitr_s3_part_plan_init__1000_parts_reach_the_store_limit(void **stat
     assert_true(plan.step < 100);
 }
 
+static void pitr_s3_part_plan_init__a_bounded_object_keeps_small_parts(void **state)
+{
+    struct pitr_s3_part_plan plan, unbounded;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    /* A 100 GB backup volume on a store with 1000 parts (Swift's default). */
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 8 * MiB, 1000, 100000000000ULL, &err), PITR_OK);
+    assert_int_equal(pitr_s3_part_plan_init(&unbounded, 8 * MiB, 1000, 0, &err), PITR_OK);
+    assert_true(total_capacity(&plan) >= 100000000000ULL);
+    assert_true(plan.step > 4 * unbounded.step);
+    /* The first GiB goes up in 8 MiB parts; without the bound they grow after ~50 parts. */
+    assert_int_equal(pitr_s3_part_size(&plan, 128), 8 * MiB);
+    assert_true(pitr_s3_part_size(&unbounded, 128) > 8 * MiB);
+    /* A bound above what S3 allows changes nothing. */
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 8 * MiB, 1000, 6 * TiB, &err), PITR_OK);
+    assert_int_equal(plan.step, unbounded.step);
+}
+
 static void pitr_s3_part_plan_init__limits(void **state)
 {
     struct pitr_s3_part_plan plan;
@@ -84,13 +104,13 @@ static void pitr_s3_part_plan_init__limits(void **state)
 
     (void)state;
     pitr_err_clear(&err);
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * MiB - 1, 10000, &err), PITR_EUSAGE);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * MiB - 1, 10000, 0, &err), PITR_EUSAGE);
     assert_non_null(strstr(err.msg, "5MiB to 5GiB"));
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * GiB + 1, 10000, &err), PITR_EUSAGE);
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 0, &err), PITR_EUSAGE);
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 10001, &err), PITR_EUSAGE);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * GiB + 1, 10000, 0, &err), PITR_EUSAGE);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 0, 0, &err), PITR_EUSAGE);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 16 * MiB, 10001, 0, &err), PITR_EUSAGE);
     /* One part: the object can be no larger than that part. */
-    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * GiB, 1, &err), PITR_OK);
+    assert_int_equal(pitr_s3_part_plan_init(&plan, 5 * GiB, 1, 0, &err), PITR_OK);
     assert_int_equal(plan.capacity, 5 * GiB);
 }
 
@@ -99,6 +119,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pitr_s3_part_plan_init__5tib_fits_in_10000_parts),
         cmocka_unit_test(pitr_s3_part_plan_init__1000_parts_reach_the_store_limit),
+        cmocka_unit_test(pitr_s3_part_plan_init__a_bounded_object_keeps_small_parts),
         cmocka_unit_test(pitr_s3_part_plan_init__limits),
     };
 
