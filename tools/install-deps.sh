@@ -8,10 +8,11 @@ BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libde
   libjansson-dev libyaml-dev libcmocka-dev"
 RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
 # The test rig: OpenStack Swift with s3api as the signature-checking S3 server,
-# stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks.
+# stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks,
+# barman-cli-cloud for the barman-cloud backups the PITR matrix restores.
 TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
-  stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils"
-BENCH_PKGS="pgbackrest barman-cli-cloud hyperfine time"
+  stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils barman-cli-cloud"
+BENCH_PKGS="pgbackrest hyperfine time"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH_PKGS"
