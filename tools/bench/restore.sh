@@ -105,7 +105,9 @@ say "backups: pgpitr, pgbackrest, barman-cloud"
 "$PGPITR" --config "$PCONF" backup -J 2 --immediate-checkpoint --pgdata "$PG/data" --name bench --json \
     >"$WORK/log/backup-pgpitr.out" 2>"$WORK/log/backup-pgpitr.err" ||
     die "pgpitr backup failed: $(tail -n 3 "$WORK/log/backup-pgpitr.err")"
-runuser -u postgres -- pgbackrest --config="$PGBR_CONF" --stanza=bench backup --type=full \
+# pgBackRest refuses an archive_command that does not start pgbackrest itself
+# unless its archive check is off; the WAL does reach its repository (above).
+runuser -u postgres -- pgbackrest --config="$PGBR_CONF" --stanza=bench backup --type=full --no-archive-check \
     >"$WORK/log/backup-pgbackrest.log" 2>&1 ||
     die "pgbackrest backup failed: $(tail -n 3 "$WORK/log/backup-pgbackrest.log")"
 # shellcheck disable=SC2086
@@ -113,6 +115,7 @@ $BARMAN_ENV barman-cloud-backup --cloud-provider aws-s3 -z -J 2 --immediate-chec
     "$BARMAN_URL" bench >"$WORK/log/backup-barman.log" 2>&1 ||
     die "barman-cloud-backup failed: $(tail -n 3 "$WORK/log/backup-barman.log")"
 # shellcheck disable=SC2086
+pg_rig_wait_archived "$PG" 600 || die "the archiver does not follow"
 BARMAN_ID=$($BARMAN_ENV barman-cloud-backup-list --cloud-provider aws-s3 --format json --endpoint-url "$TLS" \
     "$BARMAN_URL" bench | python3 -c 'import json,sys; print(json.load(sys.stdin)["backups_list"][-1]["backup_id"])')
 DB_HUMAN=$(pg_rig_psql "$PG" "select pg_size_pretty(sum(pg_database_size(oid))) from pg_database")
