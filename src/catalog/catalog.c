@@ -23,6 +23,9 @@ void pitr_cat_backup_release(struct pitr_cat_backup *b)
     pitr_free(b->backup_name);
     pitr_free(b->status);
     pitr_free(b->begin_wal);
+    pitr_free(b->end_wal);
+    pitr_free(b->begin_time);
+    pitr_free(b->begin_xlog);
     pitr_free(b->end_time);
     pitr_free(b->end_xlog);
     for (size_t i = 0; i < b->ntablespaces; i++) {
@@ -30,8 +33,38 @@ void pitr_cat_backup_release(struct pitr_cat_backup *b)
         pitr_free(b->tablespaces[i].location);
     }
     pitr_free(b->tablespaces);
+    for (size_t i = 0; i < b->nfields; i++) {
+        pitr_free(b->fields[i].key);
+        pitr_free(b->fields[i].value);
+    }
+    pitr_free(b->fields);
     memset(b, 0, sizeof(*b));
     b->timeline = -1;
+}
+
+const char *pitr_cat_field(const struct pitr_cat_backup *b, const char *key)
+{
+    for (size_t i = b->nfields; i-- > 0;)
+        if (strcmp(b->fields[i].key, key) == 0)
+            return b->fields[i].value;
+    return NULL;
+}
+
+enum pitr_cat_keep pitr_cat_keep_from_body(const char *body, size_t len)
+{
+    const char *nl = memchr(body, '\n', len);
+    size_t n = nl ? (size_t)(nl - body) : len;
+
+    if (n == 10 && memcmp(body, "standalone", 10) == 0)
+        return PITR_CAT_KEEP_STANDALONE;
+    return n > 0 ? PITR_CAT_KEEP_FULL : PITR_CAT_KEEP_NONE;
+}
+
+const char *pitr_cat_keep_name(enum pitr_cat_keep k)
+{
+    return k == PITR_CAT_KEEP_FULL         ? "full"
+           : k == PITR_CAT_KEEP_STANDALONE ? "standalone"
+                                           : "nokeep";
 }
 
 /* ---- time ------------------------------------------------------------- */
@@ -305,6 +338,7 @@ pitr_rc pitr_cat_parse_info(const char *text,
 
     memset(b, 0, sizeof(*b));
     b->timeline = -1;
+    b->xlog_segment_size = 16 * 1024 * 1024;
     while (p < end) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *le = nl ? nl : end, *eq, *ks, *ke, *vs, *ve;
@@ -328,6 +362,9 @@ pitr_rc pitr_cat_parse_info(const char *text,
         ve = le;
         while (ve > vs && isspace((unsigned char)ve[-1]))
             ve--;
+        b->fields = pitr_realloc(b->fields, (b->nfields + 1) * sizeof(*b->fields));
+        b->fields[b->nfields].key = pitr_strndup(ks, (size_t)(ke - ks));
+        b->fields[b->nfields++].value = pitr_strndup(vs, (size_t)(ve - vs));
         if (ve - vs == 4 && memcmp(vs, "None", 4) == 0)
             continue;
         key = pitr_strndup(ks, (size_t)(ke - ks));
@@ -341,6 +378,21 @@ pitr_rc pitr_cat_parse_info(const char *text,
         } else if (strcmp(key, "begin_wal") == 0) {
             pitr_free(b->begin_wal);
             b->begin_wal = val, val = NULL;
+        } else if (strcmp(key, "end_wal") == 0) {
+            pitr_free(b->end_wal);
+            b->end_wal = val, val = NULL;
+        } else if (strcmp(key, "begin_xlog") == 0) {
+            pitr_free(b->begin_xlog);
+            b->begin_xlog = val, val = NULL;
+        } else if (strcmp(key, "begin_time") == 0) {
+            b->has_begin_time = pitr_cat_parse_time(val, &b->begin_time_us, NULL, err) == PITR_OK;
+            pitr_free(b->begin_time);
+            b->begin_time = val, val = NULL;
+        } else if (strcmp(key, "xlog_segment_size") == 0) {
+            char *e2;
+            long long v = strtoll(val, &e2, 10);
+            if (e2 != val && *e2 == '\0' && v >= (1 << 20) && v <= (1 << 30))
+                b->xlog_segment_size = (uint32_t)v;
         } else if (strcmp(key, "end_time") == 0) {
             b->has_end_time = pitr_cat_parse_time(val, &b->end_time_us, NULL, err) == PITR_OK;
             pitr_free(b->end_time);
@@ -475,9 +527,17 @@ pitr_rc pitr_cat_select(const struct pitr_cat_backup *v,
 
 struct ids {
     const char *prefix; /* "<server>/base/" */
-    char **v;           /* owned */
+    char **v;           /* owned; ids with a backup.info */
     size_t n;
+    char **kept; /* owned; ids with an annotations/keep object */
+    size_t nkept;
 };
+
+static void push_id(char ***v, size_t *n, const char *s, size_t len)
+{
+    *v = pitr_realloc(*v, (*n + 1) * sizeof(**v));
+    (*v)[(*n)++] = pitr_strndup(s, len);
+}
 
 static pitr_rc collect_id(const char *key,
                           const struct pitr_obj_info *info,
@@ -489,11 +549,46 @@ static pitr_rc collect_id(const char *key,
 
     (void)info;
     (void)err;
-    if (slash == NULL || slash == rest || strcmp(slash, "/backup.info") != 0)
+    if (slash == NULL || slash == rest)
         return PITR_OK;
-    ids->v = pitr_realloc(ids->v, (ids->n + 1) * sizeof(*ids->v));
-    ids->v[ids->n++] = pitr_strndup(rest, (size_t)(slash - rest));
+    if (strcmp(slash, "/backup.info") == 0)
+        push_id(&ids->v, &ids->n, rest, (size_t)(slash - rest));
+    else if (strcmp(slash, "/annotations/keep") == 0)
+        push_id(&ids->kept, &ids->nkept, rest, (size_t)(slash - rest));
     return PITR_OK;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct pitr_cat_backup *x = a, *y = b;
+
+    return strcmp(x->id, y->id);
+}
+
+pitr_rc pitr_cat_read_keep(struct pitr_storage *st,
+                           const char *server,
+                           const char *id,
+                           enum pitr_cat_keep *keep,
+                           struct pitr_err *err)
+{
+    struct pitr_buf b;
+    char *key = pitr_asprintf("%s/base/%s/annotations/keep", server, id);
+    pitr_rc rc;
+
+    *keep = PITR_CAT_KEEP_NONE;
+    pitr_buf_init(&b, PITR_BUF_LIMIT_SMALL);
+    rc = pitr_storage_get(st, key, &b, err);
+    if (rc == PITR_ENOTFOUND) {
+        pitr_err_clear(err);
+        rc = PITR_OK;
+    } else if (rc == PITR_OK) {
+        *keep = pitr_cat_keep_from_body(b.data, b.len);
+    } else {
+        rc = pitr_err_prefix(err, "cannot read the keep annotation of backup '%s'", id);
+    }
+    pitr_buf_release(&b);
+    pitr_free(key);
+    return rc;
 }
 
 pitr_rc pitr_cat_load(struct pitr_storage *st,
@@ -501,6 +596,16 @@ pitr_rc pitr_cat_load(struct pitr_storage *st,
                       struct pitr_cat_backup **out,
                       size_t *nout,
                       struct pitr_err *err)
+{
+    return pitr_cat_load_ex(st, server, out, nout, NULL, err);
+}
+
+pitr_rc pitr_cat_load_ex(struct pitr_storage *st,
+                         const char *server,
+                         struct pitr_cat_backup **out,
+                         size_t *nout,
+                         size_t *nunreadable,
+                         struct pitr_err *err)
 {
     struct ids ids = { 0 };
     struct pitr_cat_backup *v = NULL;
@@ -510,6 +615,8 @@ pitr_rc pitr_cat_load(struct pitr_storage *st,
     pitr_rc rc;
 
     pitr_buf_init(&b, INFO_LIMIT);
+    if (nunreadable != NULL)
+        *nunreadable = 0;
     ids.prefix = prefix;
     rc = pitr_storage_list(st, prefix, collect_id, &ids, err);
     if (rc != PITR_OK)
@@ -527,12 +634,26 @@ pitr_rc pitr_cat_load(struct pitr_storage *st,
         if (pitr_cat_parse_info(b.data, b.len, &v[n], err) != PITR_OK) {
             pitr_log_warn("catalog: skipping '%s': %s", key, err->msg);
             pitr_err_clear(err);
+            if (nunreadable != NULL)
+                (*nunreadable)++;
             continue;
         }
         v[n].id = ids.v[i];
         ids.v[i] = NULL;
+        for (size_t k = 0; k < ids.nkept; k++) {
+            if (strcmp(ids.kept[k], v[n].id) != 0)
+                continue;
+            rc = pitr_cat_read_keep(st, server, v[n].id, &v[n].keep, err);
+            if (rc != PITR_OK) {
+                n++;
+                goto out;
+            }
+        }
         n++;
     }
+    rc = PITR_OK;
+    if (n > 1)
+        qsort(v, n, sizeof(*v), by_id);
     *out = v;
     *nout = n;
     v = NULL;
@@ -540,6 +661,9 @@ out:
     for (size_t i = 0; i < ids.n; i++)
         pitr_free(ids.v[i]);
     pitr_free(ids.v);
+    for (size_t i = 0; i < ids.nkept; i++)
+        pitr_free(ids.kept[i]);
+    pitr_free(ids.kept);
     if (v != NULL) {
         for (size_t i = 0; i < n; i++)
             pitr_cat_backup_release(&v[i]);

@@ -79,6 +79,39 @@ static const struct command commands[] = {
       "wal-fetch) and the recovery_target_* settings to postgresql.auto.conf and creates\n"
       "recovery.signal (standby.signal with --standby). Times without a zone are UTC.\n"
       "Exit 3 when no backup qualifies for the target (the message names the earliest target)." },
+    { "list",
+      pitr_cmd_list,
+      "list [SOURCE_URL SERVER] [--format console|json]",
+      "List the server's backups as barman-cloud-backup-list does: console (DONE backups:\n"
+      "id, end time, begin WAL, keep status, name) or JSON (every backup, every backup.info\n"
+      "field, plus begin_time_iso/end_time_iso with an explicit offset)." },
+    { "show",
+      pitr_cmd_show,
+      "show [SOURCE_URL SERVER] BACKUP_ID|NAME|latest [--format console|json]",
+      "Show one backup as barman-cloud-backup-show does. JSON: {\"<server_name>\": {...}}.\n"
+      "Exit 1 for an unknown id, 4 for an unknown or ambiguous name." },
+    { "keep",
+      pitr_cmd_keep,
+      "keep [SOURCE_URL SERVER] BACKUP_ID|NAME (--target full|standalone | --release | --status)",
+      "Keep a DONE backup from retention (full: with all WAL after it; standalone: with only\n"
+      "the WAL to make it consistent), release it, or print 'Keep: full|standalone|nokeep'.\n"
+      "Stored as barman-cloud stores it: <server>/base/<id>/annotations/keep." },
+    { "delete",
+      pitr_cmd_delete,
+      "delete [SOURCE_URL SERVER] (BACKUP_ID|NAME | -b ID | -r POLICY) [--dry-run]",
+      "Delete a backup as barman-cloud-backup-delete -b does: refused when it is kept; its\n"
+      "objects (ours too), then backup.info, then the WAL only it needed. Objects left under\n"
+      "base/<id>/ without a backup.info are removed too. -r POLICY runs 'retention'." },
+    { "retention",
+      pitr_cmd_retention,
+      "retention [SOURCE_URL SERVER] [--policy P] [--minimum-redundancy N] [--dry-run]\n"
+      "         [--now TIME]",
+      "Apply a retention policy: P is 'REDUNDANCY n', 'RECOVERY WINDOW OF n DAYS|WEEKS|MONTHS'\n"
+      "or 'Nd'/'Nw'/'Nm' (default: retention-policy from the config file). Obsolete backups\n"
+      "are deleted oldest first with the WAL no remaining backup needs, as barman-cloud does;\n"
+      "keep annotations and non-DONE backups are respected, history files stay, and no WAL at\n"
+      "or after a remaining backup's begin_wal is removed. Prints every removed key; --dry-run\n"
+      "removes nothing. --now evaluates a window policy at another time." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

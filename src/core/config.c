@@ -48,6 +48,7 @@ static const struct key_def keys[] = {
     { "tags", "PGPITR_TAGS", NULL, FIELD(tags), 0 },
     { "storage-class", "PGPITR_STORAGE_CLASS", NULL, FIELD(storage_class), 0 },
     { "insecure-skip-tls-verify", "PGPITR_INSECURE_SKIP_TLS_VERIFY", NULL, NO_FIELD, 0 },
+    { "retention-policy", "PGPITR_RETENTION_POLICY", NULL, FIELD(retention_policy), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },

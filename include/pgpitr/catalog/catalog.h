@@ -28,22 +28,47 @@ struct pitr_cat_tablespace {
     char *location; /* owned */
 };
 
+/* One key=value line of backup.info as written (value "None" kept as is). */
+struct pitr_cat_field {
+    char *key;   /* owned */
+    char *value; /* owned */
+};
+
+/* A backup's keep annotation (<server>/base/<id>/annotations/keep). */
+enum pitr_cat_keep {
+    PITR_CAT_KEEP_NONE = 0,
+    PITR_CAT_KEEP_FULL,       /* body "full", or any other non-empty body (as barman) */
+    PITR_CAT_KEEP_STANDALONE, /* body "standalone" */
+};
+
 /* One backup.info, parsed. Strings are owned (NULL when absent or None). */
 struct pitr_cat_backup {
     char *id; /* the folder name under base/ (set by the caller) */
     char *backup_name;
     char *status;
     char *begin_wal;
-    char *end_time; /* as written */
-    char *end_xlog; /* as written */
+    char *end_wal;
+    char *begin_time; /* as written */
+    char *begin_xlog; /* as written */
+    char *end_time;   /* as written */
+    char *end_xlog;   /* as written */
+    int has_begin_time;
+    int64_t begin_time_us; /* begin_time as microseconds since the epoch, UTC */
     int has_end_time;
     int64_t end_time_us; /* end_time as microseconds since the epoch, UTC */
     int has_end_lsn;
     uint64_t end_lsn;
     int64_t timeline;                        /* -1: None */
+    uint32_t xlog_segment_size;              /* 16 MiB when absent or None */
     struct pitr_cat_tablespace *tablespaces; /* owned */
     size_t ntablespaces;
+    struct pitr_cat_field *fields; /* owned; every key=value line, in file order */
+    size_t nfields;
+    enum pitr_cat_keep keep; /* set by pitr_cat_load */
 };
+
+/* The value of key as written in backup.info, or NULL when the file has no such line. */
+const char *pitr_cat_field(const struct pitr_cat_backup *b, const char *key);
 
 /* Parse backup.info text (len bytes) into *b, which is initialised first. */
 PITR_MUST_CHECK pitr_rc pitr_cat_parse_info(const char *text,
@@ -91,16 +116,40 @@ PITR_MUST_CHECK pitr_rc pitr_cat_select(const struct pitr_cat_backup *v,
 
 /*
  * Load every backup of server: list "<server>/base/" (all pages), read each
- * "<id>/backup.info" and parse it. A backup.info that does not parse is
+ * "<id>/backup.info" and parse it, and read the keep annotation of those
+ * the listing shows one for. A backup.info that does not parse is
  * skipped with a warning; one that vanished between list and get is
  * skipped silently. *out (owned by the caller, release with
- * pitr_cat_list_release) holds *nout backups with id set, in listing order.
+ * pitr_cat_list_release) holds *nout backups with id set, sorted by id.
  */
 PITR_MUST_CHECK pitr_rc pitr_cat_load(struct pitr_storage *st,
                                       const char *server,
                                       struct pitr_cat_backup **out,
                                       size_t *nout,
                                       struct pitr_err *err);
+
+/*
+ * Read "<server>/base/<id>/annotations/keep" directly (no cache, as barman
+ * does before deleting); a missing annotation is PITR_CAT_KEEP_NONE.
+ */
+PITR_MUST_CHECK pitr_rc pitr_cat_read_keep(struct pitr_storage *st,
+                                           const char *server,
+                                           const char *id,
+                                           enum pitr_cat_keep *keep,
+                                           struct pitr_err *err);
+
+/* The keep target a keep annotation's body stands for (barman reads its first line). */
+enum pitr_cat_keep pitr_cat_keep_from_body(const char *body, size_t len);
+/* "full", "standalone" or "nokeep". */
+const char *pitr_cat_keep_name(enum pitr_cat_keep k);
+
+/* pitr_cat_load that also counts the backup.info files it skipped as unreadable. */
+PITR_MUST_CHECK pitr_rc pitr_cat_load_ex(struct pitr_storage *st,
+                                         const char *server,
+                                         struct pitr_cat_backup **out,
+                                         size_t *nout,
+                                         size_t *nunreadable,
+                                         struct pitr_err *err);
 
 /* Release v[0..n) and v itself. NULL is allowed. */
 void pitr_cat_list_release(struct pitr_cat_backup *v, size_t n);

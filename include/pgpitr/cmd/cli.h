@@ -21,5 +21,10 @@ int pitr_cmd_object_get(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_object_delete(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_backup(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_list(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_show(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_keep(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_delete(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_retention(const struct pitr_config *cfg, int argc, char **argv);
 
 #endif

@@ -7,7 +7,8 @@
  * comment); keys are the long option names without "--" (repo, server,
  * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
  * look-ahead, max-parts, part-size, retry-max-time, encryption,
- * sse-kms-key-id, tags, storage-class, insecure-skip-tls-verify) plus
+ * sse-kms-key-id, tags, storage-class, insecure-skip-tls-verify,
+ * retention-policy) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -52,14 +53,15 @@ struct pitr_config {
     int jobs;       /* parallel workers; default: online CPUs, at least 2 */
     int look_ahead; /* wal-push: further .ready segments to push; default 8 */
     /* S3 uploads */
-    int max_parts;         /* parts a multipart upload may have, 1..10000; default 10000 */
-    uint64_t part_size;    /* first (and smallest) part, 5 MiB..5 GiB; default 16 MiB */
-    int retry_max_time;    /* seconds of retrying a failed request; 0 disables; default 60 */
-    char *encryption;      /* owned; "AES256", "aws:kms" or NULL (x-amz-server-side-encryption) */
-    char *sse_kms_key_id;  /* owned; KMS key id for aws:kms, or NULL */
-    char *tags;            /* owned; "k=v,k2=v2" (object tags), or NULL */
-    char *storage_class;   /* owned; x-amz-storage-class, or NULL */
-    int insecure_skip_tls; /* 1: do not verify TLS certificates (insecure-skip-tls-verify) */
+    int max_parts;          /* parts a multipart upload may have, 1..10000; default 10000 */
+    uint64_t part_size;     /* first (and smallest) part, 5 MiB..5 GiB; default 16 MiB */
+    int retry_max_time;     /* seconds of retrying a failed request; 0 disables; default 60 */
+    char *encryption;       /* owned; "AES256", "aws:kms" or NULL (x-amz-server-side-encryption) */
+    char *sse_kms_key_id;   /* owned; KMS key id for aws:kms, or NULL */
+    char *tags;             /* owned; "k=v,k2=v2" (object tags), or NULL */
+    char *storage_class;    /* owned; x-amz-storage-class, or NULL */
+    int insecure_skip_tls;  /* 1: do not verify TLS certificates (insecure-skip-tls-verify) */
+    char *retention_policy; /* owned; retention: the policy when --policy is not given */
 };
 
 /* One global option as given on the command line (--name value). */
