@@ -78,7 +78,8 @@ batches() {
 
 # insert_batch DIR N: one transaction adding batch N; prints its xid.
 insert_batch() {
-    pg_rig_psql "$1" "insert into t select $2, g from generate_series(1, 500) g returning x" | head -n 1
+    pg_rig_psql "$1" "with i as (insert into t select $2, g from generate_series(1, 500) g returning x)
+        select distinct x from i"
 }
 
 NEXT_PORT=27151
