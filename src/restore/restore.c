@@ -614,6 +614,8 @@ pitr_rc pitr_restore_disable_recovery(const char *text,
     return rc;
 }
 
+#define AUTO_CONF_LIMIT ((size_t)1024 * 1024)
+
 /* Comment out the recovery settings the backup's postgresql.auto.conf carries. */
 static pitr_rc disable_backup_recovery(const char *pgdata, struct pitr_err *err)
 {
@@ -622,8 +624,9 @@ static pitr_rc disable_backup_recovery(const char *pgdata, struct pitr_err *err)
     size_t n = 0;
     pitr_rc rc;
 
-    pitr_buf_init(&in, PITR_BUF_LIMIT_SMALL);
-    pitr_buf_init(&out, PITR_BUF_LIMIT_SMALL * 2);
+    /* ALTER SYSTEM files are small; 1 MiB leaves room for any hand-edited one. */
+    pitr_buf_init(&in, AUTO_CONF_LIMIT);
+    pitr_buf_init(&out, AUTO_CONF_LIMIT * 2);
     rc = pitr_fs_read_file(path, &in, err);
     if (rc == PITR_ENOTFOUND) {
         rc = PITR_OK;
