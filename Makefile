@@ -3,12 +3,15 @@
 #   make                 build build/pgpitr
 #   make check           install missing packages, unit tests (ASan+UBSan) and integration tests
 #   make demo            install missing packages, build, archive + backup + PITR on a throwaway server
-#   make install         PREFIX=/usr/local DESTDIR=
+#   make install         PREFIX=/usr/local DESTDIR= SYSTEMDDIR=$(PREFIX)/lib/systemd/system
+#   make check-systemd   systemd-analyze verify on systemd/* (part of make check)
 #   make lint            clang-format check, cppcheck, clang-tidy
 #   make SANITIZE=address,undefined BUILD=build/san   sanitized build in its own folder
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+SYSTEMDDIR ?= $(PREFIX)/lib/systemd/system
+DOCDIR   ?= $(PREFIX)/share/doc/pgpitr
 BUILD    ?= build
 SANITIZE ?=
 CC       ?= gcc
@@ -45,7 +48,7 @@ INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 TEST_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit check-banned integration integration-bins demo install clean lint fmt fmt-check check-headers bench
+.PHONY: all deps check unit check-banned check-systemd integration integration-bins demo install clean lint fmt fmt-check check-headers bench
 
 all: $(BIN)
 
@@ -84,7 +87,7 @@ integration: $(BIN) integration-bins
 	PGPITR_BIN=$(abspath $(BIN)) tests/integration/run.sh
 
 check: deps
-	$(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" unit integration
+	$(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" check-systemd unit integration
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -93,9 +96,26 @@ demo: deps
 bench: deps all
 	tools/bench/wal-push.sh
 
+UNITS := $(wildcard systemd/*.service systemd/*.timer)
+# @BINDIR@ and @DOCDIR@ in the units become where pgpitr and its docs live.
+UNIT_SED = sed -e 's|@BINDIR@|$(1)|g' -e 's|@DOCDIR@|$(2)|g'
+
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(SYSTEMDDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/pgpitr
+	for u in $(UNITS); do \
+	    $(call UNIT_SED,$(PREFIX)/bin,$(DOCDIR)) $$u > $(DESTDIR)$(SYSTEMDDIR)/$${u#systemd/} || exit 1; \
+	    chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$${u#systemd/}; done
+	install -m 0644 systemd/README.md $(DESTDIR)$(DOCDIR)/README.md
+
+# systemd-analyze verify on the units with ExecStart pointing at the built
+# binary (it checks that the binary exists); needs no running systemd.
+check-systemd: $(BIN)
+	@d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	for u in $(UNITS); do \
+	    $(call UNIT_SED,$(abspath $(BUILD)),$(abspath systemd)) $$u > "$$d/$${u#systemd/}" || exit 1; done && \
+	SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$$d"/*.service "$$d"/*.timer && \
+	echo "systemd units: $(notdir $(UNITS)) verified"
 
 clean:
 	rm -rf build

@@ -9,6 +9,7 @@
  */
 #include <string.h>
 
+#include "fetch_int.h"
 #include "pgpitr/archive/archive.h"
 #include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
@@ -34,21 +35,25 @@ static const struct wal_variant *choose(const struct wal_variants *vs)
     return NULL;
 }
 
-pitr_rc pitr_wal_fetch(struct pitr_storage *st,
-                       const char *server,
-                       const char *name,
-                       const char *dest,
-                       struct pitr_err *err)
+pitr_rc archive_fetch_load(struct pitr_storage *st,
+                           const char *server,
+                           const char *name,
+                           int full_only,
+                           struct pitr_buf *plain,
+                           char **key,
+                           int *partial,
+                           struct pitr_err *err)
 {
     struct wal_variants vs = { 0 };
     const struct wal_variant *v;
     struct pitr_wal_name w;
-    struct pitr_buf raw, plain;
+    struct pitr_buf raw;
     char *stem = NULL;
     pitr_rc rc;
 
+    *key = NULL;
+    *partial = 0;
     pitr_buf_init(&raw, PITR_WAL_MAX_FILE + PITR_WAL_MAX_FILE / 8);
-    pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
     rc = pitr_wal_parse_name(name, &w, err);
     if (rc != PITR_OK)
         goto out;
@@ -63,13 +68,15 @@ pitr_rc pitr_wal_fetch(struct pitr_storage *st,
         goto out;
     }
     v = choose(&vs);
-    if (v == NULL) {
+    if (v == NULL || (full_only && v->partial)) {
+        *partial = v != NULL;
         rc = pitr_err_set(err,
                           PITR_ENOTFOUND,
-                          "WAL file '%s' is not in the archive '%s' (server '%s')",
+                          "WAL file '%s' is not in the archive '%s' (server '%s')%s",
                           name,
                           st->url,
-                          server);
+                          server,
+                          v == NULL ? "" : " but as a partial segment");
         goto out;
     }
     rc = pitr_storage_get(st, v->key, &raw, err);
@@ -80,7 +87,7 @@ pitr_rc pitr_wal_fetch(struct pitr_storage *st,
     }
     if (rc != PITR_OK)
         goto out;
-    rc = pitr_codec_decompress(v->codec, raw.data, raw.len, &plain, err);
+    rc = pitr_codec_decompress(v->codec, raw.data, raw.len, plain, err);
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "archived '%s' is unreadable", v->key);
         goto out;
@@ -88,31 +95,53 @@ pitr_rc pitr_wal_fetch(struct pitr_storage *st,
     if (w.kind == PITR_WAL_SEGMENT) {
         uint32_t seg_size;
 
-        rc = pitr_wal_segment_size(plain.data, plain.len, &seg_size, err);
+        rc = pitr_wal_segment_size(plain->data, plain->len, &seg_size, err);
         if (rc != PITR_OK) {
             pitr_err_prefix(err, "archived '%s' is not a valid WAL segment", v->key);
             goto out;
         }
-        if (!v->partial && plain.len != seg_size) {
+        if (!v->partial && plain->len != seg_size) {
             rc = pitr_err_set(err,
                               PITR_EFORMAT,
                               "archived '%s' has %zu bytes, its header says %u",
                               v->key,
-                              plain.len,
+                              plain->len,
                               seg_size);
             goto out;
         }
     }
-    if (v->partial)
-        pitr_log_warn("'%s' is only archived as a partial segment: restoring '%s'", name, v->key);
-    rc = pitr_fs_write_atomic(dest, plain.data, plain.len, 0600, err);
-    if (rc != PITR_OK)
-        goto out;
-    pitr_log_info("restored '%s' from '%s' to '%s'", name, v->key, dest);
+    *key = pitr_strdup(v->key);
+    *partial = v->partial;
 out:
     wal_variants_release(&vs);
     pitr_free(stem);
     pitr_buf_release(&raw);
+    return rc;
+}
+
+pitr_rc pitr_wal_fetch(struct pitr_storage *st,
+                       const char *server,
+                       const char *name,
+                       const char *dest,
+                       struct pitr_err *err)
+{
+    struct pitr_buf plain;
+    char *key = NULL;
+    int partial = 0;
+    pitr_rc rc;
+
+    pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
+    rc = archive_fetch_load(st, server, name, 0, &plain, &key, &partial, err);
+    if (rc != PITR_OK)
+        goto out;
+    if (partial)
+        pitr_log_warn("'%s' is only archived as a partial segment: restoring '%s'", name, key);
+    rc = pitr_fs_write_atomic(dest, plain.data, plain.len, 0600, err);
+    if (rc != PITR_OK)
+        goto out;
+    pitr_log_info("restored '%s' from '%s' to '%s'", name, key, dest);
+out:
+    pitr_free(key);
     pitr_buf_release(&plain);
     return rc;
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "paths.h"
 #include "pgpitr/archive/archive.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/fsutil.h"
@@ -49,15 +50,6 @@ struct batch {
     size_t n, next;
     pthread_mutex_t lock;
 };
-
-static char *dir_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    if (slash == NULL)
-        return pitr_strdup(".");
-    return pitr_strndup(path, slash == path ? 1 : (size_t)(slash - path));
-}
 
 static const char *base_name(const char *path)
 {
@@ -277,7 +269,7 @@ pitr_rc pitr_wal_push_batch(const struct pitr_config *cfg,
     rc = pitr_wal_parse_name(name, &w, err);
     if (rc != PITR_OK)
         return rc;
-    waldir = dir_name(path);
+    waldir = archive_dir_name(path);
     status = pitr_asprintf("%s/archive_status", waldir);
     if (o->look_ahead > 0 && w.kind == PITR_WAL_SEGMENT && stat(status, &sb) == 0 &&
         S_ISDIR(sb.st_mode)) {

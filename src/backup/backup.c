@@ -1,6 +1,8 @@
 /* backup.c - one base backup; see include/pgpitr/backup/backup.h. */
 #include "pgpitr/backup/backup.h"
 
+#include "backup_int.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -27,30 +29,7 @@
 /* The largest file PostgreSQL keeps in PGDATA (a 1 GiB relation segment), plus slack. */
 #define VOLUME_OVERSHOOT ((uint64_t)1 << 31)
 
-struct run {
-    const struct pitr_backup_opts *o;
-    struct pitr_backup_result *res;
-    enum pitr_codec codec;
-    struct pitr_storage *st;      /* owned; main thread */
-    struct pitr_storage *sink_st; /* owned; the writer thread's, through the sink */
-    struct pitr_sink *sink;       /* owned */
-    struct pitr_tarstream *ts;    /* owned */
-    struct pitr_pg *pg;           /* owned */
-    struct pitr_pg_info info;
-    char *pgdata; /* owned; realpath */
-    char *prefix; /* owned; "<server>/base/<id>/" */
-    struct pitr_pg_start start;
-    struct pitr_pg_stop stop;
-    int started, stopped;
-    char begin_xlog[20], end_xlog[20], begin_time[64], end_time[64];
-    struct pitr_info_copy_item *items; /* owned array; names owned below */
-    char **item_names;
-    size_t nitems;
-    struct timespec t0;
-    double copy_time;
-};
-
-static double elapsed(const struct timespec *since)
+double pitr_backup_elapsed(const struct timespec *since)
 {
     struct timespec now;
 
@@ -58,17 +37,67 @@ static double elapsed(const struct timespec *since)
     return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
+static void mmss(double secs, char out[16])
+{
+    /* At most 99:59:59: a longer estimate says nothing useful. */
+    unsigned s = secs < 0 ? 0u : secs > 359999 ? 359999u : (unsigned)(secs + 0.5);
+    unsigned h = s / 3600 % 100, m = s / 60 % 60, sec = s % 60;
+
+    if (h > 0)
+        snprintf(out, 16, "%u:%02u:%02u", h, m, sec);
+    else
+        snprintf(out, 16, "%u:%02u", m % 60, sec);
+}
+
+void pitr_backup_format_progress(char *out,
+                                 size_t n,
+                                 const char *id,
+                                 uint64_t done,
+                                 uint64_t stored,
+                                 uint64_t total,
+                                 double secs)
+{
+    double mib = (double)done / 1048576.0;
+    double rate = secs > 0 ? (double)done / secs : 0.0;
+    char eta[16] = "--";
+
+    if (total > 0 && rate > 0)
+        mmss(done >= total ? 0.0 : (double)(total - done) / rate, eta);
+    if (total > 0)
+        snprintf(out,
+                 n,
+                 "backup %s: %.1f of ~%.1f MiB (%d%%), %.1f MiB/s, ETA %s, %.1f MiB stored",
+                 id,
+                 mib,
+                 (double)total / 1048576.0,
+                 done >= total ? 100 : (int)((double)done * 100.0 / (double)total),
+                 rate / 1048576.0,
+                 eta,
+                 (double)stored / 1048576.0);
+    else
+        snprintf(out,
+                 n,
+                 "backup %s: %.1f MiB, %.1f MiB/s, %.1f MiB stored",
+                 id,
+                 mib,
+                 rate / 1048576.0,
+                 (double)stored / 1048576.0);
+}
+
 static void show_progress(const struct pitr_tarstream_stats *s, void *ud)
 {
-    struct run *r = ud;
-    double secs = elapsed(&r->t0);
+    struct pitr_backup_run *r = ud;
+    char line[256];
 
-    fprintf(stderr,
-            "\rbackup %s: %.1f MiB read, %.1f MiB stored, %.1f MiB/s   ",
-            r->res->backup_id,
-            (double)s->file_bytes / 1048576.0,
-            (double)s->stored_bytes / 1048576.0,
-            secs > 0 ? (double)s->file_bytes / 1048576.0 / secs : 0.0);
+    pitr_backup_format_progress(line,
+                                sizeof(line),
+                                r->res->backup_id,
+                                s->file_bytes,
+                                s->stored_bytes,
+                                r->total_estimate,
+                                pitr_backup_elapsed(&r->t0));
+    /* \r and the erase-to-end-of-line sequence: one line that updates itself. */
+    fprintf(stderr, "\r%s\033[K", line);
     fflush(stderr);
 }
 
@@ -110,6 +139,32 @@ static pitr_rc check_pgdata(const char *pgdata, const char *systemid, struct pit
     return PITR_OK;
 }
 
+/* Local mode is possible when this process can read PGDATA's pg_control. */
+static int pgdata_readable(const char *pgdata)
+{
+    char path[PATH_MAX + 32];
+
+    snprintf(path, sizeof(path), "%s/global/pg_control", pgdata);
+    return access(path, R_OK) == 0;
+}
+
+/* No --method, no --pgdata: local when this process can read the data directory. */
+static void auto_method(struct pitr_backup_run *r, const char *pgdata)
+{
+    r->method = pgdata_readable(pgdata) ? PITR_BACKUP_LOCAL : PITR_BACKUP_STREAM;
+    pitr_log_info("backup: method %s (the data directory '%s' is %sreadable here)",
+                  r->method == PITR_BACKUP_LOCAL ? "local" : "stream",
+                  pgdata,
+                  r->method == PITR_BACKUP_LOCAL ? "" : "not ");
+}
+
+static enum pitr_pg_need need_of(enum pitr_backup_method m)
+{
+    return m == PITR_BACKUP_AUTO    ? PITR_PG_NEED_NOTHING
+           : m == PITR_BACKUP_LOCAL ? PITR_PG_NEED_BACKUP_API
+                                    : PITR_PG_NEED_REPLICATION;
+}
+
 static pitr_rc exists_cb(const char *key,
                          const struct pitr_obj_info *info,
                          void *ud,
@@ -123,7 +178,7 @@ static pitr_rc exists_cb(const char *key,
 }
 
 /* YYYYMMDDTHHMMSS in local time, as barman names backups. */
-static pitr_rc choose_id(struct run *r, struct pitr_err *err)
+static pitr_rc choose_id(struct pitr_backup_run *r, struct pitr_err *err)
 {
     time_t now = time(NULL);
     struct tm tm;
@@ -153,7 +208,7 @@ static pitr_rc add_entry(const struct pitr_walk_entry *e, void *ud, struct pitr_
     return pitr_tarstream_add(ud, e, err);
 }
 
-static void add_item(struct run *r, const char *name, double secs)
+void pitr_backup_add_item(struct pitr_backup_run *r, const char *name, double secs)
 {
     r->items = pitr_realloc(r->items, (r->nitems + 1) * sizeof(*r->items));
     r->item_names = pitr_realloc(r->item_names, (r->nitems + 1) * sizeof(*r->item_names));
@@ -165,7 +220,7 @@ static void add_item(struct run *r, const char *name, double secs)
     r->copy_time += secs;
 }
 
-static pitr_rc backup_tablespaces(struct run *r, struct pitr_err *err)
+static pitr_rc backup_tablespaces(struct pitr_backup_run *r, struct pitr_err *err)
 {
     char prefix[32];
     size_t i;
@@ -197,13 +252,16 @@ static pitr_rc backup_tablespaces(struct run *r, struct pitr_err *err)
             rc = pitr_tarstream_end(r->ts, err);
         if (rc != PITR_OK)
             return pitr_err_prefix(err, "tablespace '%s' (%s)", t->name, t->location);
-        add_item(r, name, elapsed(&t0));
+        pitr_backup_add_item(r, name, pitr_backup_elapsed(&t0));
     }
     return rc;
 }
 
 /* An extra file (pg_control, a config file outside PGDATA) under a given member name. */
-static pitr_rc add_path_as(struct run *r, const char *path, const char *name, struct pitr_err *err)
+static pitr_rc add_path_as(struct pitr_backup_run *r,
+                           const char *path,
+                           const char *name,
+                           struct pitr_err *err)
 {
     struct pitr_walk_entry e;
 
@@ -218,14 +276,14 @@ static pitr_rc add_path_as(struct run *r, const char *path, const char *name, st
     return pitr_tarstream_add(r->ts, &e, err);
 }
 
-static int inside_pgdata(const struct run *r, const char *path)
+static int inside_pgdata(const struct pitr_backup_run *r, const char *path)
 {
     size_t n = strlen(r->pgdata);
 
     return strncmp(path, r->pgdata, n) == 0 && (path[n] == '/' || path[n] == '\0');
 }
 
-static pitr_rc backup_pgdata(struct run *r, struct timespec *t0, struct pitr_err *err)
+static pitr_rc backup_pgdata(struct pitr_backup_run *r, struct timespec *t0, struct pitr_err *err)
 {
     struct pitr_walk_opts w = { 0 };
     const char **skip = pitr_calloc(r->info.ntablespaces + 1, sizeof(*skip));
@@ -297,7 +355,7 @@ static pitr_rc wal_cb(const char *key,
     return PITR_OK;
 }
 
-static pitr_rc wait_for_wal(struct run *r, struct pitr_err *err)
+static pitr_rc wait_for_wal(struct pitr_backup_run *r, struct pitr_err *err)
 {
     char *key =
       pitr_asprintf("%s/wals/%.16s/%s", r->o->cfg->server, r->res->end_wal, r->res->end_wal);
@@ -310,7 +368,7 @@ static pitr_rc wait_for_wal(struct run *r, struct pitr_err *err)
         rc = pitr_storage_list(r->st, key, wal_cb, &ws, err);
         if (rc != PITR_OK || ws.found)
             break;
-        if (elapsed(&t0) >= r->o->wal_wait_timeout) {
+        if (pitr_backup_elapsed(&t0) >= r->o->wal_wait_timeout) {
             rc = pitr_err_set(err,
                               PITR_EGENERAL,
                               "the backup's end WAL segment %s did not reach the archive within "
@@ -340,7 +398,7 @@ static json_t *jstr(const char *s)
     return j != NULL ? j : json_string_nocheck(s); /* a file name that is not UTF-8 */
 }
 
-static pitr_rc put_manifest(struct run *r, struct pitr_err *err)
+static pitr_rc put_manifest(struct pitr_backup_run *r, struct pitr_err *err)
 {
     json_t *root = json_object(), *files = json_array(), *vols = json_array(), *tbs = json_array();
     const struct pitr_manifest_file *f;
@@ -384,6 +442,21 @@ static pitr_rc put_manifest(struct run *r, struct pitr_err *err)
         json_array_append_new(files, e);
     }
     json_object_set_new(root, "files", files);
+    /* The stored objects as verify checks them: name, stored size, SHA-256 of the stored bytes. */
+    {
+        const struct pitr_sink_object *o = pitr_sink_digest_objects(r->sink, &n);
+        json_t *objs = json_array();
+
+        for (i = 0; i < n; i++) {
+            json_t *e = json_object();
+
+            json_object_set_new(e, "name", jstr(o[i].name));
+            json_object_set_new(e, "size", json_integer((json_int_t)o[i].size));
+            json_object_set_new(e, "sha256", jstr(o[i].sha256));
+            json_array_append_new(objs, e);
+        }
+        json_object_set_new(root, "objects", objs);
+    }
     text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     json_decref(root);
     if (text == NULL)
@@ -395,7 +468,10 @@ static pitr_rc put_manifest(struct run *r, struct pitr_err *err)
     return rc;
 }
 
-static pitr_rc put_info(struct run *r, const char *status, const char *error, struct pitr_err *err)
+static pitr_rc put_info(struct pitr_backup_run *r,
+                        const char *status,
+                        const char *error,
+                        struct pitr_err *err)
 {
     struct pitr_backup_info bi;
     struct pitr_info_copy_stats cs;
@@ -442,7 +518,7 @@ static pitr_rc put_info(struct run *r, const char *status, const char *error, st
     }
     if (strcmp(status, "DONE") == 0) {
         memset(&cs, 0, sizeof(cs));
-        cs.total_time = elapsed(&r->t0);
+        cs.total_time = pitr_backup_elapsed(&r->t0);
         cs.number_of_workers = r->o->jobs;
         cs.items = r->items;
         cs.nitems = r->nitems;
@@ -463,29 +539,115 @@ static pitr_rc put_info(struct run *r, const char *status, const char *error, st
     return rc;
 }
 
-/* Everything from the backup start to the end WAL in the archive. */
-static pitr_rc take_backup(struct run *r, const char **phase, struct pitr_err *err)
+void pitr_backup_note_start(struct pitr_backup_run *r)
 {
-    struct pitr_tarstream_opts to = { 0 };
-    struct pitr_tarstream_stats s;
-    struct timespec data_t0;
-    struct stat pst;
-    char *label = pitr_asprintf("pgpitr backup %s", r->res->backup_id);
-    char *restore_point = pitr_asprintf("barman_%s", r->res->backup_id);
-    pitr_rc rc;
-
-    *phase = "uploading data";
-    rc = pitr_pg_backup_start(
-      r->pg, r->info.version, label, r->o->immediate_checkpoint, &r->start, err);
-    if (rc != PITR_OK)
-        goto out;
-    r->started = 1;
     pitr_pg_lsn_walfile(r->start.timeline, r->start.lsn, r->info.seg_size, r->res->begin_wal);
     pitr_pg_format_lsn(r->start.lsn, r->begin_xlog);
     pitr_pg_format_time(&r->start.time, r->begin_time);
     pitr_log_info(
       "backup %s: started at %s (%s)", r->res->backup_id, r->begin_xlog, r->res->begin_wal);
+}
 
+void pitr_backup_note_stop(struct pitr_backup_run *r)
+{
+    pitr_pg_lsn_walfile(r->stop.timeline, r->stop.lsn, r->info.seg_size, r->res->end_wal);
+    pitr_pg_format_lsn(r->stop.lsn, r->end_xlog);
+    pitr_pg_format_time(&r->stop.time, r->end_time);
+}
+
+static pitr_rc sum_cb(const struct pitr_walk_entry *e, void *ud, struct pitr_err *err)
+{
+    (void)err;
+    if (e->type == PITR_WALK_FILE)
+        *(uint64_t *)ud += (uint64_t)e->st.st_size;
+    return PITR_OK;
+}
+
+/* What local mode will read (the walker's size sum), for the progress line's ETA. */
+static void estimate_local(struct pitr_backup_run *r)
+{
+    struct pitr_walk_opts w = { 0 };
+    struct pitr_err err = { 0 };
+    size_t i;
+
+    w.root = r->pgdata;
+    w.kind = PITR_WALK_PGDATA;
+    if (pitr_walk(&w, sum_cb, &r->total_estimate, &err) != PITR_OK)
+        r->total_estimate = 0;
+    for (i = 0; i < r->info.ntablespaces && r->total_estimate > 0; i++) {
+        memset(&w, 0, sizeof(w));
+        w.root = r->info.tablespaces[i].location;
+        w.kind = PITR_WALK_TABLESPACE;
+        if (pitr_walk(&w, sum_cb, &r->total_estimate, &err) != PITR_OK)
+            r->total_estimate = 0;
+    }
+}
+
+/* Local mode's copy: start, read the tablespaces and PGDATA ("data" left open), stop. */
+static pitr_rc copy_local(struct pitr_backup_run *r, struct timespec *data_t0, struct pitr_err *err)
+{
+    char *label = pitr_asprintf("pgpitr backup %s", r->res->backup_id);
+    pitr_rc rc;
+
+    rc = pitr_pg_backup_start(
+      r->pg, r->info.version, label, r->o->immediate_checkpoint, &r->start, err);
+    pitr_free(label);
+    if (rc != PITR_OK)
+        return rc;
+    r->started = 1;
+    pitr_backup_note_start(r);
+    if (r->o->progress)
+        estimate_local(r);
+    rc = backup_tablespaces(r, err);
+    if (rc == PITR_OK)
+        rc = backup_pgdata(r, data_t0, err);
+    if (rc != PITR_OK)
+        return rc;
+    pitr_log_info("backup %s: PGDATA read in %.2f s; stopping the backup",
+                  r->res->backup_id,
+                  pitr_backup_elapsed(data_t0));
+    /*
+     * On a standby the end segment completes only when the primary moves on,
+     * and a standby cannot switch WAL: PostgreSQL's own wait could last for
+     * ever. There we stop without it and wait for the segment in the
+     * repository below, which --wal-wait-timeout bounds.
+     */
+    rc = pitr_pg_backup_stop(r->pg, r->info.version, !r->info.in_recovery, &r->stop, err);
+    if (rc != PITR_OK)
+        return rc;
+    r->stopped = 1;
+    pitr_backup_note_stop(r);
+    return PITR_OK;
+}
+
+/* backup_label last in data.tar (local mode), owned like PGDATA, from the stop call. */
+static pitr_rc add_label(struct pitr_backup_run *r, struct pitr_err *err)
+{
+    struct stat pst;
+
+    if (stat(r->pgdata, &pst) != 0)
+        return pitr_err_set_errno(err, PITR_EIO, errno, "cannot stat '%s'", r->pgdata);
+    return pitr_tarstream_add_bytes(r->ts,
+                                    "backup_label",
+                                    r->stop.label,
+                                    strlen(r->stop.label),
+                                    0600,
+                                    pst.st_uid,
+                                    pst.st_gid,
+                                    (time_t)r->stop.time.sec,
+                                    err);
+}
+
+/* Everything from the backup start to the end WAL in the archive, for either method. */
+static pitr_rc take_backup(struct pitr_backup_run *r, const char **phase, struct pitr_err *err)
+{
+    struct pitr_tarstream_opts to = { 0 };
+    struct pitr_tarstream_stats s;
+    struct timespec data_t0;
+    char *restore_point = pitr_asprintf("barman_%s", r->res->backup_id);
+    pitr_rc rc;
+
+    *phase = "uploading data";
     to.sink = r->sink;
     to.key_prefix = r->prefix;
     to.codec = r->codec;
@@ -496,30 +658,13 @@ static pitr_rc take_backup(struct run *r, const char **phase, struct pitr_err *e
         to.progress = show_progress;
         to.progress_ud = r;
     }
+    clock_gettime(CLOCK_MONOTONIC, &data_t0);
     rc = pitr_tarstream_new(&to, &r->ts, err);
     if (rc == PITR_OK)
-        rc = backup_tablespaces(r, err);
-    if (rc == PITR_OK)
-        rc = backup_pgdata(r, &data_t0, err);
+        rc = r->method == PITR_BACKUP_STREAM ? pitr_backup_copy_stream(r, &data_t0, err)
+                                             : copy_local(r, &data_t0, err);
     if (rc != PITR_OK)
         goto out;
-
-    pitr_log_info("backup %s: PGDATA read in %.2f s; stopping the backup",
-                  r->res->backup_id,
-                  elapsed(&data_t0));
-    /*
-     * On a standby the end segment completes only when the primary moves on,
-     * and a standby cannot switch WAL: PostgreSQL's own wait could last for
-     * ever. There we stop without it and wait for the segment in the
-     * repository below, which --wal-wait-timeout bounds.
-     */
-    rc = pitr_pg_backup_stop(r->pg, r->info.version, !r->info.in_recovery, &r->stop, err);
-    if (rc != PITR_OK)
-        goto out;
-    r->stopped = 1;
-    pitr_pg_lsn_walfile(r->stop.timeline, r->stop.lsn, r->info.seg_size, r->res->end_wal);
-    pitr_pg_format_lsn(r->stop.lsn, r->end_xlog);
-    pitr_pg_format_time(&r->stop.time, r->end_time);
     if (!r->info.in_recovery) {
         rc = pitr_pg_switch_wal(r->pg, r->info.version, err);
         if (rc == PITR_OK)
@@ -527,25 +672,14 @@ static pitr_rc take_backup(struct run *r, const char **phase, struct pitr_err *e
         if (rc != PITR_OK)
             goto out;
     }
-    /* backup_label last in data.tar, owned like PGDATA, from the stop call. */
-    if (stat(r->pgdata, &pst) != 0) {
-        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot stat '%s'", r->pgdata);
-        goto out;
-    }
-    rc = pitr_tarstream_add_bytes(r->ts,
-                                  "backup_label",
-                                  r->stop.label,
-                                  strlen(r->stop.label),
-                                  0600,
-                                  pst.st_uid,
-                                  pst.st_gid,
-                                  (time_t)r->stop.time.sec,
-                                  err);
+    /* Stream mode: the server put backup_label (and tablespace_map) into base.tar. */
+    if (r->method != PITR_BACKUP_STREAM)
+        rc = add_label(r, err);
     if (rc == PITR_OK)
         rc = pitr_tarstream_end(r->ts, err);
     if (rc != PITR_OK)
         goto out;
-    add_item(r, "data", elapsed(&data_t0));
+    pitr_backup_add_item(r, "data", pitr_backup_elapsed(&data_t0));
     pitr_tarstream_get_stats(r->ts, &s);
     r->res->bytes = s.file_bytes;
     r->res->stored_bytes = s.stored_bytes;
@@ -565,7 +699,6 @@ static pitr_rc take_backup(struct run *r, const char **phase, struct pitr_err *e
     *phase = "uploading the manifest";
     rc = put_manifest(r, err);
 out:
-    pitr_free(label);
     pitr_free(restore_point);
     return rc;
 }
@@ -574,7 +707,7 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
                         struct pitr_backup_result *res,
                         struct pitr_err *err)
 {
-    struct run r;
+    struct pitr_backup_run r;
     const char *pgdata = o->pgdata, *phase = "starting";
     uint64_t sink_limit;
     pitr_rc rc;
@@ -618,22 +751,48 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
     sink_limit = o->max_archive_size > UINT64_MAX - VOLUME_OVERSHOOT
                    ? UINT64_MAX
                    : o->max_archive_size + VOLUME_OVERSHOOT;
-    rc = pitr_sink_storage_new(r.sink_st, sink_limit, &r.sink, err);
-    if (rc != PITR_OK)
-        goto out;
+    {
+        struct pitr_sink *inner = NULL;
 
-    rc = pitr_pg_connect(o->conninfo, &r.pg, err);
-    if (rc == PITR_OK)
-        rc = pitr_pg_get_info(r.pg, &r.info, err);
-    if (rc != PITR_OK)
-        goto out;
+        /* The digest sink records each volume's stored size and SHA-256 for the manifest. */
+        rc = pitr_sink_storage_new(r.sink_st, sink_limit, &inner, err);
+        if (rc == PITR_OK)
+            rc = pitr_sink_digest_new(inner, &r.sink, err);
+        if (rc != PITR_OK) {
+            pitr_sink_free(inner);
+            goto out;
+        }
+    }
+
+    /* --pgdata means local mode; else $PGDATA or data_directory decide. */
+    r.method = o->method;
+    if (r.method == PITR_BACKUP_AUTO && pgdata != NULL && *pgdata != '\0')
+        r.method = PITR_BACKUP_LOCAL;
     if (pgdata == NULL || *pgdata == '\0')
         pgdata = getenv("PGDATA");
-    if (pgdata == NULL || *pgdata == '\0')
+    if (r.method == PITR_BACKUP_AUTO && pgdata != NULL && *pgdata != '\0')
+        auto_method(&r, pgdata);
+    rc = pitr_pg_connect(o->conninfo, &r.pg, err);
+    if (rc == PITR_OK)
+        rc = pitr_pg_get_info(r.pg, need_of(r.method), &r.info, err);
+    if (rc != PITR_OK)
+        goto out;
+    if (r.method == PITR_BACKUP_AUTO) {
         pgdata = r.info.data_directory;
-    {
-        char *rp = realpath(pgdata, NULL);
+        auto_method(&r, pgdata);
+        rc = pitr_pg_check_role(r.pg, need_of(r.method), r.info.version, err);
+        if (rc != PITR_OK)
+            goto out;
+    }
+    if (r.method == PITR_BACKUP_STREAM) {
+        /* The server reads its own data directory; backup.info records where it is. */
+        r.pgdata = pitr_strdup(r.info.data_directory);
+    } else {
+        char *rp;
 
+        if (pgdata == NULL || *pgdata == '\0')
+            pgdata = r.info.data_directory;
+        rp = realpath(pgdata, NULL);
         if (rp == NULL) {
             rc = pitr_err_set_errno(err,
                                     errno == ENOENT ? PITR_EUSAGE : PITR_EIO,
@@ -644,10 +803,10 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
         }
         r.pgdata = pitr_strdup(rp);
         free(rp); /* from realpath() */
+        rc = check_pgdata(r.pgdata, r.info.systemid, err);
+        if (rc != PITR_OK)
+            goto out;
     }
-    rc = check_pgdata(r.pgdata, r.info.systemid, err);
-    if (rc != PITR_OK)
-        goto out;
     rc = choose_id(&r, err);
     if (rc != PITR_OK)
         goto out;
@@ -674,8 +833,9 @@ out:
                            ferr.msg);
         pitr_free(msg);
     }
-    res->seconds = elapsed(&r.t0);
-    /* Closing the session aborts a backup PostgreSQL still has running. */
+    res->seconds = pitr_backup_elapsed(&r.t0);
+    /* Closing the sessions aborts a backup PostgreSQL still has running. */
+    pitr_pg_free(r.repl);
     pitr_pg_free(r.pg);
     pitr_sink_free(r.sink);
     pitr_storage_free(r.sink_st);

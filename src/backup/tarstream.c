@@ -556,10 +556,30 @@ static pitr_rc write_data(struct pitr_tarstream *ts,
     return PITR_OK;
 }
 
-/* Copy exactly size bytes of fd into the tar: short files are padded with zeros. */
-static pitr_rc copy_file(struct pitr_tarstream *ts,
-                         int fd,
-                         const char *path,
+/* A reader over a file descriptor (pitr_tarstream_add's files). */
+struct fd_reader {
+    int fd;
+    const char *path;
+};
+
+static pitr_rc read_fd(void *ud, void *p, size_t cap, size_t *got, struct pitr_err *err)
+{
+    struct fd_reader *fr = ud;
+    ssize_t r;
+
+    do
+        r = read(fr->fd, p, cap);
+    while (r < 0 && errno == EINTR);
+    if (r < 0)
+        return pitr_err_set_errno(err, PITR_EIO, errno, "cannot read '%s'", fr->path);
+    *got = (size_t)r;
+    return PITR_OK;
+}
+
+/* Copy exactly size bytes from rd into the tar: a short source is padded with zeros. */
+static pitr_rc copy_data(struct pitr_tarstream *ts,
+                         pitr_tarstream_read_fn rd,
+                         void *ud,
                          uint64_t size,
                          struct pitr_sha256 *h,
                          struct pitr_err *err)
@@ -569,13 +589,11 @@ static pitr_rc copy_file(struct pitr_tarstream *ts,
 
     while (done < size) {
         size_t want = size - done < READ_SIZE ? (size_t)(size - done) : READ_SIZE;
-        ssize_t r = read(fd, ts->readbuf, want);
+        size_t r = 0;
 
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return pitr_err_set_errno(err, PITR_EIO, errno, "cannot read '%s'", path);
-        }
+        rc = rd(ud, ts->readbuf, want, &r, err);
+        if (rc != PITR_OK)
+            return rc;
         if (r == 0) {
             /* The file shrank while we read it: pad to the size in the header. */
             memset(ts->readbuf, 0, READ_SIZE);
@@ -588,7 +606,7 @@ static pitr_rc copy_file(struct pitr_tarstream *ts,
             }
             break;
         }
-        rc = write_data(ts, h, ts->readbuf, (size_t)r, err);
+        rc = write_data(ts, h, ts->readbuf, r, err);
         if (rc != PITR_OK)
             return rc;
         done += (uint64_t)r;
@@ -600,31 +618,19 @@ static pitr_rc copy_file(struct pitr_tarstream *ts,
     return PITR_OK;
 }
 
-pitr_rc pitr_tarstream_add(struct pitr_tarstream *ts,
-                           const struct pitr_walk_entry *e,
-                           struct pitr_err *err)
+/* One entry, its contents (regular files) read from rd. */
+static pitr_rc add_entry(struct pitr_tarstream *ts,
+                         const struct pitr_walk_entry *e,
+                         pitr_tarstream_read_fn rd,
+                         void *ud,
+                         struct pitr_err *err)
 {
     struct archive_entry *ae = NULL;
     struct pitr_sha256 h = { 0 };
     unsigned char digest[PITR_SHA256_LEN];
-    int fd = -1;
-    uint64_t size = 0;
-    pitr_rc rc = check_state(ts, err);
+    uint64_t size = e->type == PITR_WALK_FILE ? (uint64_t)e->st.st_size : 0;
+    pitr_rc rc = maybe_split(ts, err);
 
-    if (rc != PITR_OK)
-        return rc;
-    if (ts->stream == NULL)
-        return pitr_err_set(err, PITR_EINTERNAL, "tarstream: add outside a stream");
-    if (e->type == PITR_WALK_FILE) {
-        fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-        if (fd < 0) {
-            if (errno == ENOENT)
-                return PITR_OK; /* vanished since the walker saw it */
-            return pitr_err_set_errno(err, PITR_EIO, errno, "cannot open '%s'", e->path);
-        }
-        size = (uint64_t)e->st.st_size;
-    }
-    rc = maybe_split(ts, err);
     if (rc != PITR_OK)
         goto out;
     ae = archive_entry_new();
@@ -654,7 +660,7 @@ pitr_rc pitr_tarstream_add(struct pitr_tarstream *ts,
     if (e->type == PITR_WALK_FILE) {
         rc = pitr_sha256_init(&h, err);
         if (rc == PITR_OK)
-            rc = copy_file(ts, fd, e->path, size, &h, err);
+            rc = copy_data(ts, rd, ud, size, &h, err);
         if (rc == PITR_OK)
             rc = pitr_sha256_final(&h, digest, err);
         if (rc != PITR_OK)
@@ -666,9 +672,47 @@ out:
     pitr_sha256_release(&h);
     if (ae != NULL)
         archive_entry_free(ae);
-    if (fd >= 0)
-        close(fd);
     return rc;
+}
+
+pitr_rc pitr_tarstream_add(struct pitr_tarstream *ts,
+                           const struct pitr_walk_entry *e,
+                           struct pitr_err *err)
+{
+    struct fd_reader fr = { -1, e->path };
+    pitr_rc rc = check_state(ts, err);
+
+    if (rc != PITR_OK)
+        return rc;
+    if (ts->stream == NULL)
+        return pitr_err_set(err, PITR_EINTERNAL, "tarstream: add outside a stream");
+    if (e->type == PITR_WALK_FILE) {
+        fr.fd = open(e->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fr.fd < 0) {
+            if (errno == ENOENT)
+                return PITR_OK; /* vanished since the walker saw it */
+            return pitr_err_set_errno(err, PITR_EIO, errno, "cannot open '%s'", e->path);
+        }
+    }
+    rc = add_entry(ts, e, read_fd, &fr, err);
+    if (fr.fd >= 0)
+        close(fr.fd);
+    return rc;
+}
+
+pitr_rc pitr_tarstream_add_from(struct pitr_tarstream *ts,
+                                const struct pitr_walk_entry *e,
+                                pitr_tarstream_read_fn rd,
+                                void *ud,
+                                struct pitr_err *err)
+{
+    pitr_rc rc = check_state(ts, err);
+
+    if (rc != PITR_OK)
+        return rc;
+    if (ts->stream == NULL)
+        return pitr_err_set(err, PITR_EINTERNAL, "tarstream: add outside a stream");
+    return add_entry(ts, e, rd, ud, err);
 }
 
 pitr_rc pitr_tarstream_add_bytes(struct pitr_tarstream *ts,

@@ -28,10 +28,16 @@ static const struct command commands[] = {
       "REPO_URL and SERVER may be given as positionals, as barman-cloud-wal-archive takes them." },
     { "wal-fetch",
       pitr_cmd_wal_fetch,
-      "wal-fetch [REPO_URL SERVER] WAL_NAME DEST_PATH",
+      "wal-fetch [REPO_URL SERVER] WAL_NAME DEST_PATH [--spool-dir DIR]\n"
+      "  wal-fetch --clean-spool [--spool-dir DIR]",
       "Restore one WAL file; use as restore_command = 'pgpitr wal-fetch %f %p'.\n"
       "Exit 0 when DEST_PATH was written, 1 when the file is not archived, another\n"
-      "non-zero code on any other failure." },
+      "non-zero code on any other failure.\n"
+      "When DEST_PATH is in a data directory's pg_wal (or with --spool-dir), the next\n"
+      "--prefetch segments are fetched ahead on --jobs threads by a background worker\n"
+      "into pg_wal/pgpitr_prefetch/ (or DIR), and later calls are answered from there.\n"
+      "--clean-spool stops the worker and removes the spool (recovery_end_command; run\n"
+      "in the data directory)." },
     { "object-put",
       pitr_cmd_object_put,
       "object-put KEY [FILE|-]",
@@ -52,15 +58,39 @@ static const struct command commands[] = {
       "Remove the repository keys (S3: DeleteObjects, 1000 keys a request).\n"
       "Missing keys are fine; a key the store refuses to delete fails the command\n"
       "and is named." },
+    { "check-archive",
+      pitr_cmd_check_archive,
+      "check-archive [REPO_URL SERVER] [--timeline N]",
+      "Check that a new cluster may start archiving into the server's WAL folder, as\n"
+      "barman-cloud-check-wal-archive does: without --timeline any WAL file there fails the\n"
+      "check; with --timeline N only files of timeline N or later do. A missing bucket passes.\n"
+      "Exit 0 usable, 1 not usable (the first offending file is named), 2 network, 3 usage,\n"
+      "4 any other failure." },
+    { "verify",
+      pitr_cmd_verify,
+      "verify [ID|all] [--full] [--format console|json]",
+      "Check the repository: every object of every backup (or of backup ID, name or latest)\n"
+      "exists with the size pgpitr.manifest.json records; --full reads each volume once and\n"
+      "checks its SHA-256 and every file in it against the manifest. Backups without a\n"
+      "manifest (barman-cloud) get existence and backup.info checks (--full: volumes read\n"
+      "whole). The WAL from each backup's begin_wal to the newest archived WAL of every\n"
+      "timeline descending from it (history files followed) must have no gap. Problems name\n"
+      "the backup, the object or WAL file and the cause; --format json for machines.\n"
+      "Exit 0 when all is well, 1 when a problem was found, another code when verify failed." },
     { "backup",
       pitr_cmd_backup,
-      "backup [REPO_URL SERVER] [--pgdata DIR] [--dbname CONNINFO] [--immediate-checkpoint]\n"
-      "         [-J N] [--max-archive-size SIZE] [--name NAME] [--wal-wait-timeout SECS] [--json]",
+      "backup [REPO_URL SERVER] [--method local|stream] [--pgdata DIR] [--dbname CONNINFO]\n"
+      "         [--immediate-checkpoint] [-J N] [--max-archive-size SIZE] [--min-chunk-size SIZE]\n"
+      "         [--name NAME] [--wal-wait-timeout SECS] [--json]",
       "Take an online base backup into <server>/base/<backup_id>/ in barman-cloud's layout:\n"
       "data.tar<sfx> (+ data_0001.tar<sfx> ... past --max-archive-size, default 100GB),\n"
       "<oid>.tar<sfx> per tablespace, pgpitr.manifest.json, and backup.info (DONE or FAILED).\n"
-      "Reads PGDATA directly (--pgdata, else $PGDATA, else the server's data_directory);\n"
-      "connects with the PG* environment variables or --dbname. Compression: --compression\n"
+      "--method local reads PGDATA directly (--pgdata, else $PGDATA, else the server's\n"
+      "data_directory); --method stream runs BASE_BACKUP over a replication connection and\n"
+      "also keeps the server's backup_manifest (default: local when PGDATA is readable here;\n"
+      "config key 'method'). Connects with the PG* environment variables or --dbname.\n"
+      "--min-chunk-size raises the S3 part size, as barman-cloud-backup's. Compression: "
+      "--compression\n"
       "gzip (default), zstd, lz4, bzip2 or none, on --jobs/-J threads. DONE only once the\n"
       "end WAL segment is archived (--wal-wait-timeout, default 300 s). --json prints a summary." },
     { "restore",
@@ -134,6 +164,9 @@ static const struct {
     { "look-ahead",
       "PGPITR_LOOK_AHEAD",
       "wal-push: also push the next N .ready segments (default 8)" },
+    { "prefetch",
+      "PGPITR_PREFETCH",
+      "wal-fetch: fetch the next N segments ahead into a spool (default 8; 0: off)" },
     { "max-parts", "PGPITR_MAX_PARTS", "S3: parts per multipart upload, 1-10000 (default 10000)" },
     { "part-size",
       "PGPITR_PART_SIZE",

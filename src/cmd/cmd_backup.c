@@ -67,7 +67,7 @@ static void print_json(const struct pitr_backup_result *res, const char *name)
 int pitr_cmd_backup(const struct pitr_config *cfg_in, int argc, char **argv)
 {
     const char *pgdata = NULL, *dbname = NULL, *jobs = NULL, *max_size = NULL, *name = NULL;
-    const char *wait = NULL, *method = NULL;
+    const char *wait = NULL, *method = NULL, *min_chunk = NULL;
     int immediate = 0, want_json = 0, npos = 0, rc;
     const struct pitr_opt opts[] = {
         { "pgdata", 'D', 1, &pgdata, NULL },
@@ -79,6 +79,7 @@ int pitr_cmd_backup(const struct pitr_config *cfg_in, int argc, char **argv)
         { "wal-wait-timeout", 0, 1, &wait, NULL },
         { "json", 0, 0, NULL, &want_json },
         { "method", 0, 1, &method, NULL },
+        { "min-chunk-size", 0, 1, &min_chunk, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     /*
@@ -93,6 +94,7 @@ int pitr_cmd_backup(const struct pitr_config *cfg_in, int argc, char **argv)
     struct sigaction sa;
 
     memset(&o, 0, sizeof(o));
+    memset(&res, 0, sizeof(res));
     rc =
       pitr_args_parse("backup", argc, argv, opts, sizeof(opts) / sizeof(opts[0]), pos, &npos, &err);
     if (rc != PITR_OK) {
@@ -108,14 +110,36 @@ int pitr_cmd_backup(const struct pitr_config *cfg_in, int argc, char **argv)
         rc = PITR_EUSAGE;
         goto out;
     }
-    if (method != NULL && strcmp(method, "local") != 0) {
+    if (method == NULL)
+        method = cfg.method; /* config file key or PGPITR_METHOD */
+    if (method == NULL || strcmp(method, "auto") == 0) {
+        o.method = PITR_BACKUP_AUTO;
+    } else if (strcmp(method, "local") == 0) {
+        o.method = PITR_BACKUP_LOCAL;
+    } else if (strcmp(method, "stream") == 0) {
+        o.method = PITR_BACKUP_STREAM;
+    } else {
+        pitr_log_error("backup: unknown --method '%s': use local or stream", method);
         rc = PITR_EUSAGE;
-        if (strcmp(method, "stream") == 0)
-            pitr_log_error("backup: --method stream (BASE_BACKUP over a replication connection) "
-                           "is not yet supported; run on the database host with --method local");
-        else
-            pitr_log_error("backup: unknown --method '%s': use local", method);
         goto out;
+    }
+    if (min_chunk != NULL) {
+        uint64_t v = 0;
+
+        if (pitr_parse_size(min_chunk, &v, &err) != PITR_OK || v > PITR_PART_SIZE_MAX) {
+            pitr_log_error("backup: --min-chunk-size '%s': %s",
+                           min_chunk,
+                           err.msg[0] ? err.msg : "more than S3's 5 GiB part limit");
+            rc = PITR_EUSAGE;
+            goto out;
+        }
+        /*
+         * barman-cloud-backup's part size is max(its estimate, the
+         * provider's minimum, --min-chunk-size); ours starts at --part-size
+         * and grows, so the option raises the first part size.
+         */
+        if (v > cfg.part_size)
+            cfg.part_size = v;
     }
     if (cfg.repo == NULL || cfg.server == NULL || cfg.server[0] == '\0' ||
         strchr(cfg.server, '/') != NULL) {

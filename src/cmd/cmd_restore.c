@@ -40,14 +40,11 @@ static pitr_rc flag(struct pitr_buf *b, const char *name, const char *v, struct 
     return rc == PITR_OK ? shell_word(b, v, err) : rc;
 }
 
-/* This binary, the repository settings (never secrets), wal-fetch %f %p. */
-static pitr_rc build_restore_command(const struct pitr_config *cfg,
-                                     struct pitr_buf *b,
-                                     struct pitr_err *err)
+/* This binary and, when a file was read, --config FILE. */
+static pitr_rc this_binary(const struct pitr_config *cfg, struct pitr_buf *b, struct pitr_err *err)
 {
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-    int s3 = cfg->repo != NULL && strncmp(cfg->repo, "s3://", 5) == 0;
     pitr_rc rc;
 
     if (n <= 0)
@@ -56,6 +53,17 @@ static pitr_rc build_restore_command(const struct pitr_config *cfg,
     rc = shell_word(b, exe, err);
     if (rc == PITR_OK)
         rc = flag(b, "config", cfg->config_file, err);
+    return rc;
+}
+
+/* This binary, the repository settings (never secrets), wal-fetch %f %p. */
+static pitr_rc build_restore_command(const struct pitr_config *cfg,
+                                     struct pitr_buf *b,
+                                     struct pitr_err *err)
+{
+    int s3 = cfg->repo != NULL && strncmp(cfg->repo, "s3://", 5) == 0;
+    pitr_rc rc = this_binary(cfg, b, err);
+
     if (rc == PITR_OK)
         rc = flag(b, "repo", cfg->repo, err);
     if (rc == PITR_OK)
@@ -72,8 +80,23 @@ static pitr_rc build_restore_command(const struct pitr_config *cfg,
         if (rc == PITR_OK && cfg->insecure_skip_tls)
             rc = pitr_buf_append_str(b, " --insecure-skip-tls-verify", err);
     }
+    /* The default needs no flag; any other depth (0: off) travels along. */
+    if (rc == PITR_OK && cfg->prefetch != PITR_PREFETCH_DEFAULT)
+        rc = pitr_buf_appendf(b, err, " --prefetch %d", cfg->prefetch);
     if (rc == PITR_OK)
         rc = pitr_buf_append_str(b, " wal-fetch %f %p", err);
+    return rc;
+}
+
+/* Runs in the data directory when recovery ends: drop wal-fetch's prefetch spool. */
+static pitr_rc build_recovery_end_command(const struct pitr_config *cfg,
+                                          struct pitr_buf *b,
+                                          struct pitr_err *err)
+{
+    pitr_rc rc = this_binary(cfg, b, err);
+
+    if (rc == PITR_OK)
+        rc = pitr_buf_append_str(b, " wal-fetch --clean-spool", err);
     return rc;
 }
 
@@ -100,10 +123,11 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
     size_t nremaps = 0;
     struct pitr_restore_opts o;
     struct pitr_restore_result res;
-    struct pitr_buf cmd;
+    struct pitr_buf cmd, end_cmd;
     struct pitr_err err = { 0 };
 
     pitr_buf_init(&cmd, PITR_BUF_LIMIT_SMALL);
+    pitr_buf_init(&end_cmd, PITR_BUF_LIMIT_SMALL);
     memset(&o, 0, sizeof(o));
     /* --tablespace may repeat: collect every occurrence before the parser sees the rest. */
     for (int i = 0; i < argc; i++) {
@@ -170,6 +194,8 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
         o.jobs = (int)n;
     }
     rc = build_restore_command(cfg, &cmd, &err);
+    if (rc == PITR_OK)
+        rc = build_recovery_end_command(cfg, &end_cmd, &err);
     if (rc != PITR_OK) {
         pitr_log_error("restore: %s", err.msg);
         goto out;
@@ -186,7 +212,8 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
     o.standby = standby > 0;
     o.remaps = remaps;
     o.nremaps = nremaps;
-    o.restore_command = cmd.data + 1; /* skip the leading space */
+    o.restore_command = cmd.data + 1;          /* skip the leading space */
+    o.recovery_end_command = end_cmd.data + 1; /* likewise */
 
     rc = pitr_restore_run(&o, &res, &err);
     if (rc != PITR_OK) {
@@ -205,6 +232,7 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
            o.standby ? "standby.signal" : "recovery.signal");
 out:
     pitr_buf_release(&cmd);
+    pitr_buf_release(&end_cmd);
     pitr_free(pos);
     return rc;
 }

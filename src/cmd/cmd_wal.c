@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "pgpitr/archive/archive.h"
+#include "pgpitr/archive/prefetch.h"
 #include "pgpitr/cmd/args.h"
 #include "pgpitr/cmd/cli.h"
 #include "pgpitr/core/log.h"
@@ -16,13 +17,14 @@ static int take_repo_positionals(const char *cmd,
                                  struct pitr_config *cfg,
                                  int *argc,
                                  char ***argv,
-                                 int want)
+                                 int want,
+                                 const struct pitr_opt *opts,
+                                 size_t nopts)
 {
     struct pitr_err perr = { 0 };
     int npos = 0;
 
-    /* wal-push and wal-fetch have no options of their own. */
-    if (pitr_args_parse(cmd, *argc, *argv, NULL, 0, *argv, &npos, &perr) != PITR_OK) {
+    if (pitr_args_parse(cmd, *argc, *argv, opts, nopts, *argv, &npos, &perr) != PITR_OK) {
         pitr_log_error("%s", perr.msg);
         return PITR_EUSAGE;
     }
@@ -39,7 +41,9 @@ static int take_repo_positionals(const char *cmd,
     if (*argc != want) {
         pitr_log_error("%s: expected %s; see 'pgpitr help %s'",
                        cmd,
-                       want == 1 ? "one WAL_PATH argument" : "WAL_NAME and DEST_PATH",
+                       want == 1   ? "one WAL_PATH argument"
+                       : want == 0 ? "no argument with --clean-spool"
+                                   : "WAL_NAME and DEST_PATH",
                        cmd);
         return PITR_EUSAGE;
     }
@@ -74,7 +78,7 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
     int rc;
 
     pitr_config_copy(&cfg, cfg_in);
-    rc = take_repo_positionals("wal-push", &cfg, &argc, &argv, 1);
+    rc = take_repo_positionals("wal-push", &cfg, &argc, &argv, 1, NULL, 0);
     if (rc != PITR_OK) {
         goto out;
     }
@@ -100,27 +104,75 @@ out:
     return rc;
 }
 
+/* recovery_end_command: stop the prefetch worker, remove the spool. */
+static int clean_spool(const char *spool_dir)
+{
+    struct pitr_err err = { 0 };
+    char *spool = spool_dir ? pitr_strdup(spool_dir) : pitr_strdup("pg_wal/" PITR_PREFETCH_DIR);
+    int rc = pitr_prefetch_clean(spool, PITR_PREFETCH_CLEAN_MS, &err);
+
+    if (rc != PITR_OK)
+        pitr_log_error("wal-fetch --clean-spool: %s", err.msg);
+    pitr_free(spool);
+    return rc;
+}
+
 int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
 {
+    const char *spool_dir = NULL;
+    int clean = 0, want = 2;
+    const struct pitr_opt opts[] = {
+        { "spool-dir", 0, 1, &spool_dir, NULL },
+        { "clean-spool", 0, 0, NULL, &clean },
+    };
     struct pitr_config cfg;
     struct pitr_storage *st = NULL;
+    struct pitr_prefetch_opts po = { 0 };
+    enum pitr_fetch_source src;
     struct pitr_err err = { 0 };
+    char *spool = NULL, *pgdata = NULL;
     int rc;
 
     pitr_config_copy(&cfg, cfg_in);
-    rc = take_repo_positionals("wal-fetch", &cfg, &argc, &argv, 2);
-    if (rc != PITR_OK) {
+    /* --clean-spool takes no positionals; the parser counts it in clean. */
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "--clean-spool") == 0)
+            want = 0;
+    rc = take_repo_positionals(
+      "wal-fetch", &cfg, &argc, &argv, want, opts, sizeof(opts) / sizeof(opts[0]));
+    if (rc != PITR_OK)
+        goto out;
+    if (clean) {
+        rc = clean_spool(spool_dir);
         goto out;
     }
     rc = open_repo("wal-fetch", &cfg, &st);
     if (rc != PITR_OK)
         goto out;
-    rc = pitr_wal_fetch(st, cfg.server, argv[0], argv[1], &err);
+    /* The spool: --spool-dir, else pg_wal/pgpitr_prefetch when DEST is in a data directory. */
+    if (cfg.prefetch > 0)
+        spool = spool_dir ? pitr_strdup(spool_dir) : pitr_prefetch_spool_for(argv[1], &pgdata);
+    if (spool == NULL) {
+        rc = pitr_wal_fetch(st, cfg.server, argv[0], argv[1], &err);
+    } else {
+        po.cfg = &cfg;
+        po.server = cfg.server;
+        po.spool = spool;
+        po.pgdata = pgdata;
+        po.depth = cfg.prefetch;
+        po.jobs = cfg.jobs > 0 ? cfg.jobs : 2;
+        po.miss_ttl = PITR_PREFETCH_MISS_TTL;
+        po.wait_ms = PITR_PREFETCH_WAIT_MS;
+        po.detach = 1;
+        rc = pitr_wal_fetch_prefetch(st, &po, argv[0], argv[1], &src, &err);
+    }
     if (rc == PITR_ENOTFOUND)
         pitr_log_info("wal-fetch: %s", err.msg);
     else if (rc != PITR_OK)
         pitr_log_error("wal-fetch '%s': %s", argv[0], err.msg);
 out:
+    pitr_free(spool);
+    pitr_free(pgdata);
     pitr_storage_free(st);
     pitr_config_release(&cfg);
     return rc;

@@ -40,6 +40,7 @@ static const struct key_def keys[] = {
     { "log-level", "PGPITR_LOG_LEVEL", NULL, NO_FIELD, 0 },
     { "jobs", "PGPITR_JOBS", NULL, NO_FIELD, 0 },
     { "look-ahead", "PGPITR_LOOK_AHEAD", NULL, NO_FIELD, 0 },
+    { "prefetch", "PGPITR_PREFETCH", NULL, NO_FIELD, 0 },
     { "max-parts", "PGPITR_MAX_PARTS", NULL, NO_FIELD, 0 },
     { "part-size", "PGPITR_PART_SIZE", NULL, NO_FIELD, 0 },
     { "retry-max-time", "PGPITR_RETRY_MAX_TIME", NULL, NO_FIELD, 0 },
@@ -47,6 +48,7 @@ static const struct key_def keys[] = {
     { "sse-kms-key-id", "PGPITR_SSE_KMS_KEY_ID", NULL, FIELD(sse_kms_key_id), 0 },
     { "tags", "PGPITR_TAGS", NULL, FIELD(tags), 0 },
     { "storage-class", "PGPITR_STORAGE_CLASS", NULL, FIELD(storage_class), 0 },
+    { "method", "PGPITR_METHOD", NULL, FIELD(method), 0 },
     { "insecure-skip-tls-verify", "PGPITR_INSECURE_SKIP_TLS_VERIFY", NULL, NO_FIELD, 0 },
     { "retention-policy", "PGPITR_RETENTION_POLICY", NULL, FIELD(retention_policy), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
@@ -85,6 +87,7 @@ void pitr_config_init(struct pitr_config *cfg)
     cfg->log_level = PITR_LOG_WARN;
     cfg->jobs = 0;
     cfg->look_ahead = 8;
+    cfg->prefetch = PITR_PREFETCH_DEFAULT;
     cfg->max_parts = PITR_MAX_PARTS_LIMIT;
     cfg->part_size = PITR_PART_SIZE_DEFAULT;
     cfg->retry_max_time = PITR_RETRY_MAX_TIME_DEF;
@@ -259,6 +262,8 @@ pitr_rc pitr_config_set(struct pitr_config *cfg,
         return parse_int(key, value, 1, 64, &cfg->jobs, err);
     if (strcmp(key, "look-ahead") == 0)
         return parse_int(key, value, 0, 64, &cfg->look_ahead, err);
+    if (strcmp(key, "prefetch") == 0)
+        return parse_int(key, value, 0, 64, &cfg->prefetch, err);
     if (strcmp(key, "max-parts") == 0)
         return parse_int(key, value, 1, PITR_MAX_PARTS_LIMIT, &cfg->max_parts, err);
     if (strcmp(key, "retry-max-time") == 0)

@@ -9,15 +9,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "pg_int.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 
-struct pitr_pg {
-    PGconn *conn; /* owned */
-};
-
 /* The first line of a libpq message, without the "ERROR:  " noise. */
-static pitr_rc pg_fail(struct pitr_err *err, const char *what, const char *msg)
+pitr_rc pitr_pg_fail(struct pitr_err *err, const char *what, const char *msg)
 {
     size_t n;
 
@@ -35,10 +32,13 @@ static void on_notice(void *ud, const char *msg)
     pitr_log_debug("PostgreSQL: %.*s", (int)strcspn(msg, "\n"), msg);
 }
 
-pitr_rc pitr_pg_connect(const char *conninfo, struct pitr_pg **out, struct pitr_err *err)
+static pitr_rc connect_with(const char *conninfo,
+                            int replication,
+                            struct pitr_pg **out,
+                            struct pitr_err *err)
 {
-    const char *keys[3] = { "dbname", "fallback_application_name", NULL };
-    const char *vals[3] = { conninfo, "pgpitr_backup", NULL };
+    const char *keys[4] = { "dbname", "fallback_application_name", NULL, NULL };
+    const char *vals[4] = { conninfo, "pgpitr_backup", NULL, NULL };
     struct pitr_pg *pg;
 
     *out = NULL;
@@ -47,12 +47,18 @@ pitr_rc pitr_pg_connect(const char *conninfo, struct pitr_pg **out, struct pitr_
 
         vals[0] = env != NULL && *env != '\0' ? env : "postgres";
     }
+    if (replication) {
+        /* After dbname, so it wins over a replication= in the conninfo string. */
+        keys[2] = "replication";
+        vals[2] = "true";
+    }
     pg = pitr_calloc(1, sizeof(*pg));
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
-        pitr_rc rc = pg_fail(err,
-                             "cannot connect to PostgreSQL",
-                             pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
+        pitr_rc rc = pitr_pg_fail(err,
+                                  replication ? "cannot open a replication connection to PostgreSQL"
+                                              : "cannot connect to PostgreSQL",
+                                  pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
 
         pitr_pg_free(pg);
         return rc;
@@ -61,6 +67,18 @@ pitr_rc pitr_pg_connect(const char *conninfo, struct pitr_pg **out, struct pitr_
     PQsetNoticeProcessor(pg->conn, on_notice, NULL);
     *out = pg;
     return PITR_OK;
+}
+
+pitr_rc pitr_pg_connect(const char *conninfo, struct pitr_pg **out, struct pitr_err *err)
+{
+    return connect_with(conninfo, 0, out, err);
+}
+
+pitr_rc pitr_pg_connect_replication(const char *conninfo,
+                                    struct pitr_pg **out,
+                                    struct pitr_err *err)
+{
+    return connect_with(conninfo, 1, out, err);
 }
 
 void pitr_pg_free(struct pitr_pg *pg)
@@ -88,10 +106,10 @@ static pitr_rc query(struct pitr_pg *pg,
 
     *res = NULL;
     if (r == NULL)
-        return pg_fail(err, what, PQerrorMessage(pg->conn));
+        return pitr_pg_fail(err, what, PQerrorMessage(pg->conn));
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         const char *m = PQresultErrorMessage(r);
-        pitr_rc rc = pg_fail(err, what, *m ? m : PQerrorMessage(pg->conn));
+        pitr_rc rc = pitr_pg_fail(err, what, *m ? m : PQerrorMessage(pg->conn));
 
         PQclear(r);
         return rc;
@@ -137,7 +155,75 @@ static pitr_rc parse_u64(const char *what, const char *s, uint64_t *out, struct 
     return PITR_OK;
 }
 
-pitr_rc pitr_pg_get_info(struct pitr_pg *pg, struct pitr_pg_info *info, struct pitr_err *err)
+pitr_rc pitr_pg_check_role(struct pitr_pg *pg,
+                           enum pitr_pg_need need,
+                           int version,
+                           struct pitr_err *err)
+{
+    PGresult *r = NULL;
+    pitr_rc rc;
+
+    if (need == PITR_PG_NEED_REPLICATION)
+        rc = query(pg,
+                   "cannot check privileges",
+                   "SELECT current_user, (SELECT (rolreplication OR rolsuper)::text FROM pg_roles "
+                   "WHERE rolname = current_user)",
+                   0,
+                   NULL,
+                   &r,
+                   err);
+    else
+        rc =
+          query(pg,
+                "cannot check privileges",
+                version >= 150000
+                  ? "SELECT current_user, has_function_privilege('pg_backup_start(text, "
+                    "boolean)', 'EXECUTE') AND has_function_privilege('pg_backup_stop(boolean)', "
+                    "'EXECUTE')"
+                  : "SELECT current_user, has_function_privilege('pg_start_backup(text, "
+                    "boolean, boolean)', 'EXECUTE') AND has_function_privilege("
+                    "'pg_stop_backup(boolean, boolean)', 'EXECUTE')",
+                0,
+                NULL,
+                &r,
+                err);
+    if (rc != PITR_OK)
+        goto out;
+    if (PQntuples(r) != 1 ||
+        (strcmp(PQgetvalue(r, 0, 1), "t") != 0 && strcmp(PQgetvalue(r, 0, 1), "true") != 0)) {
+        const char *role = PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?";
+
+        if (need == PITR_PG_NEED_REPLICATION)
+            rc = pitr_err_set(err,
+                              PITR_EPG,
+                              "permission denied: role '%s' may not take a backup over the "
+                              "replication protocol (BASE_BACKUP): it has neither the REPLICATION "
+                              "attribute nor superuser; HINT: ALTER ROLE \"%s\" REPLICATION, allow "
+                              "it a replication connection in pg_hba.conf and grant it "
+                              "pg_read_all_settings",
+                              role,
+                              role);
+        else
+            rc = pitr_err_set(err,
+                              PITR_EPG,
+                              "permission denied: role '%s' may not start and stop backups; HINT: "
+                              "use a superuser, or GRANT EXECUTE ON FUNCTION %s TO the role and "
+                              "grant it pg_read_all_settings",
+                              role,
+                              version >= 150000 ? "pg_backup_start, pg_backup_stop"
+                                                : "pg_start_backup, pg_stop_backup");
+        goto out;
+    }
+out:
+    if (r != NULL)
+        PQclear(r);
+    return rc;
+}
+
+pitr_rc pitr_pg_get_info(struct pitr_pg *pg,
+                         enum pitr_pg_need need,
+                         struct pitr_pg_info *info,
+                         struct pitr_err *err)
 {
     PGresult *r = NULL;
     char *v = NULL;
@@ -160,33 +246,11 @@ pitr_rc pitr_pg_get_info(struct pitr_pg *pg, struct pitr_pg_info *info, struct p
     if (rc != PITR_OK)
         goto out;
     /* Say plainly what is missing, before anything is started or written. */
-    rc = query(pg,
-               "cannot check privileges",
-               info->version >= 150000
-                 ? "SELECT current_user, has_function_privilege('pg_backup_start(text, boolean)', "
-                   "'EXECUTE') AND has_function_privilege('pg_backup_stop(boolean)', 'EXECUTE')"
-                 : "SELECT current_user, has_function_privilege('pg_start_backup(text, boolean, "
-                   "boolean)', 'EXECUTE') AND has_function_privilege('pg_stop_backup(boolean, "
-                   "boolean)', 'EXECUTE')",
-               0,
-               NULL,
-               &r,
-               err);
-    if (rc != PITR_OK)
-        goto out;
-    if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 1), "t") != 0) {
-        rc = pitr_err_set(err,
-                          PITR_EPG,
-                          "permission denied: role '%s' may not start and stop backups; HINT: use "
-                          "a superuser, or GRANT EXECUTE ON FUNCTION %s TO the role and grant it "
-                          "pg_read_all_settings",
-                          PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "?",
-                          info->version >= 150000 ? "pg_backup_start, pg_backup_stop"
-                                                  : "pg_start_backup, pg_stop_backup");
-        goto out;
+    if (need != PITR_PG_NEED_NOTHING) {
+        rc = pitr_pg_check_role(pg, need, info->version, err);
+        if (rc != PITR_OK)
+            goto out;
     }
-    PQclear(r);
-    r = NULL;
     rc = query_value(pg,
                      "cannot read data_directory",
                      "SELECT current_setting('data_directory')",
@@ -482,6 +546,22 @@ pitr_rc pitr_pg_restore_point(struct pitr_pg *pg, const char *name, struct pitr_
 
     if (rc == PITR_OK)
         PQclear(r);
+    return rc;
+}
+
+pitr_rc pitr_pg_now(struct pitr_pg *pg, struct pitr_pg_time *out, struct pitr_err *err)
+{
+    PGresult *r = NULL;
+    pitr_rc rc = query(pg, "cannot read the server time", "SELECT " TIME_COLUMNS, 0, NULL, &r, err);
+
+    memset(out, 0, sizeof(*out));
+    if (rc != PITR_OK)
+        return rc;
+    if (PQntuples(r) != 1 || PQnfields(r) != 3)
+        rc = pitr_err_set(err, PITR_EPG, "cannot read the server time: unexpected result");
+    else
+        rc = take_time(r, 0, out, err);
+    PQclear(r);
     return rc;
 }
 

@@ -538,6 +538,8 @@ static pitr_rc write_recovery(const struct pitr_restore_opts *o,
       &b, err, "\n# Recovery settings written by pgpitr restore of backup %s\n", backup_id);
     if (rc == PITR_OK)
         rc = conf_line(&b, "restore_command", o->restore_command, err);
+    if (rc == PITR_OK && o->recovery_end_command != NULL)
+        rc = conf_line(&b, "recovery_end_command", o->recovery_end_command, err);
     if (rc == PITR_OK && pg_time != NULL)
         rc = conf_line(&b, "recovery_target_time", pg_time, err);
     if (rc == PITR_OK && o->target_xid != NULL)
@@ -836,6 +838,17 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
         pitr_log_info("restore: backup %s has no pgpitr.manifest.json (barman-cloud backup): "
                       "files not checked",
                       b->id);
+    }
+    /*
+     * A stream backup carries the server's tablespace_map, which names the
+     * original locations; PostgreSQL would rebuild pg_tblspc from it at
+     * start and undo --tablespace. The links made above are the truth.
+     */
+    pitr_free(tmp);
+    tmp = pitr_asprintf("%s/tablespace_map", o->pgdata);
+    if (unlink(tmp) != 0 && errno != ENOENT) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot remove '%s'", tmp);
+        goto out;
     }
     rc = disable_backup_recovery(o->pgdata, err);
     if (rc != PITR_OK)

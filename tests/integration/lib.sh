@@ -43,6 +43,64 @@ expect_err_has() {
     esac
 }
 
+# ---- PostgreSQL set-ups the backup suites share (they source tests/rig/pg.sh) ----
+
+# it_backup_source DIR PORT CONF SCALE TBS_DIR ROWS: a started PostgreSQL 15
+# archiving through `pgpitr --config CONF wal-push`, with pgbench tables at
+# SCALE and tablespace tbs1 in TBS_DIR holding table in_tbs (ROWS rows).
+it_backup_source() {
+    local d=$1 port=$2 conf=$3 scale=$4 tbs=$5 rows=$6
+    pg_rig_init "$d" "$port" || return 1
+    pg_rig_conf "$d" "archive_mode = on"
+    pg_rig_conf "$d" "archive_command = '$PGPITR_BIN --config $conf wal-push %p'"
+    pg_rig_start "$d" || return 1
+    pg_rig_pgbench "$d" -i -s "$scale" -q >/dev/null 2>&1 || return 1
+    mkdir -p "$tbs" && chown postgres:postgres "$tbs"
+    pg_rig_psql "$d" "create tablespace tbs1 location '$tbs'" &&
+        pg_rig_psql "$d" "create table in_tbs (id int primary key, v text) tablespace tbs1;
+            insert into in_tbs select g, md5(g::text) from generate_series(1, $rows) g"
+}
+
+# it_recover_copy DIR PORT CONF: DIR/data holds a backup extracted by hand;
+# start it on PORT with recovery.signal and restore_command = `pgpitr --config
+# CONF wal-fetch`, and wait (60 s at most) until it has left recovery.
+it_recover_copy() {
+    local r=$1 port=$2 conf=$3
+    mkdir -p "$r/data/pg_wal" "$r/sock"
+    chmod 700 "$r/data"
+    chown -R postgres:postgres "$r"
+    echo "$port" >"$r/port"
+    cat >>"$r/data/postgresql.conf" <<CONF
+port = $port
+unix_socket_directories = '$r/sock'
+archive_mode = off
+restore_command = '$PGPITR_BIN --config $conf wal-fetch %f %p'
+CONF
+    touch "$r/data/recovery.signal" && chown postgres:postgres "$r/data/recovery.signal"
+    pg_rig_start "$r" || return 1
+    for _ in $(seq 1 300); do
+        [ "$(pg_rig_psql "$r" "select pg_is_in_recovery()" 2>/dev/null)" = f ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# it_check_copy NAME BEFORE DIR FN: the recovered copy in DIR holds what the
+# source held (FN DIR prints the tables' checksums; BEFORE is the source's),
+# got there through wal-fetch, and has tbs1 in DIR/tbs.
+it_check_copy() {
+    local name=$1 before=$2 r=$3 fn=$4 after
+    after=$("$fn" "$r")
+    if [ -n "$before" ] && [ "$before" = "$after" ]; then
+        ok "$name: pgbench tables and the tablespace table match the source after recovery"
+    else
+        not_ok "$name: checksums differ: source '$before', copy '$after'; $(tail -n 5 "$r/log")"
+    fi
+    check "$name: recovery replayed archived WAL through wal-fetch" grep -q 'restored log file' "$r/log"
+    check "$name: in_tbs lives in the restored tablespace" \
+        test "$(pg_rig_psql "$r" "select pg_tablespace_location(oid) from pg_tablespace where spcname = 'tbs1'")" = "$r/tbs"
+}
+
 # finish: print the plain summary line and exit non-zero on any failure.
 finish() {
     echo "$(basename "$0"): $T_PASS passed, $T_FAIL failed"

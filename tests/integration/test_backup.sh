@@ -76,20 +76,12 @@ checksums() {
 
 run_kind() {
     local kind=$1 port=$2 d=$IT_TMP/pg-bk-$1 conf=$IT_TMP/pgpitr-bk-$1.conf
-    local r=$IT_TMP/pg-bkr-$1 out id json begin last before after info tbs_oid t0 t1
+    local r=$IT_TMP/pg-bkr-$1 out id json begin last before info tbs_oid t0 t1
     local bk=$IT_TMP/fetched-bk-$1
 
     echo "# repository kind: $kind"
     write_conf "$conf" "$kind" "$kind"
-    pg_rig_init "$d" "$port" || { not_ok "$kind: initdb"; return; }
-    pg_rig_conf "$d" "archive_mode = on"
-    pg_rig_conf "$d" "archive_command = '$PGPITR_BIN --config $conf wal-push %p'"
-    pg_rig_start "$d" || { not_ok "$kind: server start"; return; }
-    pg_rig_pgbench "$d" -i -s 10 -q >/dev/null 2>&1 || not_ok "$kind: pgbench -i"
-    mkdir -p "$IT_TMP/tbs-$kind" && chown postgres:postgres "$IT_TMP/tbs-$kind"
-    pg_rig_psql "$d" "create tablespace tbs1 location '$IT_TMP/tbs-$kind'"
-    pg_rig_psql "$d" "create table in_tbs (id int primary key, v text) tablespace tbs1;
-        insert into in_tbs select g, md5(g::text) from generate_series(1, 50000) g"
+    it_backup_source "$d" "$port" "$conf" 10 "$IT_TMP/tbs-$kind" 50000 || { not_ok "$kind: source server"; return; }
     tbs_oid=$(pg_rig_psql "$d" "select oid from pg_tablespace where spcname = 'tbs1'")
 
     # The backup runs while pgbench writes.
@@ -158,31 +150,8 @@ for f in m["files"]:
     n += 1
 assert n > 900, n
 PY
-    mkdir -p "$r/data/pg_wal"
-    chmod 700 "$r/data"
-    chown -R postgres:postgres "$r"
-    echo $((port + 100)) >"$r/port"
-    cat >>"$r/data/postgresql.conf" <<CONF
-port = $((port + 100))
-unix_socket_directories = '$r/sock'
-archive_mode = off
-restore_command = '$PGPITR_BIN --config $conf wal-fetch %f %p'
-CONF
-    touch "$r/data/recovery.signal" && chown postgres:postgres "$r/data/recovery.signal"
-    if pg_rig_start "$r"; then ok "$kind: restored copy starts"; else not_ok "$kind: restored copy does not start"; return; fi
-    for _ in $(seq 1 300); do
-        [ "$(pg_rig_psql "$r" "select pg_is_in_recovery()" 2>/dev/null)" = f ] && break
-        sleep 0.2
-    done
-    after=$(checksums "$r")
-    if [ -n "$before" ] && [ "$before" = "$after" ]; then
-        ok "$kind: pgbench tables and the tablespace table match the source after recovery"
-    else
-        not_ok "$kind: checksums differ: source '$before', copy '$after'; $(tail -n 5 "$r/log")"
-    fi
-    check "$kind: recovery replayed archived WAL through wal-fetch" grep -q 'restored log file' "$r/log"
-    check "$kind: in_tbs lives in the restored tablespace" \
-        test "$(pg_rig_psql "$r" "select pg_tablespace_location(oid) from pg_tablespace where spcname = 'tbs1'")" = "$r/tbs"
+    if it_recover_copy "$r" $((port + 100)) "$conf"; then ok "$kind: restored copy starts and recovers"; else not_ok "$kind: restored copy did not recover: $(tail -n 5 "$r/log")"; return; fi
+    it_check_copy "$kind" "$before" "$r" checksums
 
     pg_rig_stop "$r"
     pg_rig_stop "$d"
@@ -218,8 +187,8 @@ expect_err_has "server down says so" "cannot connect to PostgreSQL"
 pg_rig_psql "$d" "create role nopriv login"
 expect_exit "role without privileges" 17 env PGUSER=nopriv "$PGPITR_BIN" --config "$conf" backup --pgdata "$d/data"
 expect_err_has "role without privileges names the failing step" "permission denied"
-expect_exit "--method stream not yet supported" 3 "$PGPITR_BIN" --config "$conf" backup --method stream
-expect_err_has "--method stream says so" "not yet supported"
+expect_exit "unknown --method" 3 "$PGPITR_BIN" --config "$conf" backup --method rsync
+expect_err_has "unknown --method names it" "unknown --method 'rsync'"
 expect_exit "--name shaped like a backup id" 3 "$PGPITR_BIN" --config "$conf" backup --name 20240101T000000
 expect_exit "--name reserved" 3 "$PGPITR_BIN" --config "$conf" backup -n latest
 expect_exit "--max-archive-size garbage" 3 "$PGPITR_BIN" --config "$conf" backup --max-archive-size 10XB

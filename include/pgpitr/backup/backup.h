@@ -36,10 +36,17 @@
 #define PITR_BACKUP_DEFAULT_MAX_ARCHIVE ((uint64_t)100 << 30) /* barman's 100GB */
 #define PITR_BACKUP_DEFAULT_WAL_WAIT    300
 
+enum pitr_backup_method {
+    PITR_BACKUP_AUTO,   /* local when PGDATA's global/pg_control is readable here, else stream */
+    PITR_BACKUP_LOCAL,  /* read PGDATA here, between pg_backup_start and pg_backup_stop */
+    PITR_BACKUP_STREAM, /* BASE_BACKUP over a replication connection */
+};
+
 struct pitr_backup_opts {
     const struct pitr_config *cfg; /* borrowed: repo, server, compression, S3 settings */
-    const char *pgdata;            /* NULL: $PGDATA, else the server's data_directory */
-    const char *conninfo;          /* NULL: the PG* environment variables */
+    enum pitr_backup_method method;
+    const char *pgdata;   /* local: NULL means $PGDATA, else data_directory */
+    const char *conninfo; /* NULL: the PG* environment variables */
     int immediate_checkpoint;
     int jobs;                      /* compressor threads, >= 1 */
     uint64_t max_archive_size;     /* volume size limit (bytes) */

@@ -65,4 +65,27 @@ PITR_MUST_CHECK pitr_rc pitr_sink_storage_new(struct pitr_storage *st,
                                               struct pitr_sink **out,
                                               struct pitr_err *err);
 
+/*
+ * A sink that passes everything to inner (which it takes: freeing this sink
+ * frees inner) and records, for every object committed through it, the
+ * object's name (the key's last component), its stored size and the
+ * SHA-256 of its stored bytes: what pgpitr.manifest.json lists as
+ * "objects", so verify can check stored volumes without a PGDATA.
+ */
+struct pitr_sink_object {
+    char *name; /* owned */
+    uint64_t size;
+    char sha256[65]; /* lowercase hex */
+};
+
+PITR_MUST_CHECK pitr_rc pitr_sink_digest_new(struct pitr_sink *inner,
+                                             struct pitr_sink **out,
+                                             struct pitr_err *err);
+/*
+ * The objects committed so far, in commit order; borrowed from s (a digest
+ * sink) until it is freed. Read it only when no write is in flight (after
+ * the pipeline's streams ended).
+ */
+const struct pitr_sink_object *pitr_sink_digest_objects(const struct pitr_sink *s, size_t *n);
+
 #endif

@@ -83,6 +83,23 @@ PITR_MUST_CHECK pitr_rc pitr_tarstream_begin(struct pitr_tarstream *ts,
 PITR_MUST_CHECK pitr_rc pitr_tarstream_add(struct pitr_tarstream *ts,
                                            const struct pitr_walk_entry *e,
                                            struct pitr_err *err);
+/*
+ * Where pitr_tarstream_add_from() reads a file's contents: up to cap bytes
+ * into p, *got = 0 at the end. A short source is padded with zeros to
+ * e->st.st_size, as a shrinking file is.
+ */
+typedef pitr_rc (
+  *pitr_tarstream_read_fn)(void *ud, void *p, size_t cap, size_t *got, struct pitr_err *err);
+/*
+ * Add one entry whose contents come from rd (e->path is not opened): a
+ * member of another tar being re-packed. e->st needs st_mode, st_uid,
+ * st_gid, st_mtim and, for files, st_size.
+ */
+PITR_MUST_CHECK pitr_rc pitr_tarstream_add_from(struct pitr_tarstream *ts,
+                                                const struct pitr_walk_entry *e,
+                                                pitr_tarstream_read_fn rd,
+                                                void *ud,
+                                                struct pitr_err *err);
 /* Add a regular file with the given contents (backup_label). */
 PITR_MUST_CHECK pitr_rc pitr_tarstream_add_bytes(struct pitr_tarstream *ts,
                                                  const char *name,

@@ -19,6 +19,8 @@ int pitr_cmd_wal_fetch(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_object_put(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_object_get(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_object_delete(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_check_archive(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_verify(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_backup(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_list(const struct pitr_config *cfg, int argc, char **argv);

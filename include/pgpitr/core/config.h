@@ -6,9 +6,9 @@
  * The file holds the same settings as "key = value" lines ('#' starts a
  * comment); keys are the long option names without "--" (repo, server,
  * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
- * look-ahead, max-parts, part-size, retry-max-time, encryption,
+ * look-ahead, prefetch, max-parts, part-size, retry-max-time, encryption,
  * sse-kms-key-id, tags, storage-class, insecure-skip-tls-verify,
- * retention-policy) plus
+ * retention-policy, method) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -30,6 +30,7 @@
 #define PITR_PART_SIZE_DEFAULT  ((uint64_t)16 * 1024 * 1024)
 #define PITR_MAX_PARTS_LIMIT    10000
 #define PITR_RETRY_MAX_TIME_DEF 60
+#define PITR_PREFETCH_DEFAULT   8 /* wal-fetch: segments fetched ahead */
 
 enum pitr_url_style {
     PITR_URL_STYLE_AUTO = 0, /* path style for IP or dotless hosts, else virtual */
@@ -52,6 +53,7 @@ struct pitr_config {
     enum pitr_log_level log_level;
     int jobs;       /* parallel workers; default: online CPUs, at least 2 */
     int look_ahead; /* wal-push: further .ready segments to push; default 8 */
+    int prefetch;   /* wal-fetch: segments to fetch ahead into the spool; default 8 */
     /* S3 uploads */
     int max_parts;          /* parts a multipart upload may have, 1..10000; default 10000 */
     uint64_t part_size;     /* first (and smallest) part, 5 MiB..5 GiB; default 16 MiB */
@@ -62,6 +64,7 @@ struct pitr_config {
     char *storage_class;    /* owned; x-amz-storage-class, or NULL */
     int insecure_skip_tls;  /* 1: do not verify TLS certificates (insecure-skip-tls-verify) */
     char *retention_policy; /* owned; retention: the policy when --policy is not given */
+    char *method;           /* owned; backup: "local", "stream" or NULL (automatic) */
 };
 
 /* One global option as given on the command line (--name value). */

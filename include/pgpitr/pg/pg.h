@@ -29,6 +29,15 @@ struct pitr_pg;
 PITR_MUST_CHECK pitr_rc pitr_pg_connect(const char *conninfo,
                                         struct pitr_pg **out,
                                         struct pitr_err *err);
+/*
+ * The same, as a physical replication connection (replication=true added to
+ * the settings): it accepts replication commands such as BASE_BACKUP, not
+ * SQL. The role needs the REPLICATION attribute and a pg_hba.conf line for
+ * "replication".
+ */
+PITR_MUST_CHECK pitr_rc pitr_pg_connect_replication(const char *conninfo,
+                                                    struct pitr_pg **out,
+                                                    struct pitr_err *err);
 /* Close the session (aborting a backup still in progress). NULL is fine. */
 void pitr_pg_free(struct pitr_pg *pg);
 
@@ -51,12 +60,21 @@ struct pitr_pg_info {
     size_t ntablespaces;
 };
 
+/* What the role must be allowed to do; checked first by pitr_pg_get_info(). */
+enum pitr_pg_need {
+    PITR_PG_NEED_NOTHING,     /* no check (the caller checks later with pitr_pg_check_role) */
+    PITR_PG_NEED_BACKUP_API,  /* local mode: execute pg_backup_start/stop */
+    PITR_PG_NEED_REPLICATION, /* stream mode: REPLICATION attribute (or superuser) */
+};
+
 /*
  * Read the server facts a backup needs (§4.1 steps 1-2 of the barman-cloud
- * reference). Fills *info, which the caller releases. Servers older than
- * 9.6 are refused (PITR_EPG).
+ * reference), after checking the role has what `need` says (a permission
+ * failure names the role). Fills *info, which the caller releases. Servers
+ * older than 9.6 are refused (PITR_EPG).
  */
 PITR_MUST_CHECK pitr_rc pitr_pg_get_info(struct pitr_pg *pg,
+                                         enum pitr_pg_need need,
                                          struct pitr_pg_info *info,
                                          struct pitr_err *err);
 void pitr_pg_info_release(struct pitr_pg_info *info);
@@ -73,6 +91,17 @@ struct pitr_pg_time {
  * "YYYY-MM-DD HH:MM:SS[.ffffff]+HH:MM" (no fraction when it is zero).
  */
 void pitr_pg_format_time(const struct pitr_pg_time *t, char out[64]);
+
+/* The check pitr_pg_get_info() does first, on its own (need != NOTHING). */
+PITR_MUST_CHECK pitr_rc pitr_pg_check_role(struct pitr_pg *pg,
+                                           enum pitr_pg_need need,
+                                           int version,
+                                           struct pitr_err *err);
+
+/* now() on the server, as the backup start and stop calls report it. */
+PITR_MUST_CHECK pitr_rc pitr_pg_now(struct pitr_pg *pg,
+                                    struct pitr_pg_time *out,
+                                    struct pitr_err *err);
 
 struct pitr_pg_start {
     uint64_t lsn;

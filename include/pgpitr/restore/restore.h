@@ -47,6 +47,8 @@ struct pitr_restore_opts {
     int jobs;
     /* The restore_command to write (owned by the caller). */
     const char *restore_command;
+    /* The recovery_end_command to write, or NULL (owned by the caller). */
+    const char *recovery_end_command;
 };
 
 struct pitr_restore_result {

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../support/logcap.h"
 #include "../support/tmpdir.h"
 #include "pgpitr/archive/archive.h"
 #include "pgpitr/codec/codec.h"
@@ -41,19 +42,10 @@ struct fx {
     char restore[128]; /* the folder fetched into */
     struct pitr_storage *st;
     struct pitr_err err;
-    char log[4096]; /* the log lines of the test, one per line */
+    struct pitr_test_log log; /* the log lines of the test */
 };
 
 /* ---- fixture ------------------------------------------------------------ */
-
-static void log_sink(enum pitr_log_level level, const char *line, void *ud)
-{
-    struct fx *f = ud;
-    size_t used = strlen(f->log);
-
-    (void)level;
-    snprintf(f->log + used, sizeof(f->log) - used, "%s\n", line);
-}
 
 static int setup(void **state)
 {
@@ -76,7 +68,7 @@ static int setup(void **state)
         return -1;
     }
     pitr_log_set_level(PITR_LOG_WARN);
-    pitr_log_set_sink(log_sink, f);
+    pitr_log_set_sink(pitr_test_log_sink, &f->log);
     *state = f;
     return 0;
 }
@@ -336,7 +328,7 @@ static void pitr_wal_push__same_bytes_again_is_identical(void **state)
     assert_int_equal(stored(f, STEM1 ".gz", &after), PITR_OK);
     assert_int_equal(after.len, before.len);
     assert_memory_equal(after.data, before.data, before.len);
-    assert_msg_has(f->log, "identical content");
+    assert_msg_has(f->log.text, "identical content");
     pitr_buf_release(&before);
     pitr_buf_release(&after);
     free(seg);
@@ -535,7 +527,7 @@ static void pitr_wal_fetch__partial_only(void **state)
     push_ok(f, SEG1 ".partial", part, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
     assert_int_equal(count_objects(f, STEM1 ".partial.gz"), 1);
     fetch_expect(f, SEG1, part, SEG_SIZE);
-    assert_msg_has(f->log, "partial");
+    assert_msg_has(f->log.text, "partial");
     free(part);
 }
 

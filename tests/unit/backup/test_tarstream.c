@@ -477,9 +477,96 @@ static void tarstream__free_mid_stream_aborts_open_volume(void **state)
     ms_release(&ms);
 }
 
+/* A reader over a memory span, in pieces of at most 7 bytes; fails when fail is set. */
+struct span_reader {
+    const char *p;
+    size_t left;
+    int fail;
+};
+
+static pitr_rc read_span(void *ud, void *p, size_t cap, size_t *got, struct pitr_err *err)
+{
+    struct span_reader *sr = ud;
+    size_t n = sr->left < cap ? sr->left : cap;
+
+    if (sr->fail)
+        return pitr_err_set(err, PITR_EFORMAT, "span reader broke");
+    if (n > 7)
+        n = 7;
+    memcpy(p, sr->p, n);
+    sr->p += n;
+    sr->left -= n;
+    *got = n;
+    return PITR_OK;
+}
+
+static void tarstream__add_from_reads_callback_pads_and_fails(void **state)
+{
+    struct mem_sink ms;
+    struct pitr_tarstream_opts o = { 0 };
+    struct pitr_tarstream *ts = NULL;
+    struct pitr_walk_entry e;
+    struct pitr_err err = { 0 };
+    struct pitr_buf listing;
+    struct span_reader sr = { "hello, re-packed world", 22, 0 };
+    char want[256], hex1[65], hex2[65], padded[30] = "short";
+    const struct pitr_manifest_file *files;
+    size_t n;
+
+    (void)state;
+    ms_init(&ms);
+    o.sink = &ms.base;
+    o.key_prefix = "k/";
+    o.codec = PITR_CODEC_NONE;
+    o.jobs = 1;
+    o.max_volume = (uint64_t)1 << 30;
+    assert_int_equal(pitr_tarstream_new(&o, &ts, &err), PITR_OK);
+    assert_int_equal(pitr_tarstream_begin(ts, "16385", &err), PITR_OK);
+    memset(&e, 0, sizeof(e));
+    e.type = PITR_WALK_FILE;
+    e.path = "server tar member"; /* never opened */
+    e.name = "PG_15_1/5/1";
+    e.st.st_mode = 0600;
+    e.st.st_size = 22;
+    e.st.st_mtim.tv_nsec = 5; /* sub-second times make libarchive write PAX headers */
+    assert_int_equal(pitr_tarstream_add_from(ts, &e, read_span, &sr, &err), PITR_OK);
+    /* A source shorter than its header's size is padded with zeros. */
+    sr.p = "short";
+    sr.left = 5;
+    e.name = "PG_15_1/5/2";
+    e.st.st_size = 30;
+    assert_int_equal(pitr_tarstream_add_from(ts, &e, read_span, &sr, &err), PITR_OK);
+    assert_int_equal(pitr_tarstream_end(ts, &err), PITR_OK);
+    files = pitr_tarstream_files(ts, &n);
+    assert_int_equal(n, 2);
+    assert_string_equal(files[0].volume, "16385.tar");
+    assert_int_equal(pitr_sha256_hex("hello, re-packed world", 22, hex1, &err), PITR_OK);
+    assert_int_equal(pitr_sha256_hex(padded, sizeof(padded), hex2, &err), PITR_OK);
+    assert_string_equal(files[0].sha256, hex1);
+    assert_string_equal(files[1].sha256, hex2);
+    assert_int_equal(ms.n, 1);
+    assert_string_equal(ms.keys[0], "k/16385.tar");
+    pitr_buf_init(&listing, 1 << 16);
+    assert_int_equal(read_volume(&ms.bodies[0], &listing), 2);
+    snprintf(want, sizeof(want), "PG_15_1/5/1 22 %.8s\nPG_15_1/5/2 30 %.8s\n", hex1, hex2);
+    assert_string_equal(listing.data, want);
+    pitr_buf_release(&listing);
+
+    /* The reader's error comes back with its message; the open volume is aborted on free. */
+    assert_int_equal(pitr_tarstream_begin(ts, "data", &err), PITR_OK);
+    sr.fail = 1;
+    e.name = "base/1/1";
+    assert_int_equal(pitr_tarstream_add_from(ts, &e, read_span, &sr, &err), PITR_EFORMAT);
+    assert_non_null(strstr(err.msg, "span reader broke"));
+    pitr_tarstream_free(ts);
+    assert_int_equal(ms.n, 1);
+    ms_release(&ms);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(tarstream__add_from_reads_callback_pads_and_fails),
         cmocka_unit_test_setup_teardown(tarstream__gzip_volume_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(tarstream__zstd_volume_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(tarstream__lz4_volume_reads_back, setup, teardown),

@@ -31,3 +31,22 @@ void pitr_test_rm_rf(const char *path)
         closedir(d);
     rmdir(path);
 }
+
+int pitr_test_write_file(const char *root, const char *rel, const char *body)
+{
+    char path[1024];
+    FILE *f;
+    int rc;
+
+    snprintf(path, sizeof(path), "%s/%s", root, rel);
+    for (char *p = path + strlen(root) + 1; (p = strchr(p, '/')) != NULL; p++) {
+        *p = '\0';
+        (void)mkdir(path, 0700);
+        *p = '/';
+    }
+    f = fopen(path, "w");
+    if (f == NULL)
+        return -1;
+    rc = fputs(body, f) < 0 ? -1 : 0;
+    return fclose(f) != 0 ? -1 : rc;
+}
