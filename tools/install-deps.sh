@@ -10,11 +10,12 @@ RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
 # The test rig: OpenStack Swift with s3api as the signature-checking S3 server,
 # stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks,
 # barman-cli-cloud for the cross-checks against barman-cloud (retention,
-# check-wal-archive); systemd for systemd-analyze, which checks the units in
-# systemd/ (no running systemd needed).
+# check-wal-archive) and the barman-cloud backups the PITR matrix restores;
+# systemd for systemd-analyze, which checks the units in systemd/ (no running
+# systemd needed).
 TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
   stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils barman-cli-cloud systemd"
-BENCH_PKGS="pgbackrest barman-cli-cloud hyperfine time"
+BENCH_PKGS="pgbackrest hyperfine time"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH_PKGS"

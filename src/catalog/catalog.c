@@ -456,6 +456,28 @@ pitr_rc pitr_cat_select(const struct pitr_cat_backup *v,
                       "backup '%s' has status %s, not DONE: it cannot be restored",
                       q->id,
                       v[i].status ? v[i].status : "None");
+                /*
+                 * Recovery cannot stop before the backup's end (PostgreSQL
+                 * fails late, once the server runs, with "requested recovery
+                 * stop point is before consistent recovery point").
+                 */
+                if (q->target == PITR_CAT_TARGET_TIME && v[i].has_end_time &&
+                    v[i].end_time_us > q->time_us)
+                    return pitr_err_set(err,
+                                        PITR_EUSAGE,
+                                        "backup '%s' ended at %s, after the target time: the "
+                                        "earliest possible target time for it is its end; "
+                                        "name an older backup or none",
+                                        q->id,
+                                        v[i].end_time ? v[i].end_time : "unknown");
+                if (q->target == PITR_CAT_TARGET_LSN && v[i].has_end_lsn && v[i].end_lsn >= q->lsn)
+                    return pitr_err_set(err,
+                                        PITR_EUSAGE,
+                                        "backup '%s' ended at LSN %s, not before the target LSN: "
+                                        "the earliest possible target LSN for it is after its "
+                                        "end; name an older backup or none",
+                                        q->id,
+                                        v[i].end_xlog ? v[i].end_xlog : "unknown");
                 *out = &v[i];
                 return PITR_OK;
             }

@@ -1,6 +1,7 @@
 /* restore.c - extract a base backup into a new PGDATA and write the recovery settings. */
 #include <archive.h>
 #include <archive_entry.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -573,6 +575,83 @@ out:
     return rc;
 }
 
+/* restore_command, or any recovery_target* key, at the start of a line. */
+static int is_recovery_setting(const char *line, size_t n)
+{
+    static const char rc_key[] = "restore_command", rt_key[] = "recovery_target";
+    size_t i = 0, k;
+
+    while (i < n && (line[i] == ' ' || line[i] == '\t'))
+        i++;
+    k = i;
+    while (i < n && (isalnum((unsigned char)line[i]) || line[i] == '_'))
+        i++;
+    if (i - k == sizeof(rc_key) - 1 && strncasecmp(line + k, rc_key, i - k) == 0)
+        return 1;
+    return i - k >= sizeof(rt_key) - 1 && strncasecmp(line + k, rt_key, sizeof(rt_key) - 1) == 0;
+}
+
+pitr_rc pitr_restore_disable_recovery(const char *text,
+                                      size_t len,
+                                      struct pitr_buf *out,
+                                      size_t *ndisabled,
+                                      struct pitr_err *err)
+{
+    size_t pos = 0;
+    pitr_rc rc = PITR_OK;
+
+    *ndisabled = 0;
+    while (rc == PITR_OK && pos < len) {
+        const char *line = text + pos, *nl = memchr(line, '\n', len - pos);
+        size_t n = nl ? (size_t)(nl - line) + 1 : len - pos;
+
+        if (is_recovery_setting(line, n)) {
+            rc = pitr_buf_append_str(out, "# disabled by pgpitr restore: ", err);
+            (*ndisabled)++;
+        }
+        if (rc == PITR_OK)
+            rc = pitr_buf_append(out, line, n, err);
+        pos += n;
+    }
+    return rc;
+}
+
+#define AUTO_CONF_LIMIT ((size_t)1024 * 1024)
+
+/* Comment out the recovery settings the backup's postgresql.auto.conf carries. */
+static pitr_rc disable_backup_recovery(const char *pgdata, struct pitr_err *err)
+{
+    char *path = pitr_asprintf("%s/postgresql.auto.conf", pgdata);
+    struct pitr_buf in, out;
+    size_t n = 0;
+    pitr_rc rc;
+
+    /* ALTER SYSTEM files are small; 1 MiB leaves room for any hand-edited one. */
+    pitr_buf_init(&in, AUTO_CONF_LIMIT);
+    pitr_buf_init(&out, AUTO_CONF_LIMIT * 2);
+    rc = pitr_fs_read_file(path, &in, err);
+    if (rc == PITR_ENOTFOUND) {
+        rc = PITR_OK;
+        goto out;
+    }
+    if (rc == PITR_OK)
+        rc = pitr_restore_disable_recovery(in.data, in.len, &out, &n, err);
+    if (rc == PITR_OK && n > 0)
+        rc = pitr_fs_write_atomic(path, out.data, out.len, 0600, err);
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "cannot disable the recovery settings in '%s'", path);
+        goto out;
+    }
+    if (n > 0)
+        pitr_log_info(
+          "restore: commented out %zu recovery setting(s) the backup's '%s' held", n, path);
+out:
+    pitr_buf_release(&in);
+    pitr_buf_release(&out);
+    pitr_free(path);
+    return rc;
+}
+
 /* ---- the whole restore ----------------------------------------------------- */
 
 static int is_uint(const char *s)
@@ -771,6 +850,9 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
         rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot remove '%s'", tmp);
         goto out;
     }
+    rc = disable_backup_recovery(o->pgdata, err);
+    if (rc != PITR_OK)
+        goto out;
     rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);
 out:
     pitr_cat_list_release(cat, ncat);

@@ -5,6 +5,9 @@
 #   pg_rig_start DIR       start it (socket in DIR/sock, log in DIR/log)
 #   pg_rig_stop DIR        stop it fast; safe to call twice
 #   pg_rig_psql DIR SQL    run SQL, print unaligned tuples only
+#   pg_rig_wait_archived DIR [SECONDS]
+#                          switch WAL and wait (default 60 s) until the archiver
+#                          has shipped the segment switched from; 1 on timeout
 #
 # PostgreSQL refuses to run as root, so when we are root the server runs as
 # the postgres user (created by Debian's postgresql package).
@@ -61,4 +64,17 @@ pg_rig_pgbench() {
     local dir=$1
     shift
     pg_rig_as "$PG_BIN/pgbench" -h "$dir/sock" -p "$(cat "$dir/port")" -U postgres "$@" postgres
+}
+
+pg_rig_wait_archived() {
+    local dir=$1 secs=${2:-60} last i
+    last=$(pg_rig_psql "$dir" "select pg_walfile_name(pg_switch_wal())") || return 1
+    for ((i = 0; i < secs * 5; i++)); do
+        [ "$(pg_rig_psql "$dir" "select coalesce(last_archived_wal, '') >= '$last' from pg_stat_archiver")" = t ] &&
+            return 0
+        sleep 0.2
+    done
+    echo "pg_rig_wait_archived: $last not archived after $secs s:" \
+        "$(pg_rig_psql "$dir" "select * from pg_stat_archiver")" >&2
+    return 1
 }

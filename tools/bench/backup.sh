@@ -36,122 +36,30 @@
 #                        Swift rig ports (defaults 43280, 43643, 43210)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-WORK=${PITR_BENCH_DIR:-$ROOT/build/bench-backup}
 SCALE=${PITR_BENCH_SCALE:-100}
 PG_PORT=${PITR_BENCH_PG_PORT:-26290}
 SKIP=" ${PITR_BENCH_SKIP:-} "
-export PITR_SWIFT_PORT=${PITR_SWIFT_PORT:-43280}
-export PITR_SWIFT_TLS_PORT=${PITR_SWIFT_TLS_PORT:-43643}
-export PITR_SWIFT_BACKEND_PORT=${PITR_SWIFT_BACKEND_PORT:-43210}
-RUN_ID=$(date +%Y%m%d%H%M%S)
+PITR_SWIFT_PORT=${PITR_SWIFT_PORT:-43280}
+PITR_SWIFT_TLS_PORT=${PITR_SWIFT_TLS_PORT:-43643}
+PITR_SWIFT_BACKEND_PORT=${PITR_SWIFT_BACKEND_PORT:-43210}
 
-case "$WORK" in
-/*) ;;
-*) WORK="$(pwd)/$WORK" ;;
-esac
-
-say() { echo "backup bench: $*" >&2; }
-die() {
-    echo "backup bench: ERROR: $*" >&2
-    exit 1
-}
-
-# shellcheck disable=SC1091
-. "$ROOT/tests/rig/pg.sh"
+# shellcheck source=tools/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init backup "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bench-backup"
 PG=$WORK/pg
 
-# ---------------------------------------------------------------- cleanup
-cleanup() {
-    local rc=$?
-    set +e
-    [ -d "$PG/data" ] && pg_rig_stop "$PG"
-    [ -d "$WORK/s3" ] && "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1
-    [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK/log"
-    exit $rc
-}
-
-if [ -d "$WORK" ]; then
-    [ -d "$PG/data" ] && pg_rig_stop "$PG"
-    if [ -d "$WORK/s3" ]; then
-        "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-fi
-mkdir -p "$WORK/log" "$WORK/times" "$WORK/bin"
-# The server (and its archive_command) runs as postgres: it must reach $WORK.
-chmod 755 "$WORK"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-unset AWS_CA_BUNDLE CURL_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
-unset AWS_ENDPOINT_URL PGPITR_REPO PGPITR_SERVER PGPITR_CONFIG PGPITR_COMPRESSION \
-    PGPITR_LOOK_AHEAD PGPITR_JOBS PGPITR_S3_URL_STYLE PGPITR_LOG_LEVEL PGBACKREST_CONFIG \
-    PGHOST PGPORT PGUSER PGDATABASE PGDATA
-
-# ---------------------------------------------------------------- 1. packages and build
-say "installing packages (tools/install-deps.sh --bench)"
-"$ROOT/tools/install-deps.sh" --bench >"$WORK/log/install-deps.log" 2>&1 ||
-    { tail -n 20 "$WORK/log/install-deps.log" >&2; die "tools/install-deps.sh --bench failed"; }
-[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time) is missing"
-
-say "building pgpitr (make, -O2, no sanitizers)"
-if [ -x "$ROOT/build/pgpitr" ] && nm "$ROOT/build/pgpitr" 2>/dev/null | grep -q '__asan_\|__ubsan_'; then
-    say "build/pgpitr is a sanitized build; rebuilding"
-    rm -rf "$ROOT/build/src" "$ROOT/build/libpgpitr.a" "$ROOT/build/pgpitr"
-fi
-make -C "$ROOT" -j"$(nproc)" BUILD=build SANITIZE= >"$WORK/log/make.log" 2>&1 ||
-    { tail -n 30 "$WORK/log/make.log" >&2; die "make failed"; }
-[ -x "$ROOT/build/pgpitr" ] || die "make did not produce build/pgpitr"
-cp "$ROOT/build/pgpitr" "$WORK/bin/pgpitr"
-chmod 755 "$WORK/bin" "$WORK/bin/pgpitr"
-PGPITR=$WORK/bin/pgpitr
-
-# ---------------------------------------------------------------- 2. S3 rig
-say "starting Swift + s3api + stunnel (tests/rig/swift.sh)"
-"$ROOT/tests/rig/swift.sh" start "$WORK/s3" >"$WORK/log/swift-start.log" 2>&1 ||
-    { cat "$WORK/log/swift-start.log" >&2; die "the Swift rig did not start"; }
-# shellcheck disable=SC1091
-. "$WORK/s3/env"
-TLS=$PITR_TEST_S3_TLS_ENDPOINT
-BUCKET=$PITR_TEST_BUCKET
-TLS_HOSTPORT=${TLS#https://}
-TLS_HOST=${TLS_HOSTPORT%%:*}
-TLS_PORT=${TLS_HOSTPORT##*:}
-CA=$WORK/bin/ca.pem
-cp "$PITR_TEST_CA_FILE" "$CA"
-chmod 644 "$CA"
+# ---------------------------------------------------------------- 1-2. packages, build, S3 rig
+bench_build
+bench_rig_start
 
 # pgpitr's config: the archive_command (as postgres) and the timed backups use it.
 PITR_PREFIX=bench-pgpitr-$RUN_ID
-PCONF=$WORK/bin/pgpitr.conf
-cat >"$PCONF" <<CONF
-repo = s3://$BUCKET/$PITR_PREFIX
-server = bench
-endpoint-url = $TLS
-ca-file = $CA
-s3-url-style = path
-max-parts = 1000
-aws-access-key-id = $AWS_ACCESS_KEY_ID
-aws-secret-access-key = $AWS_SECRET_ACCESS_KEY
-CONF
-chown postgres:postgres "$PCONF"
-chmod 600 "$PCONF"
+PCONF=$(bench_pgpitr_conf "$PITR_PREFIX")
 
 # ---------------------------------------------------------------- 3. the database
 say "initdb on port $PG_PORT; pgbench -i -s $SCALE (archive_command = 'true' during the load)"
-pg_rig_init "$PG" "$PG_PORT" >"$WORK/log/pg-init.log" 2>&1 ||
-    { cat "$WORK/log/pg-init.log" >&2; die "initdb failed"; }
-pg_rig_conf "$PG" "archive_mode = on"
-pg_rig_conf "$PG" "archive_command = 'true'"
-pg_rig_conf "$PG" "max_wal_size = 4GB"
-pg_rig_conf "$PG" "checkpoint_timeout = 30min"
-pg_rig_conf "$PG" "max_wal_senders = 10"
-pg_rig_start "$PG" || die "PostgreSQL did not start (log: $PG/log)"
-t0=$(date +%s)
-pg_rig_pgbench "$PG" -i -s "$SCALE" -q >"$WORK/log/pgbench-init.log" 2>&1 ||
-    { tail -n 20 "$WORK/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
-say "pgbench -i took $(($(date +%s) - t0)) s"
+bench_pg_start "$SCALE" "archive_mode = on" "archive_command = 'true'" "max_wal_size = 4GB" \
+    "checkpoint_timeout = 30min" "max_wal_senders = 10"
 
 set_archive_command() {
     pg_rig_psql "$PG" "alter system set archive_command = '$1'" >/dev/null
@@ -159,15 +67,8 @@ set_archive_command() {
     sleep 1
 }
 
-# wait_archived: switch WAL and wait until the archiver has shipped it.
 wait_archived() {
-    local last i
-    last=$(pg_rig_psql "$PG" "select pg_walfile_name(pg_switch_wal())")
-    for i in $(seq 1 600); do
-        [ "$(pg_rig_psql "$PG" "select coalesce(last_archived_wal, '') >= '$last' from pg_stat_archiver")" = t ] && return 0
-        sleep 0.5
-    done
-    die "the archiver did not ship $last within 300 s: $(pg_rig_psql "$PG" "select * from pg_stat_archiver")"
+    pg_rig_wait_archived "$PG" 300 || die "the archiver fell behind"
 }
 
 set_archive_command "$PGPITR --config $PCONF wal-push %p"
@@ -186,23 +87,7 @@ find "$PG/data" -type f -exec cat {} + >/dev/null 2>&1 || true
 # ---------------------------------------------------------------- helpers
 export PGHOST=$PG/sock PGPORT=$PG_PORT PGUSER=postgres PGDATABASE=postgres
 
-# store_stats PREFIX: "objects MiB" under that prefix of the bucket.
-store_stats() {
-    /usr/bin/python3 - "$TLS" "$CA" "$BUCKET" "$1" <<'PY'
-import sys
-import boto3
-from botocore.config import Config
-endpoint, ca, bucket, prefix = sys.argv[1:5]
-s3 = boto3.client("s3", endpoint_url=endpoint, verify=ca, region_name="us-east-1",
-                  config=Config(s3={"addressing_style": "path"}))
-n = size = 0
-for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-    for o in page.get("Contents", []):
-        n += 1
-        size += o["Size"]
-print(n, "%.0f" % (size / 1048576))
-PY
-}
+store_stats() { bench_s3_stats "$1"; }
 
 # get_object KEY: print the object to stdout.
 get_object() {
@@ -217,15 +102,7 @@ sys.stdout.write(s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode())
 PY
 }
 
-busy_pct() {
-    local a b
-    a=$(head -n 1 /proc/stat)
-    sleep 2
-    b=$(head -n 1 /proc/stat)
-    printf '%s\n%s\n' "$a" "$b" | awk '{ t = 0; for (i = 2; i <= NF; i++) t += $i
-        tot[NR] = t; idle[NR] = $5 + $6 }
-        END { d = tot[2] - tot[1]; printf "%.0f", (d > 0 ? 100 * (d - (idle[2] - idle[1])) / d : 0) }'
-}
+busy_pct() { bench_busy_pct; }
 
 declare -A TITLE WALL CPU RSS SIZE NOTE
 ORDER=()
@@ -299,38 +176,9 @@ fi
 
 # ---------------------------------------------------------------- 4c. pgBackRest
 pgbr_conf() {
-    local compress=$1 d=$WORK/pgbackrest/$1
-    mkdir -p "$d/lock" "$d/log" "$d/spool"
-    cat >"$d/pgbackrest.conf" <<CONF
-[global]
-repo1-type=s3
-repo1-s3-endpoint=$TLS_HOST
-repo1-storage-port=$TLS_PORT
-repo1-s3-bucket=$BUCKET
-repo1-s3-region=$AWS_REGION
-repo1-s3-key=$AWS_ACCESS_KEY_ID
-repo1-s3-key-secret=$AWS_SECRET_ACCESS_KEY
-repo1-s3-uri-style=path
-repo1-storage-ca-file=$CA
-repo1-path=/bench-pgbackrest-$compress-$RUN_ID
-compress-type=$compress
-start-fast=y
-process-max=2
-lock-path=$d/lock
-log-path=$d/log
-spool-path=$d/spool
-log-level-console=warn
-log-level-file=info
-
-[bench]
-pg1-path=$PG/data
-pg1-socket-path=$PG/sock
-pg1-port=$PG_PORT
-pg1-user=postgres
-CONF
+    bench_pgbr_conf "$WORK/pgbackrest/$1" "/bench-pgbackrest-$1-$RUN_ID" "compress-type=$1" \
+        start-fast=y process-max=2 log-level-file=info
     chown -R postgres:postgres "$WORK/pgbackrest"
-    chmod 600 "$d/pgbackrest.conf"
-    echo "$d/pgbackrest.conf"
 }
 
 if ! command -v pgbackrest >/dev/null; then
@@ -390,16 +238,7 @@ RESULTS=$WORK/results.md
     echo "Peak RSS is GNU time's %M: the largest single process in the tree (pgpitr is one process"
     echo "with threads; pgBackRest and barman-cloud fork workers, each counted separately)."
     echo "CPU time covers the command and its children, not PostgreSQL's own work (checkpoint, archiver)."
-    if [ ${#MISSING[@]} -gt 0 ]; then
-        echo
-        echo "Not measured:"
-        for m in "${MISSING[@]}"; do
-            echo "- $m"
-        done
-    fi
+    bench_not_measured
 } >"$RESULTS"
 
-echo
-cat "$RESULTS"
-echo
-echo "(results also in $RESULTS; logs in $WORK/log/)"
+bench_show "$RESULTS"

@@ -20,111 +20,29 @@
 #                        the benchmark does not collide with a test run)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-WORK=${PITR_BENCH_DIR:-$ROOT/build/bench}
 NSEG=${PITR_BENCH_SEGMENTS:-20}
 PG_PORT=${PITR_BENCH_PG_PORT:-39590}
-export PITR_SWIFT_PORT=${PITR_SWIFT_PORT:-39280}
-export PITR_SWIFT_TLS_PORT=${PITR_SWIFT_TLS_PORT:-39643}
-export PITR_SWIFT_BACKEND_PORT=${PITR_SWIFT_BACKEND_PORT:-39210}
+PITR_SWIFT_PORT=${PITR_SWIFT_PORT:-39280}
+PITR_SWIFT_TLS_PORT=${PITR_SWIFT_TLS_PORT:-39643}
+PITR_SWIFT_BACKEND_PORT=${PITR_SWIFT_BACKEND_PORT:-39210}
 SEG_SIZE=16777216
-PGPITR=$ROOT/build/pgpitr
-RUN_ID=$(date +%Y%m%d%H%M%S)
 
-case "$WORK" in
-/*) ;;
-*) WORK="$(pwd)/$WORK" ;;
-esac
+# shellcheck source=tools/bench/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+bench_init wal-push "$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/bench"
+mkdir -p "$WORK/runs"
 
-say() { echo "wal-push bench: $*" >&2; }
-die() {
-    echo "wal-push bench: ERROR: $*" >&2
-    exit 1
-}
-
-# shellcheck disable=SC1091
-. "$ROOT/tests/rig/pg.sh"
-
-# ---------------------------------------------------------------- cleanup
-cleanup() {
-    local rc=$?
-    set +e
-    [ -d "$WORK/pg/data" ] && pg_rig_stop "$WORK/pg"
-    [ -d "$WORK/s3" ] && "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1
-    [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK/log"
-    exit $rc
-}
-
-# Leftovers of an interrupted earlier run: stop its servers, then start clean.
-if [ -d "$WORK" ]; then
-    [ -d "$WORK/pg/data" ] && pg_rig_stop "$WORK/pg"
-    if [ -d "$WORK/s3" ]; then
-        "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-fi
-mkdir -p "$WORK/log" "$WORK/times" "$WORK/runs"
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# The machine may point every TLS client at the system bundle; each tool gets
-# the test CA explicitly below instead.
-unset AWS_CA_BUNDLE CURL_CA_BUNDLE REQUESTS_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR
-unset AWS_ENDPOINT_URL PGPITR_REPO PGPITR_SERVER PGPITR_CONFIG PGPITR_COMPRESSION \
-    PGPITR_LOOK_AHEAD PGPITR_JOBS PGPITR_S3_URL_STYLE PGPITR_LOG_LEVEL PGBACKREST_CONFIG
-
-# ---------------------------------------------------------------- 1. packages and build
-say "installing packages (tools/install-deps.sh --bench)"
-"$ROOT/tools/install-deps.sh" --bench || die "tools/install-deps.sh --bench failed"
-
-say "building pgpitr (make, -O2, no sanitizers)"
-if [ -x "$PGPITR" ] && nm "$PGPITR" 2>/dev/null | grep -q '__asan_\|__ubsan_'; then
-    say "build/pgpitr is a sanitized build; rebuilding"
-    rm -rf "$ROOT/build/src" "$ROOT/build/libpgpitr.a" "$PGPITR"
-fi
-make -C "$ROOT" -j"$(nproc)" BUILD=build SANITIZE= >"$WORK/log/make.log" 2>&1 ||
-    { tail -n 30 "$WORK/log/make.log" >&2; die "make failed"; }
-[ -x "$PGPITR" ] || die "make did not produce $PGPITR"
-
-# ---------------------------------------------------------------- 2. S3 rig
-say "starting Swift + s3api + stunnel (tests/rig/swift.sh)"
-"$ROOT/tests/rig/swift.sh" start "$WORK/s3" >"$WORK/log/swift-start.log" 2>&1 ||
-    { cat "$WORK/log/swift-start.log" >&2; die "the Swift rig did not start"; }
-# shellcheck disable=SC1091
-. "$WORK/s3/env"
-TLS=$PITR_TEST_S3_TLS_ENDPOINT
-CA=$PITR_TEST_CA_FILE
-BUCKET=$PITR_TEST_BUCKET
-TLS_HOSTPORT=${TLS#https://}
-TLS_HOST=${TLS_HOSTPORT%%:*}
-TLS_PORT=${TLS_HOSTPORT##*:}
+# ---------------------------------------------------------------- 1-2. packages, build, S3 rig
+bench_build
+bench_rig_start
 
 # ---------------------------------------------------------------- 3. WAL segments
 PG=$WORK/pg
 say "making WAL with pgbench on a throwaway PostgreSQL 15 (port $PG_PORT)"
-pg_rig_init "$PG" "$PG_PORT" >"$WORK/log/pg-init.log" 2>&1 ||
-    { cat "$WORK/log/pg-init.log" >&2; die "initdb failed"; }
-pg_rig_conf "$PG" "wal_keep_size = 4GB"
-pg_rig_conf "$PG" "max_wal_size = 8GB"
-pg_rig_conf "$PG" "checkpoint_timeout = 1h"
-pg_rig_start "$PG" || die "PostgreSQL did not start (log: $PG/log)"
-pg_rig_pgbench "$PG" -i -s 10 -q >"$WORK/log/pgbench-init.log" 2>&1 ||
-    { tail -n 20 "$WORK/log/pgbench-init.log" >&2; die "pgbench -i failed"; }
+bench_pg_start 10 "wal_keep_size = 4GB" "max_wal_size = 8GB" "checkpoint_timeout = 1h"
 
 start_lsn=$(pg_rig_psql "$PG" "select pg_current_wal_lsn()")
-need=$(((NSEG + 1) * SEG_SIZE))
-round=0
-while :; do
-    done_bytes=$(pg_rig_psql "$PG" "select pg_wal_lsn_diff(pg_current_wal_lsn(), '$start_lsn')::bigint")
-    [ "$done_bytes" -ge "$need" ] && break
-    round=$((round + 1))
-    [ $round -le 40 ] || die "pgbench wrote only $done_bytes of $need bytes of WAL in 40 rounds"
-    # A checkpoint per round: the next updates write full-page images, as in
-    # any real workload between checkpoints.
-    pg_rig_psql "$PG" "checkpoint" >/dev/null
-    pg_rig_pgbench "$PG" -n -T 5 -c 4 -j 2 >>"$WORK/log/pgbench-run.log" 2>&1 ||
-        { tail -n 20 "$WORK/log/pgbench-run.log" >&2; die "pgbench run failed"; }
-done
+bench_write_wal "$start_lsn" $(((NSEG + 1) * SEG_SIZE)) 40
 pg_rig_psql "$PG" "select pg_switch_wal()" >/dev/null
 # Segments S+1 .. S+NSEG, where S holds the LSN at which the run started:
 # every one of them was written from start to end by the pgbench run.
@@ -185,32 +103,7 @@ ORDER=()
 # now; archive-push itself only reads pg_control, so the cluster is stopped
 # before anything is timed.
 pgbr_conf() {
-    local label=$1 compress=$2 d=$WORK/pgbackrest/$1
-    mkdir -p "$d/lock" "$d/log"
-    cat >"$d/pgbackrest.conf" <<CONF
-[global]
-repo1-type=s3
-repo1-s3-endpoint=$TLS_HOST
-repo1-storage-port=$TLS_PORT
-repo1-s3-bucket=$BUCKET
-repo1-s3-region=$AWS_REGION
-repo1-s3-key=$AWS_ACCESS_KEY_ID
-repo1-s3-key-secret=$AWS_SECRET_ACCESS_KEY
-repo1-s3-uri-style=path
-repo1-storage-ca-file=$CA
-repo1-path=/bench-pgbackrest-$compress-$RUN_ID
-compress-type=$compress
-lock-path=$d/lock
-log-path=$d/log
-log-level-console=warn
-
-[bench]
-pg1-path=$PG/data
-pg1-socket-path=$PG/sock
-pg1-port=$PG_PORT
-pg1-user=postgres
-CONF
-    echo "$d/pgbackrest.conf"
+    bench_pgbr_conf "$WORK/pgbackrest/$1" "/bench-pgbackrest-$2-$RUN_ID" "compress-type=$2"
 }
 
 PGBR_OK=()
@@ -231,15 +124,7 @@ fi
 pg_rig_stop "$PG"
 # Other work on the machine skews the timings. Nothing of ours runs now
 # (PostgreSQL is stopped, Swift is idle), so CPU use over two seconds is theirs.
-busy_pct() {
-    local a b
-    a=$(head -n 1 /proc/stat)
-    sleep 2
-    b=$(head -n 1 /proc/stat)
-    printf '%s\n%s\n' "$a" "$b" | awk '{ t = 0; for (i = 2; i <= NF; i++) t += $i
-        tot[NR] = t; idle[NR] = $5 + $6 }
-        END { d = tot[2] - tot[1]; printf "%.0f", (d > 0 ? 100 * (d - (idle[2] - idle[1])) / d : 0) }'
-}
+busy_pct() { bench_busy_pct; }
 BUSY_BEFORE=$(busy_pct)
 
 # ---------------------------------------------------------------- 4. the runs
@@ -326,25 +211,8 @@ done
 [ $bad -eq 0 ] || die "$bad segment(s) did not come back identical from pgpitr's repository"
 say "all $((NSEG * ${#PGPITR_RUNS[@]})) fetched segments are identical to the originals"
 
-# Count the WAL objects each tool stored under its prefix, and their size
-# (Debian's python3-boto3, from tools/install-deps.sh).
-store_stats() {
-    /usr/bin/python3 - "$TLS" "$CA" "$BUCKET" "$1" <<'PY'
-import re, sys
-import boto3
-from botocore.config import Config
-endpoint, ca, bucket, prefix = sys.argv[1:5]
-s3 = boto3.client("s3", endpoint_url=endpoint, verify=ca, region_name="us-east-1",
-                  config=Config(s3={"addressing_style": "path"}))
-n = size = 0
-for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix + "/"):
-    for o in page.get("Contents", []):
-        if re.match(r"[0-9A-F]{24}", o["Key"].rsplit("/", 1)[-1]):
-            n += 1
-            size += o["Size"]
-print(n, "%.0f" % (size / 1048576))
-PY
-}
+# Count the WAL objects each tool stored under its prefix, and their size.
+store_stats() { bench_s3_stats "$1/" '[0-9A-F]{24}'; }
 
 # ---------------------------------------------------------------- 5b. table
 HOST_CPU=$(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -n 1)
@@ -381,13 +249,7 @@ RESULTS=$WORK/results.md
     echo "$sp of its $NSEG calls were answered from the spool marker. Its median is that of those quick calls;"
     echo "the mean and the total are the throughput figures (all work happens inside the timed calls)."
     echo "\`--look-ahead 0\` is the strictly one-segment-per-call figure. The ratios are peer / pgpitr defaults."
-    if [ ${#MISSING[@]} -gt 0 ]; then
-        echo
-        echo "Not measured:"
-        for m in "${MISSING[@]}"; do
-            echo "- $m"
-        done
-    fi
+    bench_not_measured
 } >"$RESULTS"
 
 echo

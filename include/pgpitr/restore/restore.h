@@ -17,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
 
 struct pitr_config;
@@ -64,5 +65,19 @@ PITR_MUST_CHECK pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
 
 /* Append s to a postgresql.conf value quoted with '' (quotes doubled). */
 char *pitr_restore_conf_quote(const char *s);
+
+/*
+ * Copy the postgresql.auto.conf text[0..len) to out (appended, bounded by
+ * out's limit) with every recovery setting (restore_command and any
+ * recovery_target* key, names case-insensitive) commented out, so the
+ * settings the restore appends next are the only ones. A backup of a server
+ * that was itself restored carries that restore's settings, and PostgreSQL
+ * refuses to start with two recovery targets. *ndisabled: lines commented.
+ */
+PITR_MUST_CHECK pitr_rc pitr_restore_disable_recovery(const char *text,
+                                                      size_t len,
+                                                      struct pitr_buf *out,
+                                                      size_t *ndisabled,
+                                                      struct pitr_err *err);
 
 #endif
