@@ -8,6 +8,7 @@
 #include "pgpitr/cmd/cli.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
+#include "pgpitr/wal/wal.h"
 
 /*
  * barman-cloud takes "REPO_URL SERVER" before its own positionals; accept
@@ -166,9 +167,20 @@ int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
         po.detach = 1;
         rc = pitr_wal_fetch_prefetch(st, &po, argv[0], argv[1], &src, &err);
     }
-    if (rc == PITR_ENOTFOUND)
-        pitr_log_info("wal-fetch: %s", err.msg);
-    else if (rc != PITR_OK)
+    if (rc == PITR_ENOTFOUND) {
+        struct pitr_wal_name wn;
+        struct pitr_err perr = { 0 };
+
+        /*
+         * A missing segment is worth a line in PostgreSQL's log at the
+         * default level: it is where recovery stops (at a gap, too). Asking
+         * for history files that do not exist is routine.
+         */
+        if (pitr_wal_parse_name(argv[0], &wn, &perr) == PITR_OK && wn.kind != PITR_WAL_HISTORY)
+            pitr_log_warn("wal-fetch: %s", err.msg);
+        else
+            pitr_log_info("wal-fetch: %s", err.msg);
+    } else if (rc != PITR_OK)
         pitr_log_error("wal-fetch '%s': %s", argv[0], err.msg);
 out:
     pitr_free(spool);

@@ -32,20 +32,14 @@ fi
 PREFIX=pm-$(date +%s)-$$
 SERVER=pm
 CONF=$IT_TMP/pm.conf
-# The same repository with wal-fetch's "not found" lines (level info) in the log.
-CONF_INFO=$IT_TMP/pm-info.conf
 {
     printf 'repo = s3://%s/%s\nserver = %s\nendpoint-url = %s\n' \
         "$PITR_TEST_BUCKET" "$PREFIX" "$SERVER" "$PITR_TEST_S3_ENDPOINT"
     printf 'aws-access-key-id = %s\naws-secret-access-key = %s\ns3-url-style = path\n' \
         "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
 } >"$CONF"
-{
-    cat "$CONF"
-    echo "log-level = info"
-} >"$CONF_INFO"
-chown postgres:postgres "$CONF" "$CONF_INFO"
-chmod 600 "$CONF" "$CONF_INFO"
+chown postgres:postgres "$CONF"
+chmod 600 "$CONF"
 
 pitr() { "$PGPITR_BIN" --config "$CONF" "$@"; }
 
@@ -94,7 +88,7 @@ restore_start() {
     NEXT_PORT=$((NEXT_PORT + 1))
     mkdir -p "$R/sock"
     [ "${NO_REMAP:-0}" = 1 ] || remap=(--tablespace "$TBS_OID:$R/tbs")
-    R_OUT=$("$PGPITR_BIN" --config "${R_CONF:-$CONF}" restore "$@" "${remap[@]}" "$R/data" 2>"$R.err")
+    R_OUT=$("$PGPITR_BIN" --config "$CONF" restore "$@" "${remap[@]}" "$R/data" 2>"$R.err")
     if [ $? -ne 0 ]; then
         not_ok "$name: restore failed: $(cat "$R.err")"
         return 1
@@ -214,7 +208,7 @@ expect_err_has "the LSN refusal names the backup's end LSN" "backup '$BB' ended 
 GAP_KEY=$SERVER/wals/${GAP_SEG:0:16}/$GAP_SEG.gz
 check "the gap segment is archived at $GAP_KEY" pitr object-get "$GAP_KEY" "$IT_TMP/pm-gap.gz"
 check "the gap segment is deleted" pitr object-delete "$GAP_KEY"
-R_CONF=$CONF_INFO restore_start gap "$B1" --target-time "$T5" --target-tli 1
+restore_start gap "$B1" --target-time "$T5" --target-tli 1
 for _ in $(seq 1 150); do
     [ -f "$R/data/postmaster.pid" ] || break
     sleep 0.2

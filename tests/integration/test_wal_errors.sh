@@ -62,7 +62,11 @@ expect_exit "different bytes with another compression are refused too" 13 "$P" -
 check "conflict: no second variant was written" test ! -e "$w/repo/srv/wals/${SEG:0:16}/$SEG.zst"
 
 expect_exit "wal-fetch of a WAL that is not archived exits 1" 1 "$P" wal-fetch 000000010000000000000042 "$w/x"
+expect_err_has "not found: stderr names the segment at the default log level" \
+    "WAL file '000000010000000000000042' is not in the archive"
 check "not found: nothing is written" test ! -e "$w/x"
+expect_exit "wal-fetch of a history file that is not archived exits 1" 1 "$P" wal-fetch 00000009.history "$w/x"
+check "not found: a missing history file (a routine probe) is quiet at the default level" test -z "$T_ERR"
 expect_exit "wal-fetch restores an archived segment" 0 "$P" wal-fetch "$SEG" "$w/fetched"
 check "wal-fetch: same bytes" cmp -s "$w/fetched" "$w/pg_wal/$SEG"
 expect_exit "wal-fetch into a missing directory fails, not 'not found'" 10 "$P" wal-fetch "$SEG" "$w/no/such/dir/f"
