@@ -270,7 +270,7 @@ static void s3_multipart__abort_leaves_no_upload_and_no_object(void **state)
     struct pitr_s3_client *c;
     struct pitr_s3_pool *pool = NULL;
     struct pitr_s3_writer *w = NULL;
-    struct pitr_s3_writer_opts wo = { 5 * MiB, 10000, 2, NULL };
+    struct pitr_s3_writer_opts wo = { .part_size = 5 * MiB, .max_parts = 10000, .inflight = 2 };
     struct pitr_s3_object_info oi;
     struct pitr_err err;
     unsigned char *buf = pitr_malloc(MiB);
