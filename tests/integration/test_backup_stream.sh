@@ -173,13 +173,14 @@ run_kind() {
     # data.tar) must not send PostgreSQL back to the original location.
     if [ "$kind" = file ]; then
         local r2=$IT_TMP/pg-str2-$kind
-        mkdir -p "$r2/sock" && chown -R postgres:postgres "$r2"
-        if pg_rig_as "$PGPITR_BIN" --config "$conf" restore "$id" "$r2/data" \
+        mkdir -p "$r2/sock"
+        if "$PGPITR_BIN" --config "$conf" restore "$id" "$r2/data" \
             --tablespace "$oid:$r2/tbs" >"$r2/restore.log" 2>&1; then
             ok "$kind: pgpitr restore --tablespace of a stream backup"
         else
             not_ok "$kind: pgpitr restore --tablespace: $(tail -n 3 "$r2/restore.log")"
         fi
+        chown -R postgres:postgres "$r2"
         check "$kind: restore left no tablespace_map behind" test ! -e "$r2/data/tablespace_map"
         echo $((port + 11)) >"$r2/port"
         printf "port = %s\nunix_socket_directories = '%s/sock'\narchive_mode = off\n" \
