@@ -171,7 +171,7 @@ static const struct {
     { "max-parts", "PGPITR_MAX_PARTS", "S3: parts per multipart upload, 1-10000 (default 10000)" },
     { "part-size",
       "PGPITR_PART_SIZE",
-      "S3: first and smallest part, 5MiB-5GiB (default 8MiB; grows for big objects)" },
+      "S3: first and smallest part, 5MiB-5GiB (default 5MiB; grows for big objects)" },
     { "retry-max-time",
       "PGPITR_RETRY_MAX_TIME",
       "S3: seconds to keep retrying a failed request (default 60; 0: no retries)" },

@@ -27,7 +27,7 @@
 /* Multipart limits of S3 (and the defaults we use within them). */
 #define PITR_PART_SIZE_MIN      ((uint64_t)5 * 1024 * 1024)
 #define PITR_PART_SIZE_MAX      ((uint64_t)5 * 1024 * 1024 * 1024)
-#define PITR_PART_SIZE_DEFAULT  ((uint64_t)8 * 1024 * 1024)
+#define PITR_PART_SIZE_DEFAULT  ((uint64_t)5 * 1024 * 1024)
 #define PITR_MAX_PARTS_LIMIT    10000
 #define PITR_RETRY_MAX_TIME_DEF 60
 #define PITR_PREFETCH_DEFAULT   8 /* wal-fetch: segments fetched ahead */
@@ -56,7 +56,7 @@ struct pitr_config {
     int prefetch;   /* wal-fetch: segments to fetch ahead into the spool; default 8 */
     /* S3 uploads */
     int max_parts;          /* parts a multipart upload may have, 1..10000; default 10000 */
-    uint64_t part_size;     /* first (and smallest) part, 5 MiB..5 GiB; default 8 MiB */
+    uint64_t part_size;     /* first (and smallest) part, 5 MiB..5 GiB; default 5 MiB */
     int retry_max_time;     /* seconds of retrying a failed request; 0 disables; default 60 */
     char *encryption;       /* owned; "AES256", "aws:kms" or NULL (x-amz-server-side-encryption) */
     char *sse_kms_key_id;   /* owned; KMS key id for aws:kms, or NULL */

@@ -628,7 +628,7 @@ static void pitr_config_load__s3_upload_defaults(void **state)
 
     assert_int_equal(load_with(f, "", NULL, 0), PITR_OK);
     assert_int_equal(f->cfg.max_parts, 10000);
-    assert_true(f->cfg.part_size == (uint64_t)8 * 1024 * 1024);
+    assert_true(f->cfg.part_size == (uint64_t)5 * 1024 * 1024);
     assert_int_equal(f->cfg.retry_max_time, 60);
     assert_null(f->cfg.encryption);
     assert_int_equal(f->cfg.insecure_skip_tls, 0);
