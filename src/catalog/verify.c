@@ -315,18 +315,6 @@ pitr_rc pitr_verify_parse_history(const char *text,
 
 /* ---- WAL continuity ---------------------------------------------------------- */
 
-static void segment_name(uint32_t tli, uint64_t segno, uint32_t seg_size, char out[25])
-{
-    uint64_t per = ((uint64_t)1 << 32) / seg_size;
-
-    snprintf(out,
-             25,
-             "%08" PRIX32 "%08" PRIX32 "%08" PRIX32,
-             tli,
-             (uint32_t)(segno / per),
-             (uint32_t)(segno % per));
-}
-
 /* Newest segment (full or .partial) archived on tli; 0 when there is none. */
 static int newest_on(const struct pitr_cat_wals *w, uint32_t tli, uint64_t *segno)
 {
@@ -355,8 +343,8 @@ static void gap(struct pitr_verify_report *r,
 {
     char first[25], last[25];
 
-    segment_name(tli, from, w->seg_size, first);
-    segment_name(tli, to, w->seg_size, last);
+    pitr_cat_wal_segment_name(tli, from, w->seg_size, first);
+    pitr_cat_wal_segment_name(tli, to, w->seg_size, last);
     if (from == to)
         pitr_verify_report_add(
           r, id, first, "WAL gap: segment missing on the way to timeline %" PRIu32, goal);

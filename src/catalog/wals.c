@@ -7,6 +7,7 @@
 
 #include "pgpitr/core/mem.h"
 #include "pgpitr/storage/storage.h"
+#include "pgpitr/wal/wal.h"
 
 pitr_rc pitr_cat_wal_check_seg_size(uint32_t seg_size, struct pitr_err *err)
 {
@@ -88,6 +89,15 @@ pitr_rc pitr_cat_wal_segment_pos(const char *segment,
     *tli = w.tli;
     *segno = (uint64_t)w.log * segs_per_log(seg_size) + w.seg;
     return PITR_OK;
+}
+
+void pitr_cat_wal_segment_name(uint32_t tli, uint64_t segno, uint32_t seg_size, char out[25])
+{
+    struct pitr_wal_name w = { .kind = PITR_WAL_SEGMENT, .tli = tli };
+
+    w.log = (uint32_t)(segno / segs_per_log(seg_size));
+    w.seg = (uint32_t)(segno % segs_per_log(seg_size));
+    pitr_wal_format_segment(&w, out);
 }
 
 pitr_rc pitr_cat_wal_cmp_segment(const struct pitr_cat_wal *w,

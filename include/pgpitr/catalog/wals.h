@@ -77,6 +77,9 @@ PITR_MUST_CHECK pitr_rc pitr_cat_wal_segment_pos(const char *segment,
                                                  uint64_t *segno,
                                                  struct pitr_err *err);
 
+/* The inverse: the 24-character name of segment segno of tli for seg_size. */
+void pitr_cat_wal_segment_name(uint32_t tli, uint64_t segno, uint32_t seg_size, char out[25]);
+
 /*
  * Compare w with the segment named segment (e.g. a backup's begin_wal) by
  * (timeline, segno): *cmp < 0 when w lies before it, 0 in the same segment

@@ -138,6 +138,30 @@ static void segment_pos__segment_sizes(void **state)
       PITR_EFORMAT);
 }
 
+static void segment_name__inverts_segment_pos(void **state)
+{
+    const char *names[] = { "000000010000000000000001",
+                            "0000000300000002000000FF",
+                            "00000002000000070000003F" };
+    const uint32_t sizes[] = { 16u << 20, 16u << 20, 64u << 20 };
+    struct pitr_err err;
+    char out[25];
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        uint32_t tli;
+        uint64_t segno;
+
+        pitr_err_clear(&err);
+        assert_int_equal(pitr_cat_wal_segment_pos(names[i], sizes[i], &tli, &segno, &err), PITR_OK);
+        pitr_cat_wal_segment_name(tli, segno, sizes[i], out);
+        assert_string_equal(out, names[i]);
+    }
+    /* Segment 256 of 16 MiB is the first of log 1. */
+    pitr_cat_wal_segment_name(1, 256, 16u << 20, out);
+    assert_string_equal(out, "000000010000000100000000");
+}
+
 static void check_seg_size__bounds(void **state)
 {
     struct pitr_err err = { 0 };
@@ -262,6 +286,7 @@ int main(void)
         cmocka_unit_test(parse_key__every_kind_and_suffix),
         cmocka_unit_test(parse_key__not_wal),
         cmocka_unit_test(segment_pos__segment_sizes),
+        cmocka_unit_test(segment_name__inverts_segment_pos),
         cmocka_unit_test(check_seg_size__bounds),
         cmocka_unit_test(cmp_segment__timelines_partial_backup_history),
         cmocka_unit_test(wals_list__sorted_over_timelines),
