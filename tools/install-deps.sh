@@ -5,16 +5,18 @@ set -euo pipefail
 
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libexpat1-dev
   libzstd-dev liblz4-dev libbz2-dev liblzma-dev libsnappy-dev libpq-dev libarchive-dev
-  libjansson-dev libyaml-dev libcmocka-dev"
+  libjansson-dev libyaml-dev libcmocka-dev libisal-dev"
 RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
 # The test rig: OpenStack Swift with s3api as the signature-checking S3 server,
 # stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks,
 # barman-cli-cloud for the cross-checks against barman-cloud (retention,
 # check-wal-archive) and the barman-cloud backups the PITR matrix restores;
 # systemd for systemd-analyze, which checks the units in systemd/ (no running
-# systemd needed).
+# systemd needed); clang and its libFuzzer runtime for make fuzz, the linters
+# for make lint, isal (igzip) to cross-check the ISA-L gzip codec.
 TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
-  stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils barman-cli-cloud systemd"
+  stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils barman-cli-cloud systemd
+  clang libclang-rt-14-dev clang-format clang-tidy cppcheck isal"
 BENCH_PKGS="pgbackrest hyperfine time"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
