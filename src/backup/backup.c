@@ -24,6 +24,7 @@
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/pg/pg.h"
+#include "pgpitr/repo/manifest.h"
 #include "pgpitr/storage/storage.h"
 
 /* The largest file PostgreSQL keeps in PGDATA (a 1 GiB relation segment), plus slack. */
@@ -388,80 +389,64 @@ static pitr_rc wait_for_wal(struct pitr_backup_run *r, struct pitr_err *err)
     return rc;
 }
 
-static json_t *jstr(const char *s)
-{
-    json_t *j;
-
-    if (s == NULL)
-        return json_null();
-    j = json_string(s);
-    return j != NULL ? j : json_string_nocheck(s); /* a file name that is not UTF-8 */
-}
-
 static pitr_rc put_manifest(struct pitr_backup_run *r, struct pitr_err *err)
 {
-    json_t *root = json_object(), *files = json_array(), *vols = json_array(), *tbs = json_array();
+    struct pitr_repo_manifest_out m = { 0 };
+    struct pitr_repo_mf_tablespace *tbs = NULL;
+    struct pitr_repo_mf_file *files = NULL;
+    struct pitr_repo_mf_object *objs = NULL;
     const struct pitr_manifest_file *f;
-    const char *const *v;
+    const struct pitr_sink_object *o;
     size_t n, i;
     char *text = NULL, *key = NULL;
     pitr_rc rc;
 
-    json_object_set_new(root, "format", json_integer(1));
-    json_object_set_new(root, "backup_id", jstr(r->res->backup_id));
-    json_object_set_new(root, "backup_name", jstr(r->o->name));
-    json_object_set_new(root, "compression", jstr(pitr_codec_name(r->codec)));
-    json_object_set_new(root, "systemid", jstr(r->info.systemid));
-    json_object_set_new(root, "version", json_integer(r->info.version));
-    json_object_set_new(root, "timeline", json_integer(r->start.timeline));
-    json_object_set_new(root, "begin_wal", jstr(r->res->begin_wal));
-    json_object_set_new(root, "end_wal", jstr(r->res->end_wal));
-    json_object_set_new(root, "begin_lsn", jstr(r->begin_xlog));
-    json_object_set_new(root, "end_lsn", jstr(r->end_xlog));
+    m.backup_id = r->res->backup_id;
+    m.backup_name = r->o->name;
+    m.compression = pitr_codec_name(r->codec);
+    m.systemid = r->info.systemid;
+    m.version = r->info.version;
+    m.timeline = r->start.timeline;
+    m.begin_wal = r->res->begin_wal;
+    m.end_wal = r->res->end_wal;
+    m.begin_lsn = r->begin_xlog;
+    m.end_lsn = r->end_xlog;
+    tbs = pitr_calloc(r->info.ntablespaces + 1, sizeof(*tbs));
     for (i = 0; i < r->info.ntablespaces; i++) {
-        json_t *t = json_object();
-
-        json_object_set_new(t, "oid", json_integer(r->info.tablespaces[i].oid));
-        json_object_set_new(t, "name", jstr(r->info.tablespaces[i].name));
-        json_object_set_new(t, "location", jstr(r->info.tablespaces[i].location));
-        json_array_append_new(tbs, t);
+        tbs[i].oid = r->info.tablespaces[i].oid;
+        tbs[i].name = r->info.tablespaces[i].name;
+        tbs[i].location = r->info.tablespaces[i].location;
     }
-    json_object_set_new(root, "tablespaces", tbs);
-    v = pitr_tarstream_volumes(r->ts, &n);
-    for (i = 0; i < n; i++)
-        json_array_append_new(vols, jstr(v[i]));
-    json_object_set_new(root, "volumes", vols);
+    m.tablespaces = tbs;
+    m.ntablespaces = r->info.ntablespaces;
+    m.volumes = pitr_tarstream_volumes(r->ts, &m.nvolumes);
     f = pitr_tarstream_files(r->ts, &n);
+    files = pitr_calloc(n + 1, sizeof(*files));
     for (i = 0; i < n; i++) {
-        json_t *e = json_object();
-
-        json_object_set_new(e, "path", jstr(f[i].path));
-        json_object_set_new(e, "volume", jstr(f[i].volume));
-        json_object_set_new(e, "size", json_integer((json_int_t)f[i].size));
-        json_object_set_new(e, "sha256", jstr(f[i].sha256));
-        json_array_append_new(files, e);
+        files[i].path = f[i].path;
+        files[i].volume = f[i].volume;
+        files[i].size = f[i].size;
+        files[i].sha256 = f[i].sha256;
     }
-    json_object_set_new(root, "files", files);
+    m.files = files;
+    m.nfiles = n;
     /* The stored objects as verify checks them: name, stored size, SHA-256 of the stored bytes. */
-    {
-        const struct pitr_sink_object *o = pitr_sink_digest_objects(r->sink, &n);
-        json_t *objs = json_array();
-
-        for (i = 0; i < n; i++) {
-            json_t *e = json_object();
-
-            json_object_set_new(e, "name", jstr(o[i].name));
-            json_object_set_new(e, "size", json_integer((json_int_t)o[i].size));
-            json_object_set_new(e, "sha256", jstr(o[i].sha256));
-            json_array_append_new(objs, e);
-        }
-        json_object_set_new(root, "objects", objs);
+    o = pitr_sink_digest_objects(r->sink, &n);
+    objs = pitr_calloc(n + 1, sizeof(*objs));
+    for (i = 0; i < n; i++) {
+        objs[i].name = o[i].name;
+        objs[i].size = o[i].size;
+        objs[i].sha256 = o[i].sha256;
     }
-    text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-    json_decref(root);
+    m.objects = objs;
+    m.nobjects = n;
+    text = pitr_repo_manifest_write(&m);
+    pitr_free(tbs);
+    pitr_free(files);
+    pitr_free(objs);
     if (text == NULL)
         return pitr_err_set(err, PITR_ENOMEM, "cannot serialise the manifest");
-    key = pitr_asprintf("%spgpitr.manifest.json", r->prefix);
+    key = pitr_asprintf("%s" PITR_REPO_MANIFEST_NAME, r->prefix);
     rc = pitr_storage_put(r->st, key, text, strlen(text), err);
     pitr_free(key);
     pitr_free(text);

@@ -15,6 +15,7 @@
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/crypto/hash.h"
+#include "pgpitr/repo/volume.h"
 
 #define DEFAULT_CHUNK ((size_t)1 << 20)
 #define READ_SIZE     ((size_t)256 * 1024)
@@ -347,15 +348,16 @@ static void progress(struct pitr_tarstream *ts, int force)
 static pitr_rc open_volume(struct pitr_tarstream *ts, struct pitr_err *err)
 {
     struct item *it;
-    char suffix[16];
 
-    if (ts->vol_index == 0)
-        snprintf(suffix, sizeof(suffix), ".tar%s", pitr_codec_suffix(ts->o.codec));
-    else
-        snprintf(
-          suffix, sizeof(suffix), "_%04u.tar%s", ts->vol_index, pitr_codec_suffix(ts->o.codec));
     pitr_free(ts->vol_name);
-    ts->vol_name = pitr_asprintf("%s%s", ts->stream, suffix);
+    ts->vol_name = pitr_volume_name(ts->stream, ts->vol_index, pitr_codec_suffix(ts->o.codec));
+    if (ts->vol_name == NULL)
+        return pitr_err_set(err,
+                            PITR_EUSAGE,
+                            "stream '%s' needs more than %u volumes; HINT: raise "
+                            "--max-archive-size",
+                            ts->stream,
+                            PITR_VOLUME_INDEX_MAX + 1);
     ts->volumes = pitr_realloc(ts->volumes, (ts->nvolumes + 1) * sizeof(*ts->volumes));
     ts->volumes[ts->nvolumes++] = pitr_strdup(ts->vol_name);
     ts->vol_seq++;

@@ -18,6 +18,8 @@
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/crypto/hash.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/volume.h"
 #include "pgpitr/storage/storage.h"
 
 /* ---- report ---------------------------------------------------------------- */
@@ -79,50 +81,6 @@ static const struct pitr_verify_object *find_object(const struct pitr_verify_obj
     return NULL;
 }
 
-/*
- * A tar volume name: <stream>[_NNNN].tar[<sfx>], stream "data" or a
- * tablespace oid. *stream gets the stream (up to 31 characters), *index the
- * volume number (0 for the first). 0 when name is not a volume.
- */
-static int parse_volume(const char *name, char stream[32], unsigned *index)
-{
-    static const char *const sfx[] = { "", ".gz", ".bz2", ".snappy", ".lz4", ".zst", ".xz" };
-    const char *tar = strstr(name, ".tar"), *us;
-    size_t slen;
-    int known = 0;
-
-    if (tar == NULL || strchr(name, '/') != NULL)
-        return 0;
-    for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++)
-        known |= strcmp(tar + 4, sfx[i]) == 0;
-    if (!known)
-        return 0;
-    us = memchr(name, '_', (size_t)(tar - name));
-    slen = (size_t)((us != NULL ? us : tar) - name);
-    if (slen == 0 || slen >= 32)
-        return 0;
-    memcpy(stream, name, slen);
-    stream[slen] = '\0';
-    if (strcmp(stream, "data") != 0) {
-        for (size_t i = 0; i < slen; i++)
-            if (!isdigit((unsigned char)stream[i]))
-                return 0;
-    }
-    *index = 0;
-    if (us != NULL) {
-        if (tar - us != 5)
-            return 0;
-        for (int i = 1; i <= 4; i++) {
-            if (!isdigit((unsigned char)us[i]))
-                return 0;
-            *index = *index * 10 + (unsigned)(us[i] - '0');
-        }
-        if (*index == 0)
-            return 0;
-    }
-    return 1;
-}
-
 void pitr_verify_objects(struct pitr_verify_report *r,
                          const char *id,
                          const struct pitr_verify_object *recorded,
@@ -130,7 +88,7 @@ void pitr_verify_objects(struct pitr_verify_report *r,
                          const struct pitr_verify_object *stored,
                          size_t nstored)
 {
-    char stream[32];
+    char stream[PITR_VOLUME_STREAM_MAX];
     unsigned index;
 
     for (size_t i = 0; i < nrecorded; i++) {
@@ -150,7 +108,7 @@ void pitr_verify_objects(struct pitr_verify_report *r,
                                    recorded[i].size);
     }
     for (size_t i = 0; i < nstored; i++)
-        if (parse_volume(stored[i].name, stream, &index) &&
+        if (pitr_volume_parse(stored[i].name, stream, &index) &&
             find_object(recorded, nrecorded, stored[i].name) == NULL)
             pitr_verify_report_add(
               r, id, stored[i].name, "stored volume that the manifest does not record");
@@ -175,11 +133,11 @@ void pitr_verify_volumes(struct pitr_verify_report *r,
     int have_data = 0;
 
     for (size_t i = 0; i < nstored; i++) {
-        char stream[32];
+        char stream[PITR_VOLUME_STREAM_MAX];
         unsigned index;
         size_t k;
 
-        if (!parse_volume(stored[i].name, stream, &index))
+        if (!pitr_volume_parse(stored[i].name, stream, &index))
             continue;
         for (k = 0; k < nss && strcmp(ss[k].name, stream) != 0; k++)
             ;
@@ -804,10 +762,10 @@ static pitr_rc full_volumes(struct pitr_storage *st,
 
     for (size_t i = 0; rc == PITR_OK && i < d->n; i++) {
         const struct pitr_verify_object *ro = find_object(rec, nrec, stored[i].name);
-        char stream[32], *okey;
+        char stream[PITR_VOLUME_STREAM_MAX], *okey;
         unsigned index;
 
-        if (!parse_volume(stored[i].name, stream, &index))
+        if (!pitr_volume_parse(stored[i].name, stream, &index))
             continue;
         if (ro != NULL && ro->size != stored[i].size)
             continue; /* already reported; reading it would only repeat that */
@@ -834,8 +792,7 @@ static pitr_rc check_manifest(struct pitr_storage *st,
     struct pitr_verify_object *rec = NULL;
     struct mfile *mf = NULL;
     struct pitr_buf b;
-    json_t *root = NULL, *objs, *files, *o;
-    json_error_t je;
+    struct pitr_repo_manifest m = { 0 };
     size_t nrec = 0, nmf = 0, i;
     const char *v;
     pitr_rc rc;
@@ -844,17 +801,18 @@ static pitr_rc check_manifest(struct pitr_storage *st,
     rc = pitr_storage_get(st, key, &b, err);
     if (rc != PITR_OK)
         goto out;
-    root = json_loadb(b.data, b.len, 0, &je);
-    if (!json_is_object(root)) {
-        pitr_verify_report_add(
-          r, d->id, "pgpitr.manifest.json", "malformed: %s (line %d)", je.text, je.line);
+    if (pitr_repo_manifest_parse(b.data, b.len, &m, err) != PITR_OK) {
+        pitr_verify_report_add(r, d->id, PITR_REPO_MANIFEST_NAME, "malformed: %s", err->msg);
+        pitr_err_clear(err);
         goto out;
     }
-    v = json_string_value(json_object_get(root, "backup_id"));
+    for (i = 0; i < m.nproblems; i++)
+        pitr_verify_report_add(r, d->id, PITR_REPO_MANIFEST_NAME, "malformed: %s", m.problems[i]);
+    v = m.backup_id;
     if (v != NULL && strcmp(v, d->id) != 0)
         pitr_verify_report_add(
           r, d->id, "pgpitr.manifest.json", "belongs to backup '%s', not to this folder", v);
-    v = json_string_value(json_object_get(root, "begin_wal"));
+    v = m.begin_wal;
     if (v != NULL && info_begin_wal != NULL && strcmp(v, info_begin_wal) != 0)
         pitr_verify_report_add(r,
                                d->id,
@@ -862,7 +820,7 @@ static pitr_rc check_manifest(struct pitr_storage *st,
                                "'%s' differs from the manifest's '%s'",
                                info_begin_wal,
                                v);
-    v = json_string_value(json_object_get(root, "end_wal"));
+    v = m.end_wal;
     if (v != NULL && info_end_wal != NULL && strcmp(v, info_end_wal) != 0)
         pitr_verify_report_add(r,
                                d->id,
@@ -870,21 +828,12 @@ static pitr_rc check_manifest(struct pitr_storage *st,
                                "'%s' differs from the manifest's '%s'",
                                info_end_wal,
                                v);
-    objs = json_object_get(root, "objects");
-    if (json_is_array(objs)) {
-        rec = pitr_calloc(json_array_size(objs) + 1, sizeof(*rec));
-        json_array_foreach(objs, i, o)
-        {
-            json_t *js = json_object_get(o, "size");
-
-            rec[nrec].name = json_string_value(json_object_get(o, "name"));
-            rec[nrec].sha256 = json_string_value(json_object_get(o, "sha256"));
-            if (rec[nrec].name == NULL || !json_is_integer(js) || json_integer_value(js) < 0) {
-                pitr_verify_report_add(
-                  r, d->id, "pgpitr.manifest.json", "malformed: object entry %zu", i);
-                continue;
-            }
-            rec[nrec].size = (uint64_t)json_integer_value(js);
+    if (m.has_objects) {
+        rec = pitr_calloc(m.nobjects + 1, sizeof(*rec));
+        for (i = 0; i < m.nobjects; i++) {
+            rec[nrec].name = m.objects[i].name;
+            rec[nrec].sha256 = m.objects[i].sha256;
+            rec[nrec].size = m.objects[i].size;
             nrec++;
         }
         pitr_verify_objects(r, d->id, rec, nrec, stored, d->n);
@@ -895,29 +844,18 @@ static pitr_rc check_manifest(struct pitr_storage *st,
     }
     if (!full)
         goto out;
-    files = json_object_get(root, "files");
-    mf = pitr_calloc(json_array_size(files) + 1, sizeof(*mf));
-    json_array_foreach(files, i, o)
-    {
-        json_t *js = json_object_get(o, "size");
-
-        mf[nmf].volume = json_string_value(json_object_get(o, "volume"));
-        mf[nmf].path = json_string_value(json_object_get(o, "path"));
-        mf[nmf].sha256 = json_string_value(json_object_get(o, "sha256"));
-        if (mf[nmf].volume == NULL || mf[nmf].path == NULL || !json_is_integer(js) ||
-            json_integer_value(js) < 0) {
-            pitr_verify_report_add(
-              r, d->id, "pgpitr.manifest.json", "malformed: file entry %zu", i);
-            continue;
-        }
-        mf[nmf].path = strip_dot(mf[nmf].path);
-        mf[nmf].size = (uint64_t)json_integer_value(js);
+    mf = pitr_calloc(m.nfiles + 1, sizeof(*mf));
+    for (i = 0; i < m.nfiles; i++) {
+        mf[nmf].volume = m.files[i].volume;
+        mf[nmf].path = m.files[i].path;
+        mf[nmf].sha256 = m.files[i].sha256;
+        mf[nmf].size = m.files[i].size;
         nmf++;
     }
     qsort(mf, nmf, sizeof(*mf), mfile_cmp);
     rc = full_volumes(st, server, d, stored, rec, nrec, mf, nmf, r, err);
 out:
-    json_decref(root);
+    pitr_repo_manifest_release(&m);
     pitr_free(mf);
     pitr_free(rec);
     pitr_buf_release(&b);
