@@ -23,10 +23,12 @@
 #include "pgpitr/core/mem.h"
 #include "pgpitr/crypto/hash.h"
 #include "pgpitr/pg/pg.h"
+#include "pgpitr/repo/manifest.h"
+#include "pgpitr/repo/volume.h"
+#include "pgpitr/restore/extract.h"
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/storage/storage.h"
 
-#define MANIFEST_LIMIT ((size_t)1024 * 1024 * 1024)
 #define READ_CHUNK     ((size_t)1024 * 1024)
 
 /* ---- directories ---------------------------------------------------------- */
@@ -75,7 +77,9 @@ static pitr_rc prepare_dir(const char *dir, const char *what, int create, struct
 struct volume {
     char *key;        /* owned; full key */
     char *name;       /* owned; file name */
+    uint64_t listed;  /* the size the listing gave */
     const char *dest; /* borrowed */
+    const struct pitr_repo_mf_object *rec; /* borrowed from the manifest; NULL: not recorded */
 };
 
 struct vlist {
@@ -85,32 +89,6 @@ struct vlist {
     int has_manifest;
 };
 
-/* "data.tar…", "data_0001.tar…", "<oid>.tar…", "<oid>_0001.tar…": the stream ("data" or oid). */
-static int volume_stream(const char *name, char *stream, size_t cap)
-{
-    size_t i = 0;
-
-    if (strncmp(name, "data", 4) == 0)
-        i = 4;
-    else
-        while (name[i] >= '0' && name[i] <= '9')
-            i++;
-    if (i == 0 || i >= cap)
-        return 0;
-    memcpy(stream, name, i);
-    stream[i] = '\0';
-    if (name[i] == '_') {
-        size_t j = i + 1;
-        while (name[j] >= '0' && name[j] <= '9')
-            j++;
-        if (j == i + 1)
-            return 0;
-        i = j;
-    }
-    return strncmp(name + i, ".tar", 4) == 0 &&
-           (name[i + 4] == '\0' || (name[i + 4] == '.' && strchr(name + i + 5, '/') == NULL));
-}
-
 static pitr_rc collect_volume(const char *key,
                               const struct pitr_obj_info *info,
                               void *ud,
@@ -118,37 +96,63 @@ static pitr_rc collect_volume(const char *key,
 {
     struct vlist *vl = ud;
     const char *name = key + strlen(vl->prefix);
-    char stream[16];
+    char stream[PITR_VOLUME_STREAM_MAX];
+    unsigned index;
 
-    (void)info;
     (void)err;
-    if (strcmp(name, "pgpitr.manifest.json") == 0)
+    if (strcmp(name, PITR_REPO_MANIFEST_NAME) == 0)
         vl->has_manifest = 1;
-    if (!volume_stream(name, stream, sizeof(stream)))
+    if (!pitr_volume_parse(name, stream, &index))
         return PITR_OK;
     vl->v = pitr_realloc(vl->v, (vl->n + 1) * sizeof(*vl->v));
+    memset(&vl->v[vl->n], 0, sizeof(vl->v[vl->n]));
     vl->v[vl->n].key = pitr_strdup(key);
     vl->v[vl->n].name = pitr_strdup(name);
-    vl->v[vl->n].dest = NULL;
+    vl->v[vl->n].listed = info != NULL ? info->size : 0;
     vl->n++;
     return PITR_OK;
 }
 
+/*
+ * libarchive's source: the storage reader, every stored byte counted and
+ * hashed on the way, so a volume that is not the one the manifest records
+ * fails the restore before PostgreSQL could ever start on it.
+ */
 struct rd {
     struct pitr_storage_reader *r;
+    const struct volume *vol;
+    struct pitr_sha256 h;
+    uint64_t bytes;
     char *buf;
     struct pitr_err err;
     int failed;
 };
+
+static pitr_rc rd_read(struct rd *rd, size_t *got)
+{
+    pitr_rc rc = pitr_storage_reader_read(rd->r, rd->buf, READ_CHUNK, got, &rd->err);
+
+    if (rc == PITR_OK && *got > 0) {
+        rd->bytes += *got;
+        rc = pitr_sha256_update(&rd->h, rd->buf, *got, &rd->err);
+        if (rc == PITR_OK && rd->vol->rec != NULL && rd->bytes > rd->vol->rec->size)
+            rc = pitr_err_set(&rd->err,
+                              PITR_EFORMAT,
+                              "volume '%s' is longer than the %" PRIu64
+                              " bytes the manifest records",
+                              rd->vol->key,
+                              rd->vol->rec->size);
+    }
+    rd->failed |= rc != PITR_OK;
+    return rc;
+}
 
 static la_ssize_t read_cb(struct archive *a, void *ud, const void **out)
 {
     struct rd *rd = ud;
     size_t got = 0;
 
-    (void)a;
-    if (pitr_storage_reader_read(rd->r, rd->buf, READ_CHUNK, &got, &rd->err) != PITR_OK) {
-        rd->failed = 1;
+    if (rd_read(rd, &got) != PITR_OK) {
         archive_set_error(a, EIO, "%s", rd->err.msg);
         return -1;
     }
@@ -156,147 +160,90 @@ static la_ssize_t read_cb(struct archive *a, void *ud, const void **out)
     return (la_ssize_t)got;
 }
 
-/* A member name is safe when relative and free of ".." components. */
-static int safe_name(const char *n)
+/* The rest of the volume after the tar's end, then its size and SHA-256 against the manifest. */
+static pitr_rc finish_volume(struct rd *rd, struct pitr_err *err)
 {
-    const char *p = n;
+    unsigned char md[PITR_SHA256_LEN];
+    char hex[PITR_SHA256_HEX_LEN + 1];
+    size_t got;
+    pitr_rc rc;
 
-    if (n[0] == '/')
-        return 0;
-    while (*p != '\0') {
-        const char *e = strchr(p, '/');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        if (len == 2 && p[0] == '.' && p[1] == '.')
-            return 0;
-        if (e == NULL)
-            break;
-        p = e + 1;
+    do
+        rc = rd_read(rd, &got);
+    while (rc == PITR_OK && got > 0);
+    if (rc == PITR_OK)
+        rc = pitr_sha256_final(&rd->h, md, &rd->err);
+    if (rc != PITR_OK) {
+        *err = rd->err;
+        return pitr_err_prefix(err, "cannot read volume '%s'", rd->vol->key);
     }
-    return 1;
-}
-
-static const char *strip_dot(const char *n)
-{
-    while (n[0] == '.' && n[1] == '/')
-        n += 2;
-    return n;
+    if (rd->vol->rec == NULL)
+        return PITR_OK;
+    pitr_hex_encode(md, sizeof(md), hex);
+    if (rd->bytes != rd->vol->rec->size)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "volume '%s' does not match the manifest: %" PRIu64
+                            " bytes, the manifest records %" PRIu64,
+                            rd->vol->key,
+                            rd->bytes,
+                            rd->vol->rec->size);
+    if (rd->vol->rec->sha256 != NULL && strcmp(hex, rd->vol->rec->sha256) != 0)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "volume '%s' does not match the manifest: SHA-256 %s, the manifest "
+                            "records %s; HINT: the target holds a partial restore, remove it",
+                            rd->vol->key,
+                            hex,
+                            rd->vol->rec->sha256);
+    return PITR_OK;
 }
 
 static pitr_rc extract_volume(struct pitr_storage *st,
                               const struct volume *vol,
                               struct pitr_err *err)
 {
-    struct archive *a = NULL, *w = NULL;
-    struct archive_entry *ae;
+    struct archive *a = NULL;
+    struct pitr_extract x;
     struct rd rd = { 0 };
-    char *path = NULL;
-    pitr_rc rc = PITR_OK;
-    int r;
+    pitr_rc rc;
 
-    rc = pitr_storage_open_read(st, vol->key, 0, PITR_STORAGE_TO_END, &rd.r, err);
+    memset(&x, 0, sizeof(x));
+    x.rootfd = x.cache_fd = -1;
+    rd.vol = vol;
+    rc = pitr_sha256_init(&rd.h, err);
+    if (rc == PITR_OK)
+        rc = pitr_extract_init(&x, vol->dest, err);
+    if (rc == PITR_OK)
+        rc = pitr_storage_open_read(st, vol->key, 0, PITR_STORAGE_TO_END, &rd.r, err);
     if (rc != PITR_OK)
-        return rc;
+        goto out;
     rd.buf = pitr_malloc(READ_CHUNK);
     a = archive_read_new();
-    w = archive_write_disk_new();
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
-    archive_write_disk_set_options(w,
-                                   ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME |
-                                     ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_UNLINK);
     if (archive_read_open(a, &rd, NULL, read_cb, NULL) != ARCHIVE_OK)
-        goto arch_err;
-    for (;;) {
-        const char *name, *link;
-        const void *blk;
-        size_t sz;
-        la_int64_t off;
-
-        r = archive_read_next_header(a, &ae);
-        if (r == ARCHIVE_EOF)
-            break;
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN)
-            goto arch_err;
-        name = strip_dot(archive_entry_pathname(ae));
-        if (!safe_name(name)) {
-            rc = pitr_err_set(
-              err, PITR_EFORMAT, "volume '%s': unsafe member name '%s'", vol->key, name);
-            goto out;
-        }
-        pitr_free(path);
-        path = name[0] ? pitr_asprintf("%s/%s", vol->dest, name) : pitr_strdup(vol->dest);
-        archive_entry_set_pathname(ae, path);
-        link = archive_entry_hardlink(ae);
-        if (link != NULL) {
-            char *lp;
-            if (!safe_name(strip_dot(link))) {
-                rc =
-                  pitr_err_set(err, PITR_EFORMAT, "volume '%s': unsafe link '%s'", vol->key, link);
-                goto out;
-            }
-            lp = pitr_asprintf("%s/%s", vol->dest, strip_dot(link));
-            archive_entry_set_hardlink(ae, lp);
-            pitr_free(lp);
-        }
-        r = archive_write_header(w, ae);
-        if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            rc = pitr_err_set(err,
-                              PITR_EIO,
-                              "cannot write '%s' from volume '%s': %s",
-                              path,
-                              vol->key,
-                              archive_error_string(w));
-            goto out;
-        }
-        while ((r = archive_read_data_block(a, &blk, &sz, &off)) == ARCHIVE_OK) {
-            if (archive_write_data_block(w, blk, sz, off) != ARCHIVE_OK) {
-                rc = pitr_err_set(err,
-                                  PITR_EIO,
-                                  "cannot write '%s' from volume '%s': %s",
-                                  path,
-                                  vol->key,
-                                  archive_error_string(w));
-                goto out;
-            }
-        }
-        if (r != ARCHIVE_EOF)
-            goto arch_err;
-        if (archive_write_finish_entry(w) != ARCHIVE_OK) {
-            rc = pitr_err_set(err,
-                              PITR_EIO,
-                              "cannot finish '%s' from volume '%s': %s",
-                              path,
-                              vol->key,
-                              archive_error_string(w));
-            goto out;
-        }
-    }
-    if (archive_write_close(w) != ARCHIVE_OK) {
-        rc = pitr_err_set(err,
-                          PITR_EIO,
-                          "volume '%s': cannot finish writing: %s",
-                          vol->key,
-                          archive_error_string(w));
-        goto out;
-    }
-    goto out;
-arch_err:
-    if (rd.failed) {
-        *err = rd.err;
-        rc = pitr_err_prefix(err, "cannot read volume '%s'", vol->key);
-    } else {
         rc = pitr_err_set(err,
                           PITR_EFORMAT,
                           "volume '%s' is corrupt or not a tar archive: %s",
                           vol->key,
                           archive_error_string(a) ? archive_error_string(a) : "unknown error");
+    else
+        rc = pitr_extract_archive(&x, a, vol->key, err);
+    if (rd.failed) {
+        /* The storage or the manifest check failed: that is the cause, not libarchive's echo. */
+        *err = rd.err;
+        rc = pitr_err_prefix(err, "cannot read volume '%s'", vol->key);
+        goto out;
     }
+    if (rc == PITR_OK)
+        rc = finish_volume(&rd, err);
 out:
     archive_read_free(a);
-    archive_write_free(w);
+    pitr_extract_release(&x);
     pitr_storage_reader_close(rd.r);
+    pitr_sha256_release(&rd.h);
     pitr_free(rd.buf);
-    pitr_free(path);
     return rc;
 }
 
@@ -373,7 +320,9 @@ static pitr_rc extract_all(const struct pitr_config *cfg,
 
 /* ---- manifest ------------------------------------------------------------- */
 
-static pitr_rc file_sha256(const char *path,
+/* SHA-256 of file base in folder dfd, never through a symlink. */
+static pitr_rc file_sha256(int dfd,
+                           const char *base,
                            uint64_t *size,
                            char hex[PITR_SHA256_HEX_LEN + 1],
                            struct pitr_err *err)
@@ -381,13 +330,13 @@ static pitr_rc file_sha256(const char *path,
     struct pitr_sha256 h = { 0 };
     unsigned char md[PITR_SHA256_LEN];
     char *buf = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
     pitr_rc rc;
     ssize_t n;
 
     *size = 0;
     if (fd < 0)
-        return pitr_err_set_errno(err, PITR_EIO, errno, "cannot open '%s'", path);
+        return pitr_err_set_errno(err, PITR_EIO, errno, "cannot open it");
     rc = pitr_sha256_init(&h, err);
     if (rc != PITR_OK)
         goto out;
@@ -399,7 +348,7 @@ static pitr_rc file_sha256(const char *path,
             goto out;
     }
     if (n < 0) {
-        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot read '%s'", path);
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot read it");
         goto out;
     }
     rc = pitr_sha256_final(&h, md, err);
@@ -412,84 +361,156 @@ out:
     return rc;
 }
 
-/* The destination directory of a volume name (data or a tablespace). */
-static const char *dest_of(const struct vlist *vl, const char *volume)
+/* The volume named volume, or NULL. */
+static const struct volume *volume_of(const struct vlist *vl, const char *volume)
 {
     for (size_t i = 0; i < vl->n; i++)
         if (strcmp(vl->v[i].name, volume) == 0)
-            return vl->v[i].dest;
+            return &vl->v[i];
     return NULL;
 }
 
-static pitr_rc check_manifest(struct pitr_storage *st,
-                              const struct vlist *vl,
-                              size_t *checked,
-                              struct pitr_err *err)
+/*
+ * Read and validate the manifest before anything is extracted: every entry
+ * well formed, every stored volume recorded with the size the listing
+ * shows, every recorded volume stored. Each volume gets its record (rec) for
+ * the check while it streams.
+ */
+static pitr_rc load_manifest(struct pitr_storage *st,
+                             struct vlist *vl,
+                             struct pitr_repo_manifest *m,
+                             struct pitr_err *err)
 {
     struct pitr_buf b;
-    json_t *root = NULL, *files;
-    json_error_t je;
-    char *key = pitr_asprintf("%spgpitr.manifest.json", vl->prefix), *path = NULL;
+    char *key = pitr_asprintf("%s" PITR_REPO_MANIFEST_NAME, vl->prefix);
     pitr_rc rc;
-    size_t i;
-    json_t *f;
 
-    pitr_buf_init(&b, MANIFEST_LIMIT);
+    pitr_buf_init(&b, PITR_REPO_MANIFEST_LIMIT);
     rc = pitr_storage_get(st, key, &b, err);
-    if (rc != PITR_OK)
-        goto out;
-    root = json_loadb(b.data, b.len, 0, &je);
-    files = root ? json_object_get(root, "files") : NULL;
-    if (!json_is_array(files)) {
-        rc = pitr_err_set(err, PITR_EFORMAT, "manifest '%s' is malformed", key);
+    if (rc == PITR_OK)
+        rc = pitr_repo_manifest_parse(b.data, b.len, m, err);
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "manifest '%s'", key);
         goto out;
     }
-    json_array_foreach(files, i, f)
-    {
-        const char *p = json_string_value(json_object_get(f, "path"));
-        const char *vol = json_string_value(json_object_get(f, "volume"));
-        const char *sha = json_string_value(json_object_get(f, "sha256"));
-        json_t *js = json_object_get(f, "size");
-        const char *dest;
-        char hex[PITR_SHA256_HEX_LEN + 1];
-        uint64_t size;
+    if (m->nproblems > 0) {
+        rc = pitr_err_set(err,
+                          PITR_EFORMAT,
+                          "manifest '%s' is malformed: %s%s",
+                          key,
+                          m->problems[0],
+                          m->nproblems > 1 ? " (and more)" : "");
+        goto out;
+    }
+    if (!m->has_objects) {
+        pitr_log_info("restore: manifest '%s' records no objects (an older pgpitr): volume "
+                      "sizes and checksums are not checked",
+                      key);
+        goto out;
+    }
+    for (size_t i = 0; i < vl->n; i++) {
+        struct volume *v = &vl->v[i];
 
-        if (p == NULL || vol == NULL || sha == NULL || !json_is_integer(js)) {
-            rc = pitr_err_set(err, PITR_EFORMAT, "manifest '%s': malformed entry %zu", key, i);
-            goto out;
-        }
-        dest = dest_of(vl, vol);
-        if (dest == NULL) {
+        v->rec = pitr_repo_manifest_object(m, v->name);
+        if (v->rec == NULL) {
             rc = pitr_err_set(
-              err, PITR_EFORMAT, "manifest '%s' names volume '%s', which is not stored", key, vol);
+              err, PITR_EFORMAT, "volume '%s' is stored but manifest '%s' does not record it",
+              v->key, key);
             goto out;
         }
-        pitr_free(path);
-        path = pitr_asprintf("%s/%s", dest, strip_dot(p));
-        rc = file_sha256(path, &size, hex, err);
+        if (v->rec->size != v->listed) {
+            rc = pitr_err_set(err,
+                              PITR_EFORMAT,
+                              "volume '%s' does not match the manifest: %" PRIu64
+                              " bytes stored, the manifest records %" PRIu64,
+                              v->key,
+                              v->listed,
+                              v->rec->size);
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < m->nobjects; i++) {
+        char stream[PITR_VOLUME_STREAM_MAX];
+        unsigned index;
+
+        if (pitr_volume_parse(m->objects[i].name, stream, &index) &&
+            volume_of(vl, m->objects[i].name) == NULL) {
+            rc = pitr_err_set(err,
+                              PITR_ENOTFOUND,
+                              "volume '%s%s' is missing: manifest '%s' records it",
+                              vl->prefix,
+                              m->objects[i].name,
+                              key);
+            goto out;
+        }
+    }
+out:
+    pitr_buf_release(&b);
+    pitr_free(key);
+    return rc;
+}
+
+/* Every file the manifest lists, hashed where restore put it (never through a symlink). */
+static pitr_rc check_files(const struct vlist *vl,
+                           const struct pitr_repo_manifest *m,
+                           size_t *checked,
+                           struct pitr_err *err)
+{
+    struct pitr_extract x;
+    const char *xdest = NULL;
+    pitr_rc rc = PITR_OK;
+
+    memset(&x, 0, sizeof(x));
+    x.rootfd = x.cache_fd = -1;
+    for (size_t i = 0; i < m->nfiles; i++) {
+        const struct pitr_repo_mf_file *f = &m->files[i];
+        const struct volume *v = volume_of(vl, f->volume);
+        const char *slash = strrchr(f->path, '/');
+        char hex[PITR_SHA256_HEX_LEN + 1], *dir;
+        uint64_t size;
+        int dfd = -1;
+
+        if (v == NULL) {
+            rc = pitr_err_set(err,
+                              PITR_EFORMAT,
+                              "the manifest names volume '%s', which is not stored",
+                              f->volume);
+            goto out;
+        }
+        if (xdest != v->dest) {
+            pitr_extract_release(&x);
+            rc = pitr_extract_init(&x, v->dest, err);
+            if (rc != PITR_OK)
+                goto out;
+            xdest = v->dest;
+        }
+        dir = slash ? pitr_asprintf("%.*s", (int)(slash - f->path), f->path) : pitr_strdup("");
+        rc = pitr_extract_open_dir(&x, dir, 0, &dfd, err);
+        pitr_free(dir);
+        if (rc == PITR_OK)
+            rc = file_sha256(dfd, slash ? slash + 1 : f->path, &size, hex, err);
+        if (dfd >= 0)
+            close(dfd);
         if (rc != PITR_OK) {
-            pitr_err_prefix(err, "file '%s' (volume '%s') listed in the manifest", p, vol);
+            pitr_err_prefix(err, "file '%s' (volume '%s') listed in the manifest", f->path, f->volume);
             goto out;
         }
-        if (size != (uint64_t)json_integer_value(js) || strcmp(hex, sha) != 0) {
+        if (size != f->size || strcmp(hex, f->sha256) != 0) {
             rc = pitr_err_set(err,
                               PITR_EFORMAT,
                               "restored file '%s' (volume '%s') does not match the manifest: "
-                              "%s differs (%" PRIu64 " bytes, expected %" PRId64 ")",
-                              p,
-                              vol,
-                              size != (uint64_t)json_integer_value(js) ? "size" : "SHA-256",
+                              "%s differs (%" PRIu64 " bytes, expected %" PRIu64 ")",
+                              f->path,
+                              f->volume,
+                              size != f->size ? "size" : "SHA-256",
                               size,
-                              (int64_t)json_integer_value(js));
+                              f->size);
             goto out;
         }
         (*checked)++;
     }
 out:
-    json_decref(root);
-    pitr_buf_release(&b);
-    pitr_free(key);
-    pitr_free(path);
+    pitr_extract_release(&x);
     return rc;
 }
 
@@ -523,17 +544,108 @@ static pitr_rc conf_line(struct pitr_buf *b, const char *key, const char *val, s
     return rc;
 }
 
+#define AUTO_CONF      "postgresql.auto.conf"
+#define AUTO_CONF_LIMIT ((size_t)1024 * 1024)
+
+/*
+ * Replace file name in folder dfd with data[0..len): a temporary file made
+ * with O_EXCL | O_NOFOLLOW, fsync, rename over name (which replaces a
+ * symlink instead of following it), fsync of the folder.
+ */
+static pitr_rc put_file(int dfd,
+                        const char *dir,
+                        const char *name,
+                        const char *data,
+                        size_t len,
+                        struct pitr_err *err)
+{
+    char *tmp = pitr_asprintf("%s.pitr-tmp", name);
+    pitr_rc rc = PITR_OK;
+    int fd;
+
+    (void)unlinkat(dfd, tmp, 0); /* a member of that name, or a leftover */
+    fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot create '%s/%s'", dir, tmp);
+        goto out;
+    }
+    if ((len > 0 && write(fd, data, len) != (ssize_t)len) || fsync(fd) != 0) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot write '%s/%s'", dir, tmp);
+        close(fd);
+        goto out;
+    }
+    close(fd);
+    if (renameat(dfd, tmp, dfd, name) != 0) {
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot replace '%s/%s'", dir, name);
+        (void)unlinkat(dfd, tmp, 0);
+        goto out;
+    }
+    if (fsync(dfd) != 0)
+        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot fsync '%s'", dir);
+out:
+    pitr_free(tmp);
+    return rc;
+}
+
+/* postgresql.auto.conf as the backup left it, read without following a symlink; ENOENT: empty. */
+static pitr_rc read_auto_conf(int dfd, const char *dir, struct pitr_buf *in, struct pitr_err *err)
+{
+    char chunk[8192];
+    struct stat sb;
+    pitr_rc rc = PITR_OK;
+    ssize_t n;
+    int fd = openat(dfd, AUTO_CONF, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+
+    if (fd < 0 && errno == ENOENT)
+        return PITR_OK;
+    if (fd < 0 && errno == ELOOP)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "'%s/" AUTO_CONF "' is a symlink (from the backup); refusing to "
+                            "write the recovery settings through it",
+                            dir);
+    if (fd < 0)
+        return pitr_err_set_errno(err, PITR_EIO, errno, "cannot open '%s/" AUTO_CONF "'", dir);
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+        rc = pitr_err_set(
+          err, PITR_EFORMAT, "'%s/" AUTO_CONF "' is not a regular file; refusing it", dir);
+        goto out;
+    }
+    while (rc == PITR_OK && (n = read(fd, chunk, sizeof(chunk))) != 0) {
+        if (n < 0) {
+            rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot read '%s/" AUTO_CONF "'", dir);
+            break;
+        }
+        rc = pitr_buf_append(in, chunk, (size_t)n, err);
+    }
+out:
+    close(fd);
+    return rc;
+}
+
+/*
+ * The recovery settings: the backup's postgresql.auto.conf with its own
+ * recovery settings commented out, ours appended, written back as a new
+ * file; then recovery.signal (or standby.signal). Nothing is opened through
+ * a symlink: a backup that holds one under these names is refused or has it
+ * replaced.
+ */
 static pitr_rc write_recovery(const struct pitr_restore_opts *o,
                               const char *pg_time,
                               const char *backup_id,
                               struct pitr_err *err)
 {
-    struct pitr_buf b;
-    char *path = pitr_asprintf("%s/postgresql.auto.conf", o->pgdata), *sig = NULL;
+    struct pitr_buf b, in, out;
+    struct pitr_extract x;
+    size_t ndis = 0;
     pitr_rc rc;
-    int fd = -1;
 
+    memset(&x, 0, sizeof(x));
+    x.rootfd = x.cache_fd = -1;
     pitr_buf_init(&b, PITR_BUF_LIMIT_SMALL);
+    /* ALTER SYSTEM files are small; 1 MiB leaves room for any hand-edited one. */
+    pitr_buf_init(&in, AUTO_CONF_LIMIT);
+    pitr_buf_init(&out, AUTO_CONF_LIMIT * 2 + PITR_BUF_LIMIT_SMALL);
     rc = pitr_buf_appendf(
       &b, err, "\n# Recovery settings written by pgpitr restore of backup %s\n", backup_id);
     if (rc == PITR_OK)
@@ -557,21 +669,30 @@ static pitr_rc write_recovery(const struct pitr_restore_opts *o,
     if (rc == PITR_OK)
         rc = conf_line(
           &b, "recovery_target_action", o->target_action ? o->target_action : "promote", err);
+    if (rc == PITR_OK)
+        rc = pitr_extract_init(&x, o->pgdata, err);
+    if (rc == PITR_OK)
+        rc = read_auto_conf(x.rootfd, o->pgdata, &in, err);
+    if (rc == PITR_OK)
+        rc = pitr_restore_disable_recovery(in.data, in.len, &out, &ndis, err);
+    if (rc == PITR_OK)
+        rc = pitr_buf_append(&out, b.data, b.len, err);
+    if (rc == PITR_OK)
+        rc = put_file(x.rootfd, o->pgdata, AUTO_CONF, out.data, out.len, err);
     if (rc != PITR_OK)
         goto out;
-    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0 || write(fd, b.data, b.len) != (ssize_t)b.len || fsync(fd) != 0) {
-        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot append to '%s'", path);
-        goto out;
-    }
-    sig = pitr_asprintf("%s/%s", o->pgdata, o->standby ? "standby.signal" : "recovery.signal");
-    rc = pitr_fs_write_atomic(sig, "", 0, 0600, err);
+    if (ndis > 0)
+        pitr_log_info("restore: commented out %zu recovery setting(s) the backup's '%s/" AUTO_CONF
+                      "' held",
+                      ndis,
+                      o->pgdata);
+    rc = put_file(
+      x.rootfd, o->pgdata, o->standby ? "standby.signal" : "recovery.signal", "", 0, err);
 out:
-    if (fd >= 0)
-        close(fd);
+    pitr_extract_release(&x);
     pitr_buf_release(&b);
-    pitr_free(path);
-    pitr_free(sig);
+    pitr_buf_release(&in);
+    pitr_buf_release(&out);
     return rc;
 }
 
@@ -616,43 +737,69 @@ pitr_rc pitr_restore_disable_recovery(const char *text,
     return rc;
 }
 
-#define AUTO_CONF_LIMIT ((size_t)1024 * 1024)
+/* ---- the whole restore ----------------------------------------------------- */
 
-/* Comment out the recovery settings the backup's postgresql.auto.conf carries. */
-static pitr_rc disable_backup_recovery(const char *pgdata, struct pitr_err *err)
+/* An absolute path without empty, "." or ".." components, no trailing "/", no control characters. */
+static int abs_normalised(const char *p)
 {
-    char *path = pitr_asprintf("%s/postgresql.auto.conf", pgdata);
-    struct pitr_buf in, out;
-    size_t n = 0;
-    pitr_rc rc;
+    if (p[0] != '/')
+        return 0;
+    if (strcmp(p, "/") == 0)
+        return 1;
+    for (const char *c = p; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return 0;
+    for (const char *c = p + 1;;) {
+        const char *e = strchr(c, '/');
+        size_t n = e ? (size_t)(e - c) : strlen(c);
 
-    /* ALTER SYSTEM files are small; 1 MiB leaves room for any hand-edited one. */
-    pitr_buf_init(&in, AUTO_CONF_LIMIT);
-    pitr_buf_init(&out, AUTO_CONF_LIMIT * 2);
-    rc = pitr_fs_read_file(path, &in, err);
-    if (rc == PITR_ENOTFOUND) {
-        rc = PITR_OK;
-        goto out;
+        if (n == 0 || (n == 1 && c[0] == '.') || (n == 2 && c[0] == '.' && c[1] == '.'))
+            return 0;
+        if (e == NULL)
+            return 1;
+        c = e + 1;
     }
-    if (rc == PITR_OK)
-        rc = pitr_restore_disable_recovery(in.data, in.len, &out, &n, err);
-    if (rc == PITR_OK && n > 0)
-        rc = pitr_fs_write_atomic(path, out.data, out.len, 0600, err);
-    if (rc != PITR_OK) {
-        pitr_err_prefix(err, "cannot disable the recovery settings in '%s'", path);
-        goto out;
-    }
-    if (n > 0)
-        pitr_log_info(
-          "restore: commented out %zu recovery setting(s) the backup's '%s' held", n, path);
-out:
-    pitr_buf_release(&in);
-    pitr_buf_release(&out);
-    pitr_free(path);
-    return rc;
 }
 
-/* ---- the whole restore ----------------------------------------------------- */
+/* Where tablespace t goes: its --tablespace remap, or its location in backup.info. */
+static const char *ts_location(const struct pitr_restore_opts *o, const struct pitr_cat_tablespace *t)
+{
+    for (size_t j = 0; j < o->nremaps; j++)
+        if (o->remaps[j].oid == t->oid)
+            return o->remaps[j].dir;
+    return t->location;
+}
+
+/* pg_tblspc/<oid> -> each tablespace's location: the only links restore makes outside PGDATA. */
+static pitr_rc make_tblspc_links(const struct pitr_extract *x,
+                                 const struct pitr_restore_opts *o,
+                                 const struct pitr_cat_backup *b,
+                                 struct pitr_err *err)
+{
+    int dfd = -1;
+    pitr_rc rc = pitr_extract_open_dir(x, "pg_tblspc", 1, &dfd, err);
+
+    for (size_t t = 0; rc == PITR_OK && t < b->ntablespaces; t++) {
+        const char *loc = ts_location(o, &b->tablespaces[t]);
+        char oid[16];
+        struct stat sb;
+
+        snprintf(oid, sizeof(oid), "%" PRIu32, b->tablespaces[t].oid);
+        if (fstatat(dfd, oid, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(sb.st_mode))
+            (void)unlinkat(dfd, oid, 0);
+        if (symlinkat(loc, dfd, oid) != 0)
+            rc = pitr_err_set_errno(err,
+                                    PITR_EIO,
+                                    errno,
+                                    "cannot link '%s/pg_tblspc/%s' to '%s'",
+                                    o->pgdata,
+                                    oid,
+                                    loc);
+    }
+    if (dfd >= 0)
+        close(dfd);
+    return rc;
+}
 
 static int is_uint(const char *s)
 {
@@ -673,12 +820,16 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
     const struct pitr_cat_backup *b;
     struct pitr_cat_query q = { 0 };
     struct vlist vl = { 0 };
-    char pg_time[64], *link = NULL, *prefix = NULL, *tmp = NULL;
+    struct pitr_repo_manifest m = { 0 };
+    struct pitr_extract x;
+    char pg_time[64], *prefix = NULL;
     size_t ncat = 0;
     int ntargets;
     pitr_rc rc;
 
     memset(res, 0, sizeof(*res));
+    memset(&x, 0, sizeof(x));
+    x.rootfd = x.cache_fd = -1;
     json_set_alloc_funcs(pitr_malloc, pitr_free);
     q.id = o->backup_id;
     q.timeline = -1;
@@ -730,9 +881,12 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
                             "--target-action: '%s' is not promote, pause or shutdown",
                             o->target_action);
     for (size_t i = 0; i < o->nremaps; i++)
-        if (o->remaps[i].dir[0] != '/')
-            return pitr_err_set(
-              err, PITR_EUSAGE, "--tablespace: '%s' is not an absolute path", o->remaps[i].dir);
+        if (!abs_normalised(o->remaps[i].dir))
+            return pitr_err_set(err,
+                                PITR_EUSAGE,
+                                "--tablespace: '%s' is not an absolute, normalised path (no '.', "
+                                "'..', '//' or trailing '/')",
+                                o->remaps[i].dir);
 
     rc = pitr_storage_open(o->cfg, &st, err);
     if (rc != PITR_OK)
@@ -757,25 +911,46 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
           err, PITR_ENOTFOUND, "backup '%s' has no tar volume under '%s'", b->id, prefix);
         goto out;
     }
+    /* Tablespace locations come from the repository: absolute and normalised, or remapped. */
+    for (size_t i = 0; i < b->ntablespaces; i++) {
+        const char *loc = ts_location(o, &b->tablespaces[i]);
+
+        if (loc == NULL || !abs_normalised(loc)) {
+            rc = pitr_err_set(err,
+                              PITR_EFORMAT,
+                              "backup %s: tablespace '%s' (oid %" PRIu32 ") has location '%s' in "
+                              "backup.info, which is not an absolute, normalised path; refusing "
+                              "to restore it there. HINT: give --tablespace %" PRIu32 ":DIR",
+                              b->id,
+                              b->tablespaces[i].name ? b->tablespaces[i].name : "?",
+                              b->tablespaces[i].oid,
+                              loc ? loc : "",
+                              b->tablespaces[i].oid);
+            goto out;
+        }
+    }
+    if (vl.has_manifest) {
+        rc = load_manifest(st, &vl, &m, err);
+        if (rc != PITR_OK)
+            goto out;
+    }
     /* Check every destination before creating any, so a refusal leaves nothing behind. */
     for (int create = 0; create <= 1; create++) {
         rc = prepare_dir(o->pgdata, "PGDATA", create, err);
         if (rc != PITR_OK)
             goto out;
         for (size_t i = 0; i < b->ntablespaces; i++) {
-            const char *loc = b->tablespaces[i].location;
-            for (size_t j = 0; j < o->nremaps; j++)
-                if (o->remaps[j].oid == b->tablespaces[i].oid)
-                    loc = o->remaps[j].dir;
-            rc = prepare_dir(loc, "tablespace location", create, err);
+            rc = prepare_dir(
+              ts_location(o, &b->tablespaces[i]), "tablespace location", create, err);
             if (rc != PITR_OK)
                 goto out;
         }
     }
     for (size_t i = 0; i < vl.n; i++) {
-        char stream[16];
+        char stream[PITR_VOLUME_STREAM_MAX];
+        unsigned index;
 
-        (void)volume_stream(vl.v[i].name, stream, sizeof(stream));
+        (void)pitr_volume_parse(vl.v[i].name, stream, &index);
         if (strcmp(stream, "data") == 0) {
             vl.v[i].dest = o->pgdata;
             continue;
@@ -785,10 +960,7 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
             snprintf(oid, sizeof(oid), "%" PRIu32, b->tablespaces[t].oid);
             if (strcmp(oid, stream) != 0)
                 continue;
-            vl.v[i].dest = b->tablespaces[t].location;
-            for (size_t j = 0; j < o->nremaps; j++)
-                if (o->remaps[j].oid == b->tablespaces[t].oid)
-                    vl.v[i].dest = o->remaps[j].dir;
+            vl.v[i].dest = ts_location(o, &b->tablespaces[t]);
         }
         if (vl.v[i].dest == NULL) {
             rc =
@@ -805,33 +977,21 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
     if (rc != PITR_OK)
         goto out;
 
-    /* pg_tblspc links, pg_wal. */
-    for (size_t t = 0; t < b->ntablespaces; t++) {
-        const char *loc = b->tablespaces[t].location;
-        for (size_t j = 0; j < o->nremaps; j++)
-            if (o->remaps[j].oid == b->tablespaces[t].oid)
-                loc = o->remaps[j].dir;
-        pitr_free(tmp);
-        tmp = pitr_asprintf("%s/pg_tblspc", o->pgdata);
-        rc = pitr_fs_mkdir_p(tmp, 0700, err);
-        if (rc != PITR_OK)
-            goto out;
-        pitr_free(link);
-        link = pitr_asprintf("%s/pg_tblspc/%" PRIu32, o->pgdata, b->tablespaces[t].oid);
-        (void)unlink(link);
-        if (symlink(loc, link) != 0) {
-            rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot link '%s' to '%s'", link, loc);
-            goto out;
-        }
+    /* pg_tblspc links, pg_wal, the manifest check: all below PGDATA, never through a symlink. */
+    rc = pitr_extract_init(&x, o->pgdata, err);
+    if (rc == PITR_OK && b->ntablespaces > 0)
+        rc = make_tblspc_links(&x, o, b, err);
+    if (rc == PITR_OK) {
+        int fd = -1;
+
+        rc = pitr_extract_open_dir(&x, "pg_wal/archive_status", 1, &fd, err);
+        if (fd >= 0)
+            close(fd);
     }
-    pitr_free(tmp);
-    tmp = pitr_asprintf("%s/pg_wal/archive_status", o->pgdata);
-    rc = pitr_fs_mkdir_p(tmp, 0700, err);
     if (rc != PITR_OK)
         goto out;
-
     if (vl.has_manifest) {
-        rc = check_manifest(st, &vl, &res->files_checked, err);
+        rc = check_files(&vl, &m, &res->files_checked, err);
         if (rc != PITR_OK)
             goto out;
     } else {
@@ -844,15 +1004,11 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
      * original locations; PostgreSQL would rebuild pg_tblspc from it at
      * start and undo --tablespace. The links made above are the truth.
      */
-    pitr_free(tmp);
-    tmp = pitr_asprintf("%s/tablespace_map", o->pgdata);
-    if (unlink(tmp) != 0 && errno != ENOENT) {
-        rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot remove '%s'", tmp);
+    if (unlinkat(x.rootfd, "tablespace_map", 0) != 0 && errno != ENOENT) {
+        rc = pitr_err_set_errno(
+          err, PITR_EIO, errno, "cannot remove '%s/tablespace_map'", o->pgdata);
         goto out;
     }
-    rc = disable_backup_recovery(o->pgdata, err);
-    if (rc != PITR_OK)
-        goto out;
     rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);
 out:
     pitr_cat_list_release(cat, ncat);
@@ -862,8 +1018,8 @@ out:
     }
     pitr_free(vl.v);
     pitr_free(prefix);
-    pitr_free(link);
-    pitr_free(tmp);
+    pitr_repo_manifest_release(&m);
+    pitr_extract_release(&x);
     pitr_storage_free(st);
     return rc;
 }
