@@ -18,10 +18,16 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 W=$IT_TMP/hostile
 ID=20261123T211943
-mkdir -p "$W/outside" "$W/cwd" "$W/empty-tbs"
-echo "canary" >"$W/outside/canary"
-printf "# someone else's file\nwork_mem = '4MB'\n" >"$W/outside/auto.conf"
-cp "$W/outside/auto.conf" "$W/auto.conf.orig"
+# fresh_outside: the canaries as they were, so each case is judged on its own.
+fresh_outside() {
+    rm -rf "$W/outside" "$W/cwd" "$W/made-tbs"
+    find "$W" -name evil -exec rm -rf {} + 2>/dev/null
+    mkdir -p "$W/outside" "$W/cwd" "$W/empty-tbs"
+    echo "canary" >"$W/outside/canary"
+    printf "# someone else's file\nwork_mem = '4MB'\n" >"$W/outside/auto.conf"
+    cp "$W/outside/auto.conf" "$W/auto.conf.orig"
+}
+fresh_outside
 cases=$(python3 "$here/hostile_volumes.py" "$here/../../fixtures/barman-samples/backup.info.DONE-tbs" \
     "$W/cases" "$W") || { not_ok "hostile_volumes.py failed"; finish; exit 1; }
 
@@ -68,6 +74,7 @@ check_outside() {
 # refused KIND CASE MESSAGE: restore fails, names the cause, leaves no recovery.signal.
 refused() {
     local kind=$1 c=$2 msg=$3 t=$W/t-$2-$1 conf=$W/$1-$2.conf out rc
+    fresh_outside
     write_conf "$conf" "$kind" "h-$c"
     upload "$kind" "$c" "$conf" || { not_ok "$kind/$c: upload failed"; return; }
     out=$(cd "$W/cwd" && "$PGPITR_BIN" --config "$conf" restore "$ID" "$t/data" 2>&1)
@@ -110,6 +117,7 @@ for kind in file s3; do
 
     # setuid/setgid members: restored, without the bits.
     c=setuid t=$W/t-setuid-$kind conf=$W/$kind-setuid.conf
+    fresh_outside
     write_conf "$conf" "$kind" "h-$c"
     upload "$kind" "$c" "$conf" || not_ok "$kind/$c: upload failed"
     expect_exit "$kind/setuid: restore succeeds" 0 \
