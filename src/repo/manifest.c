@@ -174,7 +174,8 @@ static const char *parse_object(struct pitr_repo_manifest *m, json_t *o)
 
     ob.name = json_string_value(json_object_get(o, "name"));
     ob.sha256 = json_string_value(sha);
-    if (ob.name == NULL || !get_size(o, &ob.size) || (sha != NULL && !json_is_null(sha) && ob.sha256 == NULL))
+    if (ob.name == NULL || !get_size(o, &ob.size) ||
+        (sha != NULL && !json_is_null(sha) && ob.sha256 == NULL))
         return "name, size or sha256 missing or mistyped";
     if (!plain_object_name(ob.name))
         return "name is not a plain object name";

@@ -122,8 +122,7 @@ pitr_rc pitr_extract_open_dir(const struct pitr_extract *x,
 
     *fd = -1;
     if (path == NULL)
-        return pitr_err_set(
-          err, PITR_EFORMAT, "'%s' is absolute or has a '..' component", rel);
+        return pitr_err_set(err, PITR_EFORMAT, "'%s' is absolute or has a '..' component", rel);
     cur = fcntl(x->rootfd, F_DUPFD_CLOEXEC, 0);
     if (cur < 0) {
         rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot open directory '%s'", x->root);
@@ -220,9 +219,8 @@ static pitr_rc clear_slot(int dfd, const char *base, const char *name, struct pi
     struct stat st;
 
     if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) != 0)
-        return errno == ENOENT
-                 ? PITR_OK
-                 : pitr_err_set_errno(err, PITR_EIO, errno, "cannot stat '%s'", name);
+        return errno == ENOENT ? PITR_OK
+                               : pitr_err_set_errno(err, PITR_EIO, errno, "cannot stat '%s'", name);
     if (S_ISDIR(st.st_mode))
         return pitr_err_set(
           err, PITR_EFORMAT, "'%s' is a directory already; the volume replaces it", name);
@@ -339,9 +337,8 @@ static pitr_rc make_link(struct pitr_extract *x,
     if (target == NULL)
         target = "";
     if (is_tblspc_link(name)) {
-        pitr_log_debug("restore: '%s' -> '%s' skipped: restore links the tablespaces itself",
-                       name,
-                       target);
+        pitr_log_debug(
+          "restore: '%s' -> '%s' skipped: restore links the tablespaces itself", name, target);
         return PITR_OK;
     }
     if (strcmp(name, "pg_wal") == 0) {
@@ -471,7 +468,8 @@ pitr_rc pitr_extract_archive(struct pitr_extract *x,
                                 PITR_EFORMAT,
                                 "volume '%s' is corrupt or not a tar archive: %s",
                                 what,
-                                archive_error_string(a) ? archive_error_string(a) : "unknown error");
+                                archive_error_string(a) ? archive_error_string(a)
+                                                        : "unknown error");
         rc = extract_entry(x, a, ae, err);
         if (rc != PITR_OK)
             return pitr_err_prefix(err, "volume '%s' into '%s'", what, x->root);

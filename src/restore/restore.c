@@ -29,7 +29,7 @@
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/storage/storage.h"
 
-#define READ_CHUNK     ((size_t)1024 * 1024)
+#define READ_CHUNK ((size_t)1024 * 1024)
 
 /* ---- directories ---------------------------------------------------------- */
 
@@ -75,10 +75,10 @@ static pitr_rc prepare_dir(const char *dir, const char *what, int create, struct
 /* ---- volumes ------------------------------------------------------------- */
 
 struct volume {
-    char *key;        /* owned; full key */
-    char *name;       /* owned; file name */
-    uint64_t listed;  /* the size the listing gave */
-    const char *dest; /* borrowed */
+    char *key;                             /* owned; full key */
+    char *name;                            /* owned; file name */
+    uint64_t listed;                       /* the size the listing gave */
+    const char *dest;                      /* borrowed */
     const struct pitr_repo_mf_object *rec; /* borrowed from the manifest; NULL: not recorded */
 };
 
@@ -136,12 +136,12 @@ static pitr_rc rd_read(struct rd *rd, size_t *got)
         rd->bytes += *got;
         rc = pitr_sha256_update(&rd->h, rd->buf, *got, &rd->err);
         if (rc == PITR_OK && rd->vol->rec != NULL && rd->bytes > rd->vol->rec->size)
-            rc = pitr_err_set(&rd->err,
-                              PITR_EFORMAT,
-                              "volume '%s' is longer than the %" PRIu64
-                              " bytes the manifest records",
-                              rd->vol->key,
-                              rd->vol->rec->size);
+            rc =
+              pitr_err_set(&rd->err,
+                           PITR_EFORMAT,
+                           "volume '%s' is longer than the %" PRIu64 " bytes the manifest records",
+                           rd->vol->key,
+                           rd->vol->rec->size);
     }
     rd->failed |= rc != PITR_OK;
     return rc;
@@ -413,9 +413,11 @@ static pitr_rc load_manifest(struct pitr_storage *st,
 
         v->rec = pitr_repo_manifest_object(m, v->name);
         if (v->rec == NULL) {
-            rc = pitr_err_set(
-              err, PITR_EFORMAT, "volume '%s' is stored but manifest '%s' does not record it",
-              v->key, key);
+            rc = pitr_err_set(err,
+                              PITR_EFORMAT,
+                              "volume '%s' is stored but manifest '%s' does not record it",
+                              v->key,
+                              key);
             goto out;
         }
         if (v->rec->size != v->listed) {
@@ -471,10 +473,8 @@ static pitr_rc check_files(const struct vlist *vl,
         int dfd = -1;
 
         if (v == NULL) {
-            rc = pitr_err_set(err,
-                              PITR_EFORMAT,
-                              "the manifest names volume '%s', which is not stored",
-                              f->volume);
+            rc = pitr_err_set(
+              err, PITR_EFORMAT, "the manifest names volume '%s', which is not stored", f->volume);
             goto out;
         }
         if (xdest != v->dest) {
@@ -492,7 +492,8 @@ static pitr_rc check_files(const struct vlist *vl,
         if (dfd >= 0)
             close(dfd);
         if (rc != PITR_OK) {
-            pitr_err_prefix(err, "file '%s' (volume '%s') listed in the manifest", f->path, f->volume);
+            pitr_err_prefix(
+              err, "file '%s' (volume '%s') listed in the manifest", f->path, f->volume);
             goto out;
         }
         if (size != f->size || strcmp(hex, f->sha256) != 0) {
@@ -544,7 +545,7 @@ static pitr_rc conf_line(struct pitr_buf *b, const char *key, const char *val, s
     return rc;
 }
 
-#define AUTO_CONF      "postgresql.auto.conf"
+#define AUTO_CONF       "postgresql.auto.conf"
 #define AUTO_CONF_LIMIT ((size_t)1024 * 1024)
 
 /*
@@ -686,8 +687,8 @@ static pitr_rc write_recovery(const struct pitr_restore_opts *o,
                       "' held",
                       ndis,
                       o->pgdata);
-    rc = put_file(
-      x.rootfd, o->pgdata, o->standby ? "standby.signal" : "recovery.signal", "", 0, err);
+    rc =
+      put_file(x.rootfd, o->pgdata, o->standby ? "standby.signal" : "recovery.signal", "", 0, err);
 out:
     pitr_extract_release(&x);
     pitr_buf_release(&b);
@@ -739,7 +740,8 @@ pitr_rc pitr_restore_disable_recovery(const char *text,
 
 /* ---- the whole restore ----------------------------------------------------- */
 
-/* An absolute path without empty, "." or ".." components, no trailing "/", no control characters. */
+/* An absolute path without empty, "." or ".." components, no trailing "/", no control characters.
+ */
 static int abs_normalised(const char *p)
 {
     if (p[0] != '/')
@@ -762,7 +764,8 @@ static int abs_normalised(const char *p)
 }
 
 /* Where tablespace t goes: its --tablespace remap, or its location in backup.info. */
-static const char *ts_location(const struct pitr_restore_opts *o, const struct pitr_cat_tablespace *t)
+static const char *ts_location(const struct pitr_restore_opts *o,
+                               const struct pitr_cat_tablespace *t)
 {
     for (size_t j = 0; j < o->nremaps; j++)
         if (o->remaps[j].oid == t->oid)
@@ -788,13 +791,8 @@ static pitr_rc make_tblspc_links(const struct pitr_extract *x,
         if (fstatat(dfd, oid, &sb, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(sb.st_mode))
             (void)unlinkat(dfd, oid, 0);
         if (symlinkat(loc, dfd, oid) != 0)
-            rc = pitr_err_set_errno(err,
-                                    PITR_EIO,
-                                    errno,
-                                    "cannot link '%s/pg_tblspc/%s' to '%s'",
-                                    o->pgdata,
-                                    oid,
-                                    loc);
+            rc = pitr_err_set_errno(
+              err, PITR_EIO, errno, "cannot link '%s/pg_tblspc/%s' to '%s'", o->pgdata, oid, loc);
     }
     if (dfd >= 0)
         close(dfd);
@@ -940,8 +938,8 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
         if (rc != PITR_OK)
             goto out;
         for (size_t i = 0; i < b->ntablespaces; i++) {
-            rc = prepare_dir(
-              ts_location(o, &b->tablespaces[i]), "tablespace location", create, err);
+            rc =
+              prepare_dir(ts_location(o, &b->tablespaces[i]), "tablespace location", create, err);
             if (rc != PITR_OK)
                 goto out;
         }
@@ -1005,8 +1003,8 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
      * start and undo --tablespace. The links made above are the truth.
      */
     if (unlinkat(x.rootfd, "tablespace_map", 0) != 0 && errno != ENOENT) {
-        rc = pitr_err_set_errno(
-          err, PITR_EIO, errno, "cannot remove '%s/tablespace_map'", o->pgdata);
+        rc =
+          pitr_err_set_errno(err, PITR_EIO, errno, "cannot remove '%s/tablespace_map'", o->pgdata);
         goto out;
     }
     rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);

@@ -66,9 +66,12 @@ static void parse__hostile_entries_left_out(void **state)
 {
     static const char text[] =
       "{\"files\": ["
-      "{\"path\": \"../../etc/shadow\", \"volume\": \"data.tar\", \"size\": 1, \"sha256\": \"" SHA_A "\"},"
-      "{\"path\": \"/etc/shadow\", \"volume\": \"data.tar\", \"size\": 1, \"sha256\": \"" SHA_A "\"},"
-      "{\"path\": \"base/\\u0001x\", \"volume\": \"data.tar\", \"size\": 1, \"sha256\": \"" SHA_A "\"},"
+      "{\"path\": \"../../etc/shadow\", \"volume\": \"data.tar\", \"size\": 1, \"sha256\": \"" SHA_A
+      "\"},"
+      "{\"path\": \"/etc/shadow\", \"volume\": \"data.tar\", \"size\": 1, \"sha256\": \"" SHA_A
+      "\"},"
+      "{\"path\": \"base/\\u0001x\", \"volume\": \"data.tar\", \"size\": 1, \"sha256\": \"" SHA_A
+      "\"},"
       "{\"path\": \"ok\", \"volume\": \"../data.tar\", \"size\": 1, \"sha256\": \"" SHA_A "\"},"
       "{\"path\": \"ok\", \"volume\": \"data.tar\", \"size\": -1, \"sha256\": \"" SHA_A "\"},"
       "{\"path\": \"ok\", \"volume\": \"data.tar\", \"size\": 1, \"sha256\": \"xyz\"},"

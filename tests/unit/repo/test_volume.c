@@ -55,10 +55,21 @@ static void name__examples(void **state)
 static void parse__refuses_others(void **state)
 {
     static const char *const bad[] = {
-        "backup.info",  "pgpitr.manifest.json", "data.tar.rar", "data_1.tar",
-        "data_0000.tar", "data_12345.tar",      "base.tar",     "../data.tar",
-        "a/data.tar",   "data.tar/x",           ".tar",         "data_.tar",
-        "1a.tar",       "data.tar.gz.gz",       "",
+        "backup.info",
+        "pgpitr.manifest.json",
+        "data.tar.rar",
+        "data_1.tar",
+        "data_0000.tar",
+        "data_12345.tar",
+        "base.tar",
+        "../data.tar",
+        "a/data.tar",
+        "data.tar/x",
+        ".tar",
+        "data_.tar",
+        "1a.tar",
+        "data.tar.gz.gz",
+        "",
     };
     char stream[PITR_VOLUME_STREAM_MAX];
     unsigned index;

@@ -21,9 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "../support/tmpdir.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/restore/extract.h"
-#include "../support/tmpdir.h"
 
 struct member {
     const char *name;
