@@ -155,7 +155,6 @@ void pitr_verify_volumes(struct pitr_verify_report *r,
             ss[k].max_index = index;
     }
     for (size_t k = 0; k < nss; k++) {
-        char want[48];
         int known = strcmp(ss[k].name, "data") == 0;
 
         have_data |= known;
@@ -174,12 +173,14 @@ void pitr_verify_volumes(struct pitr_verify_report *r,
         for (unsigned x = 0; x <= ss[k].max_index && x < 256; x++) {
             if (ss[k].seen[x / 64] >> (x % 64) & 1)
                 continue;
-            if (x == 0)
-                snprintf(want, sizeof(want), "%s.tar", ss[k].name);
-            else
-                snprintf(want, sizeof(want), "%s_%04u.tar", ss[k].name, x);
-            pitr_verify_report_add(
-              r, id, want, "missing volume: later volumes of '%s' are stored", ss[k].name);
+            char *want = pitr_volume_name(ss[k].name, x, "");
+
+            pitr_verify_report_add(r,
+                                   id,
+                                   want ? want : ss[k].name,
+                                   "missing volume: later volumes of '%s' are stored",
+                                   ss[k].name);
+            pitr_free(want);
         }
     }
     if (!have_data)
