@@ -2,6 +2,7 @@
 #include "pgpitr/codec/codec.h"
 
 #include <bzlib.h>
+#include <isa-l/igzip_lib.h>
 #include <limits.h>
 #include <lz4frame.h>
 #include <lzma.h>
@@ -10,6 +11,8 @@
 #include <string.h>
 #include <zlib.h>
 #include <zstd.h>
+
+#include "pgpitr/core/mem.h"
 
 static const struct {
     const char *name;
@@ -85,8 +88,7 @@ static pitr_rc room(struct pitr_buf *out, size_t want, size_t *avail, struct pit
 
 /*
  * gzip is written as one piece joined into one member (piece.c: igzip, at
- * several times zlib's and libdeflate's speed); reading stays with zlib
- * (streams, several members).
+ * several times zlib's and libdeflate's speed) and read with igzip too.
  */
 static pitr_rc gzip_compress(int level,
                              const unsigned char *in,
@@ -112,57 +114,80 @@ static pitr_rc gzip_compress(int level,
     return rc;
 }
 
+static const char *isal_inflate_error(int r)
+{
+    switch (r) {
+    case ISAL_INVALID_BLOCK:
+        return "invalid deflate block";
+    case ISAL_INVALID_SYMBOL:
+        return "invalid deflate symbol";
+    case ISAL_INVALID_LOOKBACK:
+        return "invalid distance too far back";
+    case ISAL_INVALID_WRAPPER:
+        return "not a gzip header";
+    case ISAL_UNSUPPORTED_METHOD:
+        return "unsupported compression method";
+    case ISAL_INCORRECT_CHECKSUM:
+        return "trailer does not match the data (CRC-32 or length)";
+    default:
+        return "inflate failed";
+    }
+}
+
+/*
+ * Read with igzip's inflate (three to four times zlib's speed); members
+ * follow one another (older pgpitr, pigz, concatenated files). igzip checks
+ * each member's trailer (CRC-32 and length).
+ */
 static pitr_rc gzip_decompress(const unsigned char *in,
                                size_t n,
                                struct pitr_buf *out,
                                struct pitr_err *err)
 {
-    z_stream zs;
+    struct inflate_state *st = pitr_malloc(sizeof(*st));
     pitr_rc rc = PITR_OK;
-    int zrc = Z_OK;
 
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, 15 + 16) != Z_OK)
-        return pitr_err_set(err, PITR_ENOMEM, "cannot initialise gzip decompressor");
-    zs.next_in = (unsigned char *)(uintptr_t)in;
-    zs.avail_in = n > UINT_MAX ? UINT_MAX : (uInt)n;
-    n -= zs.avail_in;
+    isal_inflate_init(st);
+    st->crc_flag = ISAL_GZIP;
+    st->next_in = (uint8_t *)(uintptr_t)in;
+    st->avail_in = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+    n -= st->avail_in;
     for (;;) {
         size_t avail;
+        uint8_t *before;
+        int r;
 
         rc = room(out, 1 << 20, &avail, err);
         if (rc != PITR_OK)
             goto out;
-        zs.next_out = (unsigned char *)out->data + out->len;
-        zs.avail_out = avail > UINT_MAX ? UINT_MAX : (uInt)avail;
-        zrc = inflate(&zs, Z_NO_FLUSH);
-        pitr_buf_commit(out, (size_t)(zs.next_out - (unsigned char *)out->data - out->len));
-        if (zs.avail_in == 0 && n > 0) {
-            zs.avail_in = n > UINT_MAX ? UINT_MAX : (uInt)n;
-            n -= zs.avail_in;
+        before = (uint8_t *)out->data + out->len;
+        st->next_out = before;
+        st->avail_out = avail > UINT32_MAX ? UINT32_MAX : (uint32_t)avail;
+        r = isal_inflate(st);
+        pitr_buf_commit(out, (size_t)(st->next_out - before));
+        if (st->avail_in == 0 && n > 0) {
+            st->avail_in = n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
+            n -= st->avail_in;
         }
-        if (zrc == Z_STREAM_END) {
-            /* Another member follows (pigz, concatenated gzip files)? */
-            if (zs.avail_in == 0)
-                break;
-            if (inflateReset(&zs) != Z_OK) {
-                rc = pitr_err_set(err, PITR_EINTERNAL, "cannot reset gzip decompressor");
-                goto out;
-            }
-            continue;
-        }
-        if (zrc == Z_BUF_ERROR && zs.avail_in == 0) {
-            rc = pitr_err_set(err, PITR_EFORMAT, "gzip data is truncated");
+        if (r < 0) {
+            rc = pitr_err_set(err, PITR_EFORMAT, "gzip data is corrupt: %s", isal_inflate_error(r));
             goto out;
         }
-        if (zrc != Z_OK && zrc != Z_BUF_ERROR) {
-            rc = pitr_err_set(
-              err, PITR_EFORMAT, "gzip data is corrupt: %s", zs.msg ? zs.msg : "inflate failed");
+        if (st->block_state == ISAL_BLOCK_FINISH) {
+            /* Another member follows (pigz, concatenated gzip files)? */
+            if (st->avail_in == 0)
+                break;
+            isal_inflate_reset(st);
+            st->crc_flag = ISAL_GZIP;
+            continue;
+        }
+        if (st->avail_in == 0 && st->avail_out > 0) {
+            rc = pitr_err_set(err, PITR_EFORMAT, "gzip data is truncated");
             goto out;
         }
     }
 out:
-    inflateEnd(&zs);
+    pitr_free(st);
     return rc;
 }
 

@@ -669,6 +669,36 @@ static void pitr_codec_decompress__gzip_from_gzip_command(void **state)
 }
 
 /* A raw zlib stream (RFC 1950, not gzip) is not accepted as gzip. */
+/* The trailer is checked: a wrong CRC-32 or a wrong length fails. */
+static void pitr_codec_decompress__gzip_trailer_checked(void **state)
+{
+    unsigned char *in = repetitive_bytes(100 * KIB);
+    struct pitr_buf z, back;
+    struct pitr_err err = { 0 };
+
+    (void)state;
+    pitr_buf_init(&z, MIB);
+    pitr_buf_init(&back, MIB);
+    compress_or_fail(PITR_CODEC_GZIP, 0, in, 100 * KIB, &z);
+    z.data[z.len - 8] ^= 1; /* CRC-32 */
+    assert_int_equal(pitr_codec_decompress(PITR_CODEC_GZIP, z.data, z.len, &back, &err),
+                     PITR_EFORMAT);
+    assert_non_null(strstr(err.msg, "trailer does not match"));
+    z.data[z.len - 8] ^= 1;
+    z.data[z.len - 4] ^= 1; /* ISIZE */
+    pitr_buf_reset(&back);
+    assert_int_equal(pitr_codec_decompress(PITR_CODEC_GZIP, z.data, z.len, &back, &err),
+                     PITR_EFORMAT);
+    assert_non_null(strstr(err.msg, "trailer does not match"));
+    z.data[z.len - 4] ^= 1;
+    pitr_buf_reset(&back);
+    assert_int_equal(pitr_codec_decompress(PITR_CODEC_GZIP, z.data, z.len, &back, &err), PITR_OK);
+    assert_int_equal(back.len, 100 * KIB);
+    pitr_buf_release(&z);
+    pitr_buf_release(&back);
+    free(in);
+}
+
 static void pitr_codec_decompress__gzip_rejects_zlib_format(void **state)
 {
     unsigned char out[256];
@@ -922,6 +952,7 @@ int main(void)
         cmocka_unit_test(pitr_codec_decompress__gzip_zlib_wrapper_with_header),
         cmocka_unit_test(pitr_codec_decompress__gzip_from_gzip_command),
         cmocka_unit_test(pitr_codec_decompress__gzip_rejects_zlib_format),
+        cmocka_unit_test(pitr_codec_decompress__gzip_trailer_checked),
         cmocka_unit_test(pitr_codec_decompress__snappy_bad_crc_fails),
         cmocka_unit_test(pitr_codec_decompress__snappy_needs_stream_identifier),
         cmocka_unit_test(pitr_codec_decompress__snappy_chunk_types),
