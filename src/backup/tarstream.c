@@ -216,7 +216,8 @@ static void *writer_main(void *arg)
                 rc = pitr_sink_open(ts->o.sink, it->key, &err);
                 open = rc == PITR_OK;
                 if (rc == PITR_OK)
-                    rc = pitr_codec_join_begin(&ts->join, ts->o.codec, ts->o.level, &ts->wbuf, &err);
+                    rc =
+                      pitr_codec_join_begin(&ts->join, ts->o.codec, ts->o.level, &ts->wbuf, &err);
                 break;
             case IT_DATA:
                 if (ts->o.codec == PITR_CODEC_NONE) {
@@ -295,8 +296,8 @@ static pitr_rc flush_chunk(struct pitr_tarstream *ts, struct pitr_err *err)
             memcpy(ts->dtail, ts->chunk + ts->chunk_len - DICT_SIZE, DICT_SIZE);
             ts->dtail_len = DICT_SIZE;
         } else {
-            keep = DICT_SIZE - ts->chunk_len < ts->dtail_len ? DICT_SIZE - ts->chunk_len
-                                                            : ts->dtail_len;
+            keep =
+              DICT_SIZE - ts->chunk_len < ts->dtail_len ? DICT_SIZE - ts->chunk_len : ts->dtail_len;
             memmove(ts->dtail, ts->dtail + ts->dtail_len - keep, keep);
             memcpy(ts->dtail + keep, ts->chunk, ts->chunk_len);
             ts->dtail_len = keep + ts->chunk_len;

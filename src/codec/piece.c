@@ -23,9 +23,9 @@
 #include "pgpitr/codec/codec.h"
 #include "pgpitr/core/mem.h"
 
-#define GZIP_DICT  32768u
+#define GZIP_DICT 32768u
 /* Input per bzip2 block: RLE1 grows data by at most 5/4, a block holds 100k*level - 19. */
-#define BZ_BLOCK_IN(level) ((size_t)(level) * 80000u - 100u)
+#define BZ_BLOCK_IN(level) ((size_t)(level)*80000u - 100u)
 
 static const unsigned char bz_eos_magic[6] = { 0x17, 0x72, 0x45, 0x38, 0x50, 0x90 };
 
@@ -223,7 +223,8 @@ static pitr_rc bzip2_block(int level,
     if (rc != PITR_OK)
         return rc;
     got = (unsigned)(tmp->cap - 1 > UINT_MAX ? UINT_MAX : tmp->cap - 1);
-    brc = BZ2_bzBuffToBuffCompress(tmp->data, &got, (char *)(uintptr_t)in, (unsigned)n, level, 0, 0);
+    brc =
+      BZ2_bzBuffToBuffCompress(tmp->data, &got, (char *)(uintptr_t)in, (unsigned)n, level, 0, 0);
     if (brc != BZ_OK)
         return pitr_err_set(err, PITR_EINTERNAL, "bzip2 compression failed (bzip2 %d)", brc);
     s = (const unsigned char *)tmp->data;

@@ -263,7 +263,9 @@ static void expect_one_stream(enum pitr_codec codec, const struct pitr_buf *body
 static int python_stream_members(enum pitr_codec codec, const struct pitr_buf *body)
 {
     char path[] = "/tmp/pitr-ts-XXXXXX", cmd[512];
-    const char *mode = codec == PITR_CODEC_GZIP ? "r|gz" : codec == PITR_CODEC_BZIP2 ? "r|bz2" : "r|";
+    const char *mode = codec == PITR_CODEC_GZIP    ? "r|gz"
+                       : codec == PITR_CODEC_BZIP2 ? "r|bz2"
+                                                   : "r|";
     FILE *f;
     int fd, n = -1;
 

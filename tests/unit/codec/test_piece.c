@@ -68,8 +68,8 @@ static void join_pieces(enum pitr_codec c,
         size_t k = n - off < piece_size ? n - off : piece_size;
 
         pitr_codec_piece_init(&p, k + k / 4 + 4096);
-        assert_int_equal(
-          pitr_codec_piece_compress(c, level, in, off, in + off, k, &p, &err), PITR_OK);
+        assert_int_equal(pitr_codec_piece_compress(c, level, in, off, in + off, k, &p, &err),
+                         PITR_OK);
         assert_int_equal(p.in_len, k);
         assert_int_equal(pitr_codec_join_add(&j, &p, out, &err), PITR_OK);
         pitr_codec_piece_release(&p);
@@ -107,8 +107,8 @@ static void expect_one_gzip_member(const struct pitr_buf *z, const unsigned char
         assert_memory_equal(back, in, n);
     crc = (uint32_t)d[z->len - 8] | (uint32_t)d[z->len - 7] << 8 | (uint32_t)d[z->len - 6] << 16 |
           (uint32_t)d[z->len - 5] << 24;
-    isize = (uint32_t)d[z->len - 4] | (uint32_t)d[z->len - 3] << 8 |
-            (uint32_t)d[z->len - 2] << 16 | (uint32_t)d[z->len - 1] << 24;
+    isize = (uint32_t)d[z->len - 4] | (uint32_t)d[z->len - 3] << 8 | (uint32_t)d[z->len - 2] << 16 |
+            (uint32_t)d[z->len - 1] << 24;
     assert_int_equal(crc, (uint32_t)crc32(0, in, (uInt)n));
     assert_int_equal(isize, (uint32_t)n);
     free(back);
@@ -141,9 +141,8 @@ static void expect_one_bzip2_stream(const struct pitr_buf *z, const unsigned cha
 /* Many sizes against many piece sizes, across deflate's 32 KiB window and 64 KiB blocks. */
 static void gzip_join__one_member_many_sizes(void **state)
 {
-    static const size_t sizes[] = { 0,           1,         2,           1000,      32767,
-                                    32768,       32769,     65535,       65536 + 7, 300001,
-                                    MIB - 1,     MIB + 3 };
+    static const size_t sizes[] = { 0,     1,     2,         1000,   32767,   32768,
+                                    32769, 65535, 65536 + 7, 300001, MIB - 1, MIB + 3 };
     static const size_t pieces[] = { 1, 7, 4096, 32768, 65537, 262144, MIB };
     unsigned char *in = mixed_bytes(MIB + 3, 1);
     struct pitr_buf z;
@@ -200,9 +199,9 @@ static void gzip_piece__dictionary_is_used(void **state)
     memcpy(in + 20000, in, 20000); /* the second half repeats the first */
     pitr_codec_piece_init(&with, MIB);
     pitr_codec_piece_init(&without, MIB);
-    assert_int_equal(pitr_codec_piece_compress(
-                       PITR_CODEC_GZIP, 0, in, 20000, in + 20000, 20000, &with, &err),
-                     PITR_OK);
+    assert_int_equal(
+      pitr_codec_piece_compress(PITR_CODEC_GZIP, 0, in, 20000, in + 20000, 20000, &with, &err),
+      PITR_OK);
     assert_int_equal(
       pitr_codec_piece_compress(PITR_CODEC_GZIP, 0, NULL, 0, in + 20000, 20000, &without, &err),
       PITR_OK);
@@ -248,8 +247,8 @@ static void gzip_compress_mt__one_member(void **state)
     pitr_buf_init(&z, 2 * n);
     for (int threads = 1; threads <= 5; threads += 2) {
         pitr_buf_reset(&z);
-        assert_int_equal(
-          pitr_codec_compress_mt(PITR_CODEC_GZIP, 0, threads, in, n, &z, &err), PITR_OK);
+        assert_int_equal(pitr_codec_compress_mt(PITR_CODEC_GZIP, 0, threads, in, n, &z, &err),
+                         PITR_OK);
         expect_one_gzip_member(&z, in, n);
     }
     pitr_buf_reset(&z);
@@ -272,8 +271,7 @@ static void gzip_piece__output_limit(void **state)
     (void)state;
     pitr_codec_piece_init(&p, 1000);
     assert_int_equal(
-      pitr_codec_piece_compress(PITR_CODEC_GZIP, 0, NULL, 0, in, 200 * KIB, &p, &err),
-      PITR_ELIMIT);
+      pitr_codec_piece_compress(PITR_CODEC_GZIP, 0, NULL, 0, in, 200 * KIB, &p, &err), PITR_ELIMIT);
     pitr_codec_piece_release(&p);
     free(in);
 }
