@@ -853,7 +853,9 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
     rc = disable_backup_recovery(o->pgdata, err);
     if (rc != PITR_OK)
         goto out;
-    rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);
+    /* No restore_command: the caller writes the recovery settings (barman-cloud-restore). */
+    if (o->restore_command != NULL)
+        rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);
 out:
     pitr_cat_list_release(cat, ncat);
     for (size_t i = 0; i < vl.n; i++) {
