@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "pgpitr/catalog/catalog.h"
+#include "pgpitr/catalog/retention.h"
 #include "pgpitr/cmd/args.h"
 #include "pgpitr/cmd/cli.h"
 #include "pgpitr/core/buf.h"
@@ -431,6 +434,54 @@ static pitr_rc conninfo_word(struct pitr_buf *b,
     return rc == PITR_OK ? pitr_buf_append_str(b, "'", err) : rc;
 }
 
+/* pgpitr's status to barman's exit code for program a->p. */
+static int barman_status(const struct bargs *a, int rc)
+{
+    const struct prog *p = a->p;
+
+    if (rc == PITR_OK || rc == PITR_ENETWORK)
+        return rc;
+    /*
+     * Our own checks caught every usage error before the command ran; what
+     * restore still calls one (a destination that is not empty, a
+     * tablespace location) is barman's operation error.
+     */
+    if (rc == PITR_EUSAGE)
+        return p->bit == P_RS ? 1 : rc;
+    /* barman resolves a name first: an unknown one is a ValueError, exit 4 */
+    if (p->bit == P_RS && rc == PITR_ENOTFOUND && !pitr_ret_is_backup_id(a->pos[2]))
+        return PITR_EGENERAL;
+    switch (p->bit) {
+    case P_WA: /* a missing file, refusals, upload failures: 4 */
+        return PITR_EGENERAL;
+    case P_BK: /* PostgreSQL refused or the backup failed: 1 */
+        return rc == PITR_EPG || rc == PITR_ENOTFOUND || rc == PITR_EGENERAL ? 1 : PITR_EGENERAL;
+    case P_RS: /* unknown backup id, destination not empty, missing volume: 1 */
+        return rc == PITR_ENOTFOUND || rc == PITR_EIO || rc == PITR_ECONFLICT ? 1 : PITR_EGENERAL;
+    default:
+        return rc == PITR_ENOTFOUND ? 1 : PITR_EGENERAL;
+    }
+}
+
+/* The configuration from flags and the repository it names; both for the caller to free. */
+static pitr_rc open_store(const struct pitr_config_flag *flags,
+                          size_t nflags,
+                          struct pitr_config *cfg,
+                          struct pitr_storage **st,
+                          struct pitr_err *err)
+{
+    pitr_rc rc;
+
+    pitr_config_init(cfg);
+    *st = NULL;
+    rc = pitr_config_load(cfg, flags, nflags, err);
+    if (rc == PITR_OK) {
+        pitr_log_set_level(cfg->log_level);
+        rc = pitr_storage_open(cfg, st, err);
+    }
+    return rc;
+}
+
 /* -t: the bucket (or folder) answers. 0 reachable, 2 not, 4 refused. */
 static int connectivity_test(const struct prog *p,
                              const struct pitr_config_flag *flags,
@@ -444,12 +495,7 @@ static int connectivity_test(const struct prog *p,
     char *key = pitr_asprintf("%s/", server);
     int rc;
 
-    pitr_config_init(&cfg);
-    rc = pitr_config_load(&cfg, flags, nflags, &err);
-    if (rc == PITR_OK) {
-        pitr_log_set_level(cfg.log_level);
-        rc = pitr_storage_open(&cfg, &st, &err);
-    }
+    rc = open_store(flags, nflags, &cfg, &st, &err);
     if (rc == PITR_OK) {
         rc = pitr_storage_head(st, key, &info, &err);
         if (rc == PITR_ENOTFOUND)
@@ -465,23 +511,6 @@ static int connectivity_test(const struct prog *p,
     if (rc == PITR_OK || rc == PITR_ENETWORK || rc == PITR_EUSAGE)
         return rc;
     return PITR_EGENERAL;
-}
-
-/* pgpitr's status to barman's exit code for program p. */
-static int barman_status(const struct prog *p, int rc)
-{
-    if (rc == PITR_OK || rc == PITR_ENETWORK || rc == PITR_EUSAGE)
-        return rc;
-    switch (p->bit) {
-    case P_WA: /* a missing file, refusals, upload failures: 4 */
-        return PITR_EGENERAL;
-    case P_BK: /* PostgreSQL refused or the backup failed: 1 */
-        return rc == PITR_EPG || rc == PITR_ENOTFOUND || rc == PITR_EGENERAL ? 1 : PITR_EGENERAL;
-    case P_RS: /* unknown backup, destination not empty, missing volume: 1 */
-        return rc == PITR_ENOTFOUND || rc == PITR_EIO || rc == PITR_ECONFLICT ? 1 : PITR_EGENERAL;
-    default:
-        return rc == PITR_ENOTFOUND ? 1 : PITR_EGENERAL;
-    }
 }
 
 /* A global flag (pgpitr config key) with a value that outlives the call. */
@@ -505,6 +534,67 @@ static const char *own(struct flags *fl, char *s)
     if (fl->nowned < sizeof(fl->owned) / sizeof(fl->owned[0]))
         fl->owned[fl->nowned++] = s;
     return s;
+}
+
+/*
+ * barman-cloud-restore's "--tablespace NAME:LOCATION" rules become pgpitr's
+ * "--tablespace=OID:DIR" arguments (owned by fl) through the backup's
+ * backup.info. Rules naming no tablespace of the backup are ignored, as
+ * barman does; a relative LOCATION is taken from the working directory.
+ * Returns the exit status; on success *n arguments were appended to cv.
+ */
+static int tablespace_args(const struct bargs *a, struct flags *fl, char **cv, int *n)
+{
+    struct pitr_config cfg;
+    struct pitr_storage *st = NULL;
+    struct pitr_cat_backup *v = NULL;
+    size_t nv = 0, idx = 0;
+    struct pitr_err err = { 0 };
+    char cwd[4096];
+    int i, rc;
+
+    for (i = 0; i < a->cnt[O_TABLESPACE]; i++)
+        if (strchr(a->items[O_TABLESPACE][i], ':') == NULL) {
+            fprintf(stderr,
+                    "%s: ERROR: invalid tablespace relocation rule '%s': expected NAME:LOCATION\n",
+                    a->p->name,
+                    a->items[O_TABLESPACE][i]);
+            return PITR_EUSAGE;
+        }
+    if (getcwd(cwd, sizeof(cwd)) == NULL)
+        cwd[0] = '\0';
+    rc = open_store(fl->f, fl->n, &cfg, &st, &err);
+    if (rc == PITR_OK)
+        rc = pitr_cat_load(st, a->pos[1], &v, &nv, &err);
+    if (rc == PITR_OK)
+        rc = pitr_ret_resolve(v, nv, a->pos[2], &idx, &err);
+    if (rc != PITR_OK) {
+        pitr_log_error("%s: backup '%s': %s", a->p->name, a->pos[2], err.msg);
+        rc = barman_status(a, rc);
+        goto out;
+    }
+    for (i = 0; i < a->cnt[O_TABLESPACE]; i++) {
+        const char *rule = a->items[O_TABLESPACE][i], *colon = strchr(rule, ':');
+
+        for (size_t t = 0; t < v[idx].ntablespaces; t++) {
+            const struct pitr_cat_tablespace *ts = &v[idx].tablespaces[t];
+
+            if (strlen(ts->name) != (size_t)(colon - rule) ||
+                strncmp(ts->name, rule, (size_t)(colon - rule)) != 0)
+                continue;
+            cv[(*n)++] = (char *)own(fl,
+                                     pitr_asprintf("--tablespace=%u:%s%s%s",
+                                                   (unsigned)ts->oid,
+                                                   colon[1] == '/' ? "" : cwd,
+                                                   colon[1] == '/' ? "" : "/",
+                                                   colon + 1));
+        }
+    }
+out:
+    pitr_cat_list_release(v, nv);
+    pitr_storage_free(st);
+    pitr_config_release(&cfg);
+    return rc;
 }
 
 /*
@@ -717,8 +807,12 @@ static int command_args(const struct bargs *a, struct flags *fl, char **cv, int 
             return usage_error(p, "argument --tablespace: more than 32 given");
         /* barman-cloud-restore writes no recovery settings; CloudNativePG does. */
         ARG("--no-recovery-conf");
-        for (i = 0; i < a->cnt[O_TABLESPACE]; i++)
-            OPTV("tablespace", a->items[O_TABLESPACE][i]);
+        if (a->cnt[O_TABLESPACE] > 0) {
+            int rc = tablespace_args(a, fl, cv, &n);
+
+            if (rc != PITR_OK)
+                return rc;
+        }
         break;
     case P_LS:
     case P_SH:
@@ -820,6 +914,9 @@ int pitr_barman_main(int argc, char **argv)
     if (rc != PITR_OK)
         goto out;
     if (a.cnt[O_TEST]) {
+        /* a quick answer, as botocore's few connection attempts */
+        if (getenv("PGPITR_RETRY_MAX_TIME") == NULL)
+            add_flag(&fl, "retry-max-time", "5");
         rc = connectivity_test(a.p, fl.f, fl.n, a.pos[1]);
         goto out;
     }
@@ -834,7 +931,7 @@ int pitr_barman_main(int argc, char **argv)
     rc = command_args(&a, &fl, cv, &cn);
     if (rc != PITR_OK)
         goto out;
-    rc = barman_status(a.p, pitr_cli_run(a.p->cmd, fl.f, fl.n, cn, cv));
+    rc = barman_status(&a, pitr_cli_run(a.p->cmd, fl.f, fl.n, cn, cv));
 out:
     for (i = 0; i < N_OPTS; i++)
         pitr_free(a.items[i]);

@@ -257,7 +257,14 @@ static void print_usage(FILE *f)
     for (i = 0; i < N_GLOBAL; i++)
         fprintf(
           f, "  --%-24s %s [%s]\n", global_opts[i].name, global_opts[i].help, global_opts[i].env);
+    fprintf(
+      f, "  --%-24s aws-s3 only (accepted for barman-cloud command lines)\n", "cloud-provider");
     fprintf(f, "  --%-24s print the version\n  --%-24s print this help\n", "version", "help");
+    fprintf(f,
+            "\nRun through a link named barman-cloud-wal-archive, -wal-restore, -backup, "
+            "-restore,\n-backup-list, -backup-show, -backup-delete, -backup-keep or "
+            "-check-wal-archive, pgpitr\ntakes that barman-cloud 3.4 program's command line "
+            "(make install-barman-links).\n");
     fprintf(f, "\nSettings come from flags, then the environment, then the config file.\n");
 }
 

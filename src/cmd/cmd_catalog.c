@@ -347,11 +347,18 @@ int pitr_cmd_delete(const struct pitr_config *cfg, int argc, char **argv)
                    argv,
                    opts,
                    sizeof(opts) / sizeof(opts[0]),
-                   (id || policy) ? 0 : 1,
-                   (id || policy) ? 0 : 1,
-                   (id || policy) ? "no BACKUP_ID with -b or -r" : "BACKUP_ID (or name)");
+                   0,
+                   1,
+                   "BACKUP_ID (or name), or -b ID, or -r POLICY");
     if (rc != PITR_OK)
         goto out;
+    /* -b and -r are only known once parsed: check the positional count now */
+    if ((id || policy) ? s.npos != 0 : s.npos != 1) {
+        pitr_log_error("delete: expected %s; see 'pgpitr help delete'",
+                       (id || policy) ? "no BACKUP_ID with -b or -r" : "BACKUP_ID (or name)");
+        rc = PITR_EUSAGE;
+        goto out;
+    }
     if (id != NULL && policy != NULL) {
         pitr_log_error("delete: -b/--backup-id and -r/--retention-policy exclude each other");
         rc = PITR_EUSAGE;
