@@ -273,23 +273,23 @@ static void print_usage(FILE *f, const struct prog *p)
 
     col = fprintf(f, "usage: %s", p->name);
     for (i = 0; i < N_BOPTS; i++) {
-        char word[96];
+        char word[96], meta[48] = "";
+        size_t k;
         int n;
 
         if (!(bopts[i].progs & p->bit))
             continue;
+        /* argparse's metavar: the long name in capitals, '-' as '_' */
+        if (bopts[i].kind != PITR_OPT_SWITCH) {
+            meta[0] = ' ';
+            for (k = 0; bopts[i].name[k] != '\0' && k + 2 < sizeof(meta); k++)
+                meta[k + 1] = bopts[i].name[k] == '-' ? '_' : (char)(bopts[i].name[k] & ~0x20);
+            meta[k + 1] = '\0';
+        }
         if (bopts[i].short_name)
-            n = snprintf(word,
-                         sizeof(word),
-                         " [-%c%s]",
-                         bopts[i].short_name,
-                         bopts[i].kind == PITR_OPT_SWITCH ? "" : " V");
+            n = snprintf(word, sizeof(word), " [-%c%s]", bopts[i].short_name, meta);
         else
-            n = snprintf(word,
-                         sizeof(word),
-                         " [--%s%s]",
-                         bopts[i].name,
-                         bopts[i].kind == PITR_OPT_SWITCH ? "" : " V");
+            n = snprintf(word, sizeof(word), " [--%s%s]", bopts[i].name, meta);
         if (col + n > 79)
             col = fprintf(f, "\n%*s", (int)strlen(p->name) + 7, "") - 1;
         col += fprintf(f, "%s", word);
