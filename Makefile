@@ -4,6 +4,7 @@
 #   make check           install missing packages, unit tests (ASan+UBSan) and integration tests
 #   make demo            install missing packages, build, archive + backup + PITR on a throwaway server
 #   make install         PREFIX=/usr/local DESTDIR= SYSTEMDDIR=$(PREFIX)/lib/systemd/system
+#   make install-barman-links   install, plus barman-cloud-* links to pgpitr in $(PREFIX)/bin
 #   make check-systemd   systemd-analyze verify on systemd/* (part of make check)
 #   make lint            clang-format check, cppcheck, clang-tidy
 #   make SANITIZE=address,undefined BUILD=build/san   sanitized build in its own folder
@@ -48,7 +49,7 @@ INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 TEST_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit check-banned check-systemd integration integration-bins demo install clean lint fmt fmt-check check-headers bench
+.PHONY: all deps check unit check-banned check-systemd integration integration-bins demo install install-barman-links clean lint fmt fmt-check check-headers bench
 
 all: $(BIN)
 
@@ -107,6 +108,21 @@ install: $(BIN)
 	    $(call UNIT_SED,$(PREFIX)/bin,$(DOCDIR)) $$u > $(DESTDIR)$(SYSTEMDDIR)/$${u#systemd/} || exit 1; \
 	    chmod 0644 $(DESTDIR)$(SYSTEMDDIR)/$${u#systemd/}; done
 	install -m 0644 systemd/README.md $(DESTDIR)$(DOCDIR)/README.md
+
+# The nine barman-cloud-* names as symbolic links to pgpitr (relative, so a
+# DESTDIR staging tree stays correct). pgpitr behaves as the program it is
+# called as (src/cmd/barman.c). A file of that name that is not a link (a
+# real barman-cloud) is left alone and fails the target unless FORCE=1.
+BARMAN_LINKS := wal-archive wal-restore backup restore backup-list backup-show \
+                backup-delete backup-keep check-wal-archive
+
+install-barman-links: install
+	@for n in $(BARMAN_LINKS); do \
+	    f=$(DESTDIR)$(PREFIX)/bin/barman-cloud-$$n; \
+	    if [ -e "$$f" ] && [ ! -L "$$f" ] && [ "$(FORCE)" != 1 ]; then \
+	        echo "$$f exists and is not a link (barman-cli-cloud?); FORCE=1 replaces it" >&2; \
+	        exit 1; fi; \
+	    ln -sfn pgpitr "$$f" || exit 1; echo "$$f -> pgpitr"; done
 
 # systemd-analyze verify on the units with ExecStart pointing at the built
 # binary (it checks that the binary exists); needs no running systemd.

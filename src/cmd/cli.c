@@ -1,6 +1,8 @@
 /* cli.c - option parsing, help and dispatch; see cmd/cli.h. */
 #include "pgpitr/cmd/cli.h"
 
+#include "pgpitr/cmd/barman.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -99,7 +101,8 @@ static const struct command commands[] = {
       "restore [BACKUP_ID|latest] PGDATA [--target-time T | --target-xid X | --target-lsn L |\n"
       "         --target-name N | --target-immediate] [--target-tli latest|N] [--exclusive]\n"
       "         [--target-action promote|pause|shutdown] [--tablespace OID:DIR]... [-J N] "
-      "[--standby]",
+      "[--standby]\n"
+      "         [--no-recovery-conf]",
       "Restore a base backup into PGDATA (new or empty) and prepare point-in-time recovery.\n"
       "Without BACKUP_ID (or with latest) the backup is chosen as CloudNativePG does: with\n"
       "--target-time the newest DONE backup that ended at or before it, with --target-lsn the\n"
@@ -108,7 +111,8 @@ static const struct command commands[] = {
       "tablespaces go to their backup.info location (or --tablespace OID:DIR). Every file is\n"
       "checked against pgpitr.manifest.json when present. Appends restore_command (this binary,\n"
       "wal-fetch) and the recovery_target_* settings to postgresql.auto.conf and creates\n"
-      "recovery.signal (standby.signal with --standby). Times without a zone are UTC.\n"
+      "recovery.signal (standby.signal with --standby); --no-recovery-conf writes neither,\n"
+      "as barman-cloud-restore (the caller configures recovery). Times without a zone are UTC.\n"
       "Exit 3 when no backup qualifies for the target (the message names the earliest target)." },
     { "list",
       pitr_cmd_list,
@@ -253,7 +257,14 @@ static void print_usage(FILE *f)
     for (i = 0; i < N_GLOBAL; i++)
         fprintf(
           f, "  --%-24s %s [%s]\n", global_opts[i].name, global_opts[i].help, global_opts[i].env);
+    fprintf(
+      f, "  --%-24s aws-s3 only (accepted for barman-cloud command lines)\n", "cloud-provider");
     fprintf(f, "  --%-24s print the version\n  --%-24s print this help\n", "version", "help");
+    fprintf(f,
+            "\nRun through a link named barman-cloud-wal-archive, -wal-restore, -backup, "
+            "-restore,\n-backup-list, -backup-show, -backup-delete, -backup-keep or "
+            "-check-wal-archive, pgpitr\ntakes that barman-cloud 3.4 program's command line "
+            "(make install-barman-links).\n");
     fprintf(f, "\nSettings come from flags, then the environment, then the config file.\n");
 }
 
@@ -342,6 +353,39 @@ out:
     return rc;
 }
 
+pitr_rc pitr_cli_barman_tags(char *const *recs, int n, char **out, struct pitr_err *err)
+{
+    struct pitr_buf tags;
+    int j;
+
+    *out = NULL;
+    pitr_buf_init(&tags, PITR_BUF_LIMIT_SMALL);
+    for (j = 0; j < n; j++)
+        if (add_barman_tag(&tags, recs[j], err) != PITR_OK) {
+            pitr_buf_release(&tags);
+            return PITR_EUSAGE;
+        }
+    *out = pitr_buf_detach(&tags, NULL);
+    return PITR_OK;
+}
+
+pitr_rc pitr_cli_cloud_provider(const char *value, struct pitr_err *err)
+{
+    if (strcmp(value, "aws-s3") == 0)
+        return PITR_OK;
+    if (strcmp(value, "azure-blob-storage") == 0 || strcmp(value, "google-cloud-storage") == 0)
+        return pitr_err_set(err,
+                            PITR_ENOTFOUND,
+                            "cloud provider '%s' is not supported: pgpitr speaks only aws-s3 "
+                            "(S3 and S3-compatible stores) and file://",
+                            value);
+    return pitr_err_set(err,
+                        PITR_EUSAGE,
+                        "invalid --cloud-provider '%s' (choose from 'aws-s3', "
+                        "'azure-blob-storage', 'google-cloud-storage')",
+                        value);
+}
+
 /*
  * barman-cloud's "--tags KEY,VALUE [KEY,VALUE ...]": argv[*i] is "--tags";
  * the records are the following arguments that hold a ',' and do not start
@@ -352,26 +396,52 @@ out:
  */
 static int take_barman_tags(int argc, char **argv, int *i, char **out, struct pitr_err *err)
 {
-    struct pitr_buf tags;
     int j = *i + 1;
 
     *out = NULL;
     if (j >= argc || strchr(argv[j], '=') != NULL)
         return 0;
-    pitr_buf_init(&tags, PITR_BUF_LIMIT_SMALL);
-    for (; j < argc && argv[j][0] != '-' && strchr(argv[j], ',') != NULL; j++)
-        if (add_barman_tag(&tags, argv[j], err) != PITR_OK) {
-            pitr_buf_release(&tags);
-            return -1;
-        }
+    while (j < argc && argv[j][0] != '-' && strchr(argv[j], ',') != NULL)
+        j++;
     if (j == *i + 1) {
-        pitr_buf_release(&tags);
         pitr_err_set(err, PITR_EUSAGE, "'%s' needs KEY,VALUE [KEY,VALUE ...]", argv[*i]);
         return -1;
     }
+    if (pitr_cli_barman_tags(argv + *i + 1, j - *i - 1, out, err) != PITR_OK)
+        return -1;
     *i = j - 1;
-    *out = pitr_buf_detach(&tags, NULL);
     return 1;
+}
+
+int pitr_cli_run(const char *name,
+                 const struct pitr_config_flag *flags,
+                 size_t nflags,
+                 int argc,
+                 char **argv)
+{
+    const struct command *c = find_command(name);
+    struct pitr_config cfg;
+    struct pitr_err err = { 0 };
+    int rc;
+
+    if (c == NULL) {
+        fprintf(stderr, "pgpitr: ERROR: unknown command '%s'; see 'pgpitr help'\n", name);
+        return PITR_EUSAGE;
+    }
+    pitr_config_init(&cfg);
+    rc = pitr_config_load(&cfg, flags, nflags, &err);
+    if (rc != PITR_OK) {
+        pitr_log_error("%s: %s", c->name, err.msg);
+        goto out;
+    }
+    pitr_log_set_level(cfg.log_level);
+    if (cfg.insecure_skip_tls)
+        pitr_log_warn("TLS certificate verification is disabled (insecure-skip-tls-verify): "
+                      "the object store's identity is not checked");
+    rc = c->fn(&cfg, argc, argv);
+out:
+    pitr_config_release(&cfg);
+    return rc;
 }
 
 int pitr_cli_main(int argc, char **argv)
@@ -383,11 +453,12 @@ int pitr_cli_main(int argc, char **argv)
     size_t nowned = 0;
     size_t nflags = 0;
     int npos = 0, i, rc = PITR_OK, only_pos = 0;
-    const struct command *c;
-    struct pitr_config cfg;
     struct pitr_err err = { 0 };
 
-    pitr_config_init(&cfg);
+    if (argc > 0 && pitr_barman_find(argv[0]) != NULL) {
+        rc = pitr_barman_main(argc, argv);
+        goto out;
+    }
     for (i = 1; i < argc; i++) {
         const char *a = argv[i];
 
@@ -414,6 +485,20 @@ int pitr_cli_main(int argc, char **argv)
             memcpy(name, a + 2, n);
             name[n] = '\0';
             kind = global_kind(name);
+            if (strcmp(name, "cloud-provider") == 0) {
+                /* barman-cloud's option: every CloudNativePG command line carries it. */
+                if (eq == NULL && i + 1 >= argc) {
+                    fprintf(stderr, "pgpitr: ERROR: option '--cloud-provider' needs a value\n");
+                    rc = PITR_EUSAGE;
+                    goto out;
+                }
+                rc = pitr_cli_cloud_provider(eq ? eq + 1 : argv[++i], &err);
+                if (rc != PITR_OK) {
+                    fprintf(stderr, "pgpitr: ERROR: %s\n", err.msg);
+                    goto out;
+                }
+                continue;
+            }
             if (kind == 0) {
                 /* After the command name, the command parses its own options. */
                 if (npos > 0) {
@@ -476,24 +561,8 @@ int pitr_cli_main(int argc, char **argv)
         printf("pgpitr %s\n", PITR_VERSION);
         goto out;
     }
-    c = find_command(pos[0]);
-    if (c == NULL) {
-        fprintf(stderr, "pgpitr: ERROR: unknown command '%s'; see 'pgpitr help'\n", pos[0]);
-        rc = PITR_EUSAGE;
-        goto out;
-    }
-    rc = pitr_config_load(&cfg, flags, nflags, &err);
-    if (rc != PITR_OK) {
-        pitr_log_error("%s: %s", c->name, err.msg);
-        goto out;
-    }
-    pitr_log_set_level(cfg.log_level);
-    if (cfg.insecure_skip_tls)
-        pitr_log_warn("TLS certificate verification is disabled (insecure-skip-tls-verify): "
-                      "the object store's identity is not checked");
-    rc = c->fn(&cfg, npos - 1, pos + 1);
+    rc = pitr_cli_run(pos[0], flags, nflags, npos - 1, pos + 1);
 out:
-    pitr_config_release(&cfg);
     while (nowned > 0)
         pitr_free(owned[--nowned]);
     pitr_free(owned);

@@ -70,16 +70,16 @@ int pitr_cmd_backup(const struct pitr_config *cfg_in, int argc, char **argv)
     const char *wait = NULL, *method = NULL, *min_chunk = NULL;
     int immediate = 0, want_json = 0, npos = 0, rc;
     const struct pitr_opt opts[] = {
-        { "pgdata", 'D', 1, &pgdata, NULL },
-        { "dbname", 'd', 1, &dbname, NULL },
-        { "immediate-checkpoint", 0, 0, NULL, &immediate },
-        { "jobs", 'J', 1, &jobs, NULL },
-        { "max-archive-size", 'S', 1, &max_size, NULL },
-        { "name", 'n', 1, &name, NULL },
-        { "wal-wait-timeout", 0, 1, &wait, NULL },
-        { "json", 0, 0, NULL, &want_json },
-        { "method", 0, 1, &method, NULL },
-        { "min-chunk-size", 0, 1, &min_chunk, NULL },
+        { "pgdata", 'D', 1, &pgdata, NULL, NULL },
+        { "dbname", 'd', 1, &dbname, NULL, NULL },
+        { "immediate-checkpoint", 0, 0, NULL, &immediate, NULL },
+        { "jobs", 'J', 1, &jobs, NULL, NULL },
+        { "max-archive-size", 'S', 1, &max_size, NULL, NULL },
+        { "name", 'n', 1, &name, NULL, NULL },
+        { "wal-wait-timeout", 0, 1, &wait, NULL, NULL },
+        { "json", 0, 0, NULL, &want_json, NULL },
+        { "method", 0, 1, &method, NULL, NULL },
+        { "min-chunk-size", 0, 1, &min_chunk, NULL, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     /*

@@ -105,7 +105,7 @@ static int print_buf(struct pitr_buf *b)
 int pitr_cmd_list(const struct pitr_config *cfg, int argc, char **argv)
 {
     const char *format = NULL;
-    const struct pitr_opt opts[] = { { "format", 0, 1, &format, NULL } };
+    const struct pitr_opt opts[] = { { "format", 0, 1, &format, NULL, NULL } };
     struct setup s;
     struct pitr_cat_backup *v = NULL;
     size_t n = 0;
@@ -137,7 +137,7 @@ out:
 int pitr_cmd_show(const struct pitr_config *cfg, int argc, char **argv)
 {
     const char *format = NULL;
-    const struct pitr_opt opts[] = { { "format", 0, 1, &format, NULL } };
+    const struct pitr_opt opts[] = { { "format", 0, 1, &format, NULL, NULL } };
     struct setup s;
     struct pitr_cat_backup *v = NULL;
     size_t n = 0, idx = 0;
@@ -173,9 +173,9 @@ int pitr_cmd_keep(const struct pitr_config *cfg, int argc, char **argv)
     const char *target = NULL;
     int release = 0, status = 0, rc;
     const struct pitr_opt opts[] = {
-        { "target", 0, 1, &target, NULL },
-        { "release", 'r', 0, NULL, &release },
-        { "status", 's', 0, NULL, &status },
+        { "target", 0, 1, &target, NULL, NULL },
+        { "release", 'r', 0, NULL, &release, NULL },
+        { "status", 's', 0, NULL, &status, NULL },
     };
     struct setup s;
     struct pitr_cat_backup *v = NULL;
@@ -301,11 +301,11 @@ int pitr_cmd_retention(const struct pitr_config *cfg, int argc, char **argv)
     const char *policy = NULL, *policy2 = NULL, *min_red = NULL, *now = NULL;
     int dry_run = 0, rc;
     const struct pitr_opt opts[] = {
-        { "policy", 'p', 1, &policy, NULL },
-        { "retention-policy", 'r', 1, &policy2, NULL },
-        { "minimum-redundancy", 'm', 1, &min_red, NULL },
-        { "now", 0, 1, &now, NULL },
-        { "dry-run", 0, 0, NULL, &dry_run },
+        { "policy", 'p', 1, &policy, NULL, NULL },
+        { "retention-policy", 'r', 1, &policy2, NULL, NULL },
+        { "minimum-redundancy", 'm', 1, &min_red, NULL, NULL },
+        { "now", 0, 1, &now, NULL, NULL },
+        { "dry-run", 0, 0, NULL, &dry_run, NULL },
     };
     struct setup s;
 
@@ -330,11 +330,11 @@ int pitr_cmd_delete(const struct pitr_config *cfg, int argc, char **argv)
     const char *id = NULL, *policy = NULL, *min_red = NULL, *batch = NULL;
     int dry_run = 0, rc;
     const struct pitr_opt opts[] = {
-        { "backup-id", 'b', 1, &id, NULL },
-        { "retention-policy", 'r', 1, &policy, NULL },
-        { "minimum-redundancy", 'm', 1, &min_red, NULL },
-        { "batch-size", 0, 1, &batch, NULL },
-        { "dry-run", 0, 0, NULL, &dry_run },
+        { "backup-id", 'b', 1, &id, NULL, NULL },
+        { "retention-policy", 'r', 1, &policy, NULL, NULL },
+        { "minimum-redundancy", 'm', 1, &min_red, NULL, NULL },
+        { "batch-size", 0, 1, &batch, NULL, NULL },
+        { "dry-run", 0, 0, NULL, &dry_run, NULL },
     };
     struct setup s;
     struct pitr_ret_result res;
@@ -347,11 +347,18 @@ int pitr_cmd_delete(const struct pitr_config *cfg, int argc, char **argv)
                    argv,
                    opts,
                    sizeof(opts) / sizeof(opts[0]),
-                   (id || policy) ? 0 : 1,
-                   (id || policy) ? 0 : 1,
-                   (id || policy) ? "no BACKUP_ID with -b or -r" : "BACKUP_ID (or name)");
+                   0,
+                   1,
+                   "BACKUP_ID (or name), or -b ID, or -r POLICY");
     if (rc != PITR_OK)
         goto out;
+    /* -b and -r are only known once parsed: check the positional count now */
+    if ((id || policy) ? s.npos != 0 : s.npos != 1) {
+        pitr_log_error("delete: expected %s; see 'pgpitr help delete'",
+                       (id || policy) ? "no BACKUP_ID with -b or -r" : "BACKUP_ID (or name)");
+        rc = PITR_EUSAGE;
+        goto out;
+    }
     if (id != NULL && policy != NULL) {
         pitr_log_error("delete: -b/--backup-id and -r/--retention-policy exclude each other");
         rc = PITR_EUSAGE;

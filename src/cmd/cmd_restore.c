@@ -104,19 +104,20 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
 {
     const char *t_time = NULL, *t_xid = NULL, *t_lsn = NULL, *t_name = NULL, *t_tli = NULL;
     const char *action = NULL, *jobs = NULL, *tbs[64];
-    int immediate = 0, exclusive = 0, standby = 0, ntbs_set = 0, npos = 0, rc;
+    int immediate = 0, exclusive = 0, standby = 0, ntbs_set = 0, npos = 0, no_conf = 0, rc;
     const struct pitr_opt opts[] = {
-        { "target-time", 0, 1, &t_time, NULL },
-        { "target-xid", 0, 1, &t_xid, NULL },
-        { "target-lsn", 0, 1, &t_lsn, NULL },
-        { "target-name", 0, 1, &t_name, NULL },
-        { "target-immediate", 0, 0, NULL, &immediate },
-        { "target-tli", 0, 1, &t_tli, NULL },
-        { "target-action", 0, 1, &action, NULL },
-        { "exclusive", 0, 0, NULL, &exclusive },
-        { "standby", 0, 0, NULL, &standby },
-        { "tablespace", 0, 1, &tbs[0], &ntbs_set },
-        { "jobs", 'J', 1, &jobs, NULL },
+        { "target-time", 0, 1, &t_time, NULL, NULL },
+        { "target-xid", 0, 1, &t_xid, NULL, NULL },
+        { "target-lsn", 0, 1, &t_lsn, NULL, NULL },
+        { "target-name", 0, 1, &t_name, NULL, NULL },
+        { "target-immediate", 0, 0, NULL, &immediate, NULL },
+        { "target-tli", 0, 1, &t_tli, NULL, NULL },
+        { "target-action", 0, 1, &action, NULL, NULL },
+        { "exclusive", 0, 0, NULL, &exclusive, NULL },
+        { "standby", 0, 0, NULL, &standby, NULL },
+        { "tablespace", 0, 1, &tbs[0], &ntbs_set, NULL },
+        { "jobs", 'J', 1, &jobs, NULL, NULL },
+        { "no-recovery-conf", 0, 0, NULL, &no_conf, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_restore_remap remaps[64];
@@ -214,6 +215,17 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
     o.nremaps = nremaps;
     o.restore_command = cmd.data + 1;          /* skip the leading space */
     o.recovery_end_command = end_cmd.data + 1; /* likewise */
+    if (no_conf) {
+        /* as barman-cloud-restore: the caller (CloudNativePG) configures recovery */
+        if (t_time || t_xid || t_lsn || t_name || immediate || t_tli || action || standby) {
+            pitr_log_error("restore: --no-recovery-conf writes no recovery settings; it "
+                           "excludes the --target-* options and --standby");
+            rc = PITR_EUSAGE;
+            goto out;
+        }
+        o.restore_command = NULL;
+        o.recovery_end_command = NULL;
+    }
 
     rc = pitr_restore_run(&o, &res, &err);
     if (rc != PITR_OK) {
@@ -227,9 +239,12 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
            res.volumes);
     if (res.files_checked > 0)
         printf(", %zu files checked against the manifest", res.files_checked);
-    printf("\nrecovery target: %s; %s created\n",
-           res.target,
-           o.standby ? "standby.signal" : "recovery.signal");
+    if (no_conf)
+        printf("\nno recovery settings written (--no-recovery-conf)\n");
+    else
+        printf("\nrecovery target: %s; %s created\n",
+               res.target,
+               o.standby ? "standby.signal" : "recovery.signal");
 out:
     pitr_buf_release(&cmd);
     pitr_buf_release(&end_cmd);

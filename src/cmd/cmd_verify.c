@@ -51,7 +51,7 @@ int pitr_cmd_check_archive(const struct pitr_config *cfg_in, int argc, char **ar
 {
     const char *tli_arg = NULL;
     const struct pitr_opt opts[] = {
-        { "timeline", 0, 1, &tli_arg, NULL },
+        { "timeline", 0, 1, &tli_arg, NULL, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_config cfg = *cfg_in; /* shallow copy; owns nothing */
@@ -193,8 +193,8 @@ int pitr_cmd_verify(const struct pitr_config *cfg_in, int argc, char **argv)
     const char *format = NULL;
     int full = 0, npos = 0, damaged = 0, rc;
     const struct pitr_opt opts[] = {
-        { "format", 0, 1, &format, NULL },
-        { "full", 0, 0, NULL, &full },
+        { "format", 0, 1, &format, NULL, NULL },
+        { "full", 0, 0, NULL, &full, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_config cfg = *cfg_in; /* shallow copy; owns nothing */

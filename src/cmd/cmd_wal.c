@@ -123,8 +123,8 @@ int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
     const char *spool_dir = NULL;
     int clean = 0, want = 2;
     const struct pitr_opt opts[] = {
-        { "spool-dir", 0, 1, &spool_dir, NULL },
-        { "clean-spool", 0, 0, NULL, &clean },
+        { "spool-dir", 0, 1, &spool_dir, NULL, NULL },
+        { "clean-spool", 0, 0, NULL, &clean, NULL },
     };
     struct pitr_config cfg;
     struct pitr_storage *st = NULL;

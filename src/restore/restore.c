@@ -624,6 +624,41 @@ out:
     return rc;
 }
 
+/* Our recovery settings for the end of postgresql.auto.conf, into @b. */
+static pitr_rc recovery_settings(const struct pitr_restore_opts *o,
+                                 const char *pg_time,
+                                 const char *backup_id,
+                                 struct pitr_buf *b,
+                                 struct pitr_err *err)
+{
+    pitr_rc rc;
+
+    rc = pitr_buf_appendf(
+      b, err, "\n# Recovery settings written by pgpitr restore of backup %s\n", backup_id);
+    if (rc == PITR_OK)
+        rc = conf_line(b, "restore_command", o->restore_command, err);
+    if (rc == PITR_OK && o->recovery_end_command != NULL)
+        rc = conf_line(b, "recovery_end_command", o->recovery_end_command, err);
+    if (rc == PITR_OK && pg_time != NULL)
+        rc = conf_line(b, "recovery_target_time", pg_time, err);
+    if (rc == PITR_OK && o->target_xid != NULL)
+        rc = conf_line(b, "recovery_target_xid", o->target_xid, err);
+    if (rc == PITR_OK && o->target_lsn != NULL)
+        rc = conf_line(b, "recovery_target_lsn", o->target_lsn, err);
+    if (rc == PITR_OK && o->target_name != NULL)
+        rc = conf_line(b, "recovery_target_name", o->target_name, err);
+    if (rc == PITR_OK && o->target_immediate)
+        rc = conf_line(b, "recovery_target", "immediate", err);
+    if (rc == PITR_OK && o->exclusive)
+        rc = conf_line(b, "recovery_target_inclusive", "false", err);
+    if (rc == PITR_OK && o->target_tli != NULL)
+        rc = conf_line(b, "recovery_target_timeline", o->target_tli, err);
+    if (rc == PITR_OK)
+        rc = conf_line(
+          b, "recovery_target_action", o->target_action ? o->target_action : "promote", err);
+    return rc;
+}
+
 /*
  * The recovery settings: the backup's postgresql.auto.conf with its own
  * recovery settings commented out, ours appended, written back as a new
@@ -647,36 +682,20 @@ static pitr_rc write_recovery(const struct pitr_restore_opts *o,
     /* ALTER SYSTEM files are small; 1 MiB leaves room for any hand-edited one. */
     pitr_buf_init(&in, AUTO_CONF_LIMIT);
     pitr_buf_init(&out, AUTO_CONF_LIMIT * 2 + PITR_BUF_LIMIT_SMALL);
-    rc = pitr_buf_appendf(
-      &b, err, "\n# Recovery settings written by pgpitr restore of backup %s\n", backup_id);
-    if (rc == PITR_OK)
-        rc = conf_line(&b, "restore_command", o->restore_command, err);
-    if (rc == PITR_OK && o->recovery_end_command != NULL)
-        rc = conf_line(&b, "recovery_end_command", o->recovery_end_command, err);
-    if (rc == PITR_OK && pg_time != NULL)
-        rc = conf_line(&b, "recovery_target_time", pg_time, err);
-    if (rc == PITR_OK && o->target_xid != NULL)
-        rc = conf_line(&b, "recovery_target_xid", o->target_xid, err);
-    if (rc == PITR_OK && o->target_lsn != NULL)
-        rc = conf_line(&b, "recovery_target_lsn", o->target_lsn, err);
-    if (rc == PITR_OK && o->target_name != NULL)
-        rc = conf_line(&b, "recovery_target_name", o->target_name, err);
-    if (rc == PITR_OK && o->target_immediate)
-        rc = conf_line(&b, "recovery_target", "immediate", err);
-    if (rc == PITR_OK && o->exclusive)
-        rc = conf_line(&b, "recovery_target_inclusive", "false", err);
-    if (rc == PITR_OK && o->target_tli != NULL)
-        rc = conf_line(&b, "recovery_target_timeline", o->target_tli, err);
-    if (rc == PITR_OK)
-        rc = conf_line(
-          &b, "recovery_target_action", o->target_action ? o->target_action : "promote", err);
+    /*
+     * No restore_command (barman-cloud-restore): the caller writes its own
+     * recovery settings; the backup's old ones are still commented out.
+     */
+    rc = PITR_OK;
+    if (o->restore_command != NULL)
+        rc = recovery_settings(o, pg_time, backup_id, &b, err);
     if (rc == PITR_OK)
         rc = pitr_extract_init(&x, o->pgdata, err);
     if (rc == PITR_OK)
         rc = read_auto_conf(x.rootfd, o->pgdata, &in, err);
     if (rc == PITR_OK)
         rc = pitr_restore_disable_recovery(in.data, in.len, &out, &ndis, err);
-    if (rc == PITR_OK)
+    if (rc == PITR_OK && b.len > 0)
         rc = pitr_buf_append(&out, b.data, b.len, err);
     if (rc == PITR_OK)
         rc = put_file(x.rootfd, o->pgdata, AUTO_CONF, out.data, out.len, err);
@@ -687,8 +706,9 @@ static pitr_rc write_recovery(const struct pitr_restore_opts *o,
                       "' held",
                       ndis,
                       o->pgdata);
-    rc =
-      put_file(x.rootfd, o->pgdata, o->standby ? "standby.signal" : "recovery.signal", "", 0, err);
+    if (o->restore_command != NULL)
+        rc = put_file(
+          x.rootfd, o->pgdata, o->standby ? "standby.signal" : "recovery.signal", "", 0, err);
 out:
     pitr_extract_release(&x);
     pitr_buf_release(&b);

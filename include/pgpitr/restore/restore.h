@@ -45,7 +45,10 @@ struct pitr_restore_opts {
     const struct pitr_restore_remap *remaps; /* borrowed */
     size_t nremaps;
     int jobs;
-    /* The restore_command to write (owned by the caller). */
+    /*
+     * The restore_command to write (owned by the caller), or NULL to write no
+     * recovery settings and no signal file, as barman-cloud-restore.
+     */
     const char *restore_command;
     /* The recovery_end_command to write, or NULL (owned by the caller). */
     const char *recovery_end_command;
