@@ -23,45 +23,6 @@
 #include "pgpitr/core/mem.h"
 
 #define MISS_SUFFIX      ".missing"
-#define XLP_PAGEADDR_OFF 8
-
-static uint64_t le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-pitr_rc spool_check_segment(const void *hdr,
-                            size_t hdr_len,
-                            uint64_t size,
-                            const struct pitr_wal_name *w,
-                            uint32_t *seg_size,
-                            struct pitr_err *err)
-{
-    uint64_t per_log, want, got;
-    pitr_rc rc = pitr_wal_segment_size(hdr, hdr_len, seg_size, err);
-
-    if (rc != PITR_OK)
-        return rc;
-    if (size != *seg_size)
-        return pitr_err_set(
-          err, PITR_EFORMAT, "%ju bytes, its header says %u", (uintmax_t)size, *seg_size);
-    per_log = 0x100000000ULL / *seg_size;
-    want = ((uint64_t)w->log * per_log + w->seg) * *seg_size;
-    got = le64((const unsigned char *)hdr + XLP_PAGEADDR_OFF);
-    if (w->seg >= per_log || got != want)
-        return pitr_err_set(err,
-                            PITR_EFORMAT,
-                            "its first page is at %X/%X, its name says %X/%X",
-                            (unsigned)(got >> 32),
-                            (unsigned)got,
-                            (unsigned)(want >> 32),
-                            (unsigned)want);
-    return PITR_OK;
-}
 
 pitr_rc spool_take(const char *spool,
                    const char *name,
@@ -90,7 +51,7 @@ pitr_rc spool_take(const char *spool,
     if (n < 0)
         crc = pitr_err_set_errno(&cerr, PITR_EIO, errno, "cannot read it");
     else
-        crc = spool_check_segment(hdr, (size_t)n, (uint64_t)sb.st_size, w, seg_size, &cerr);
+        crc = pitr_wal_check_segment(hdr, (size_t)n, (uint64_t)sb.st_size, w, seg_size, &cerr);
     if (crc != PITR_OK) {
         pitr_log_warn("prefetched '%s' is unusable (%s); removed, fetching it from the archive",
                       path,

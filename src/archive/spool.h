@@ -17,21 +17,9 @@
 #define SPOOL_STOP "prefetch.stop"
 
 /*
- * Check that a segment of size bytes starting with hdr (hdr_len bytes) is
- * segment w: a WAL page magic and long header, a plausible segment size
- * equal to size, and the first page's address equal to w's start.
- */
-PITR_MUST_CHECK pitr_rc spool_check_segment(const void *hdr,
-                                            size_t hdr_len,
-                                            uint64_t size,
-                                            const struct pitr_wal_name *w,
-                                            uint32_t *seg_size,
-                                            struct pitr_err *err);
-
-/*
  * Deliver spooled segment name (parsed as w) to dest by rename, fsyncing
  * both directories. *hit is 0 when the spool has no such file or it failed
- * the check (it is then removed and a warning logged). Fails only when a
+ * pitr_wal_check_segment (it is then removed and a warning logged). Fails only when a
  * good file cannot be moved.
  */
 PITR_MUST_CHECK pitr_rc spool_take(const char *spool,

@@ -629,9 +629,10 @@ pitr_rc pitr_cat_load_ex(struct pitr_storage *st,
         rc = pitr_storage_get(st, key, &b, err);
         if (rc == PITR_ENOTFOUND)
             continue;
-        if (rc != PITR_OK)
+        if (rc != PITR_OK && rc != PITR_ELIMIT && rc != PITR_EFORMAT)
             goto out;
-        if (pitr_cat_parse_info(b.data, b.len, &v[n], err) != PITR_OK) {
+        /* One bad backup.info (too large, garbled) never hides the other backups. */
+        if (rc != PITR_OK || pitr_cat_parse_info(b.data, b.len, &v[n], err) != PITR_OK) {
             pitr_log_warn("catalog: skipping '%s': %s", key, err->msg);
             pitr_err_clear(err);
             if (nunreadable != NULL)

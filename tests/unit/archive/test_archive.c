@@ -29,6 +29,7 @@
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/storage/storage.h"
+#include "pgpitr/wal/wal.h"
 
 #define SEG_SIZE ((size_t)1 << 20)
 #define SEG1     "000000010000000000000001"
@@ -136,6 +137,23 @@ static const char *wal_file(struct fx *f, const char *name, const void *data, si
     return path;
 }
 
+/* Write the first page address of segment name (its segment size from the header). */
+static void set_page_addr(void *data, size_t len, const char *name)
+{
+    unsigned char *p = data;
+    struct pitr_wal_name w;
+    uint32_t seg_size;
+    uint64_t addr;
+
+    if (len < 40 || pitr_wal_parse_name(name, &w, NULL) != PITR_OK ||
+        (w.kind != PITR_WAL_SEGMENT && w.kind != PITR_WAL_PARTIAL) ||
+        pitr_wal_segment_size(p, len, &seg_size, NULL) != PITR_OK)
+        return;
+    addr = ((uint64_t)w.log * (0x100000000ULL / seg_size) + w.seg) * seg_size;
+    for (int i = 0; i < 8; i++)
+        p[8 + i] = (unsigned char)(addr >> (8 * i));
+}
+
 static pitr_rc push(struct fx *f,
                     const char *name,
                     const void *data,
@@ -144,6 +162,9 @@ static pitr_rc push(struct fx *f,
                     enum pitr_push_outcome *outcome)
 {
     struct pitr_push_opts o = { "pg1", codec, 0, 2 };
+
+    /* Segments pushed here are the segment their name says (callers' buffers too). */
+    set_page_addr((void *)(uintptr_t)data, len, name);
 
     pitr_err_clear(&f->err);
     return pitr_wal_push(f->st, &o, wal_file(f, name, data, len), outcome, &f->err);
@@ -622,6 +643,97 @@ static void pitr_wal_fetch__replaces_destination(void **state)
     free(seg);
 }
 
+/*
+ * The object named ...02 holds segment ...01's bytes (right size, valid
+ * header): refused, naming the object and the addresses; nothing at DEST.
+ */
+static void pitr_wal_fetch__other_segments_bytes_refused(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 30);
+    struct pitr_buf raw;
+    char dest[256];
+
+    push_ok(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(stored(f, STEM1 ".gz", &raw), PITR_OK);
+    assert_int_equal(
+      pitr_storage_put(f->st, "pg1/wals/0000000100000000/" SEG2 ".gz", raw.data, raw.len, &f->err),
+      PITR_OK);
+    assert_int_equal(fetch(f, SEG2, dest, sizeof(dest)), PITR_EFORMAT);
+    assert_msg_has(f->err.msg, "no valid copy of WAL file '" SEG2 "'");
+    assert_msg_has(f->err.msg, "'pg1/wals/0000000100000000/" SEG2 ".gz'");
+    assert_msg_has(f->err.msg, "its first page is at 0/100000, its name says 0/200000");
+    assert_int_equal(access(dest, F_OK), -1);
+    pitr_buf_release(&raw);
+    free(a);
+}
+
+/* A copy that fails the check falls back to the next stored one. */
+static void pitr_wal_fetch__bad_variant_falls_back(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 31);
+    unsigned char *b = make_segment(SEG_SIZE, SEG_SIZE, 32);
+
+    push_ok(f, SEG2, b, SEG_SIZE, PITR_CODEC_XZ, PITR_PUSH_STORED);
+    /* The cheapest form (plain) holds segment 1's bytes. */
+    set_page_addr(a, SEG_SIZE, SEG1);
+    assert_int_equal(
+      pitr_storage_put(f->st, "pg1/wals/0000000100000000/" SEG2, a, SEG_SIZE, &f->err), PITR_OK);
+    fetch_expect(f, SEG2, b, SEG_SIZE);
+    assert_msg_has(f->log.text, "is not a valid copy of '" SEG2 "'");
+    assert_msg_has(f->log.text, "trying the next stored copy");
+    free(a);
+    free(b);
+}
+
+/* A zero-byte plain object no longer shadows a valid .gz of the same segment. */
+static void pitr_wal_fetch__empty_plain_does_not_shadow_gz(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 33);
+
+    push_ok(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(pitr_storage_put(f->st, STEM1, "", 0, &f->err), PITR_OK);
+    fetch_expect(f, SEG1, a, SEG_SIZE);
+    assert_msg_has(f->log.text, "too short");
+    /* The same for a history file. */
+    push_ok(f,
+            "00000002.history",
+            "1\t0/3000000\tno recovery target specified\n",
+            41,
+            PITR_CODEC_GZIP,
+            PITR_PUSH_STORED);
+    assert_int_equal(pitr_storage_put(f->st, "pg1/wals/00000002.history", "", 0, &f->err), PITR_OK);
+    fetch_expect(f, "00000002.history", "1\t0/3000000\tno recovery target specified\n", 41);
+    free(a);
+}
+
+/* A gzip bomb under a segment's name costs one segment, and is refused. */
+static void pitr_wal_fetch__bomb_bounded_by_header(void **state)
+{
+    struct fx *f = *state;
+    size_t big = (size_t)32 << 20;
+    unsigned char *bomb = calloc(1, big);
+    unsigned char *hdr = make_segment(SEG_SIZE, SEG_SIZE, 34);
+    struct pitr_buf packed;
+    char dest[256];
+
+    assert_non_null(bomb);
+    memcpy(bomb, hdr, 40);
+    set_page_addr(bomb, big, SEG1);
+    pitr_buf_init(&packed, 2 * big);
+    assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 9, bomb, big, &packed, &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_put(f->st, STEM1 ".gz", packed.data, packed.len, &f->err),
+                     PITR_OK);
+    assert_int_equal(fetch(f, SEG1, dest, sizeof(dest)), PITR_EFORMAT);
+    assert_msg_has(f->err.msg, "more than the 1048576 bytes its header announces");
+    assert_int_equal(access(dest, F_OK), -1);
+    pitr_buf_release(&packed);
+    free(hdr);
+    free(bomb);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -645,6 +757,10 @@ int main(void)
         T(pitr_wal_fetch__corrupt_object_fails),
         T(pitr_wal_fetch__bad_stored_segment_fails),
         T(pitr_wal_fetch__replaces_destination),
+        T(pitr_wal_fetch__other_segments_bytes_refused),
+        T(pitr_wal_fetch__bad_variant_falls_back),
+        T(pitr_wal_fetch__empty_plain_does_not_shadow_gz),
+        T(pitr_wal_fetch__bomb_bounded_by_header),
     };
 #undef T
 
