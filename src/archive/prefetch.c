@@ -554,6 +554,14 @@ pitr_rc pitr_prefetch_clean(const char *spool, int wait_ms, struct pitr_err *err
             rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot clean '%s'", spool);
         goto out;
     }
+    if (!S_ISDIR(sb.st_mode) || !spool_is_ours(spool)) {
+        rc = pitr_err_set(err,
+                          PITR_EUSAGE,
+                          "'%s' is not a prefetch spool (no " SPOOL_LOCK
+                          " in it): refusing to clean it",
+                          spool);
+        goto out;
+    }
     /* Tell a running worker to stop, then wait for its lock. */
     fd = open(stop, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {

@@ -22,7 +22,7 @@
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 
-#define MISS_SUFFIX      ".missing"
+#define MISS_SUFFIX ".missing"
 
 pitr_rc spool_take(const char *spool,
                    const char *name,
@@ -228,15 +228,41 @@ void spool_drop_misses(const char *spool)
     each_entry(spool, drop_miss, NULL);
 }
 
+/* Remove an entry of ours; anything else in the directory is left alone. */
 static void drop_any(const char *path, const char *name, void *ud)
 {
     int keep_control = *(int *)ud;
     struct pitr_wal_name w;
+    enum entry_kind k = classify(name, &w);
 
-    if (keep_control && classify(name, &w) == E_CONTROL)
+    if (k == E_OTHER) {
+        pitr_log_warn("leaving '%s': not a file the prefetch spool makes", path);
+        return;
+    }
+    if (keep_control && k == E_CONTROL)
         return;
     if (unlink(path) != 0)
         pitr_log_warn("cannot remove '%s': %s", path, strerror(errno));
+}
+
+static void count_entry(const char *path, const char *name, void *ud)
+{
+    (void)path;
+    (void)name;
+    (*(size_t *)ud)++;
+}
+
+int spool_is_ours(const char *spool)
+{
+    char *lock = pitr_asprintf("%s/" SPOOL_LOCK, spool);
+    struct stat sb;
+    size_t n = 0;
+    int r = lstat(lock, &sb) == 0 && S_ISREG(sb.st_mode);
+
+    pitr_free(lock);
+    if (!r)
+        each_entry(spool, count_entry, &n);
+    return r || n == 0;
 }
 
 void spool_empty(const char *spool)

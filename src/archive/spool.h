@@ -54,11 +54,21 @@ void spool_sweep(const char *spool,
                  int ttl,
                  time_t now);
 
-/* Remove every entry and the spool itself. */
+/*
+ * Remove the spool's own entries (segments, negative entries, temp files,
+ * lock and stop file) and the directory; anything else stays, with a
+ * warning, and so does the directory then.
+ */
 void spool_remove_all(const char *spool);
 
-/* Remove every entry but the lock and stop files. */
+/* Remove the spool's own entries but the lock and stop files. */
 void spool_empty(const char *spool);
+
+/*
+ * True when spool looks like a prefetch spool: its lock file (which every
+ * call using it creates first) is a regular file, or it is empty.
+ */
+int spool_is_ours(const char *spool);
 
 /* Open (create) the spool's lock file: a descriptor, or -1. */
 int spool_lock_open(const char *spool);
