@@ -191,6 +191,16 @@ pitr_rc archive_push_loaded(struct pitr_storage *st,
         goto out;
     pitr_log_info("archived '%s' as '%s' (%zu -> %zu bytes)", name, key, data->len, packed.len);
     *outcome = PITR_PUSH_STORED;
+    {
+        /* What an earlier, killed push of this name left (file:// temp files). */
+        struct pitr_err cerr = { 0 };
+        size_t removed = 0;
+
+        if (pitr_storage_cleanup(st, stem, &removed, &cerr) != PITR_OK)
+            pitr_log_debug("wal-push: cleanup of '%s': %s", stem, cerr.msg);
+        else if (removed > 0)
+            pitr_log_info("removed %zu abandoned temporary file(s) of '%s'", removed, stem);
+    }
 out:
     wal_variants_release(&vs);
     pitr_free(stem);

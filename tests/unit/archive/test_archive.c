@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "../support/logcap.h"
@@ -26,6 +27,7 @@
 #include "pgpitr/codec/codec.h"
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/storage/storage.h"
@@ -734,6 +736,49 @@ static void pitr_wal_fetch__bomb_bounded_by_header(void **state)
     free(bomb);
 }
 
+/* A temp file in the repository, made for key, last modified age seconds ago. */
+static char *temp_of(struct fx *f, const char *key, time_t age)
+{
+    char *path, *tmp;
+    struct timeval tv[2];
+
+    path = pitr_asprintf("%s/%s", f->repo, key);
+    tmp = pitr_fs_temp_path(path);
+    write_file(tmp, "partial", 7);
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= age;
+    tv[1] = tv[0];
+    assert_int_equal(utimes(tmp, tv), 0);
+    pitr_free(path);
+    return tmp;
+}
+
+/*
+ * wal-push removes what a killed push of the same name left (a temp file
+ * of a writer that is gone), and nothing of other keys or live writers.
+ */
+static void pitr_wal_push__removes_stale_temp_files_of_its_key(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 35);
+    unsigned char *b = make_segment(SEG_SIZE, SEG_SIZE, 36);
+    char *dead, *live, *other;
+
+    push_ok(f, SEG2, b, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED); /* makes the folder */
+    dead = temp_of(f, STEM1 ".gz", 2 * PITR_FS_TEMP_MAX_AGE);
+    live = temp_of(f, STEM1 ".gz", 0); /* this process: alive */
+    other = temp_of(f, "pg1/wals/0000000100000000/" SEG2 ".gz", 2 * PITR_FS_TEMP_MAX_AGE);
+    push_ok(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    pitr_free(dead);
+    pitr_free(live);
+    pitr_free(other);
+    free(a);
+    free(b);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -748,6 +793,7 @@ int main(void)
         T(pitr_wal_push__size_disagrees_with_header),
         T(pitr_wal_push__bad_name_or_missing_file),
         T(pitr_wal_push__history_directly_under_wals),
+        T(pitr_wal_push__removes_stale_temp_files_of_its_key),
         T(pitr_wal_fetch__restores_identical_bytes),
         T(pitr_wal_fetch__every_codec),
         T(pitr_wal_fetch__missing_is_not_found),
