@@ -90,10 +90,11 @@ expect_exit "wal-fetch falls back to the partial segment" 0 "$P" wal-fetch 00000
 check "partial fallback: same bytes" cmp -s "$w/p" "$w/pg_wal/$SEG"
 
 # Objects as barman-cloud writes them (bzip2, xz, plain) are found by suffix.
-tli=4
-for c in bzip2 xz lz4 snappy none; do
-    tli=$((tli + 1)); [ $tli -eq 7 ] && tli=8 # 7: the bzip2(1) object below
-    seg=0000000${tli}0000000000000001 # segment 1's bytes: only its own address passes
+# Segment 1's bytes under segment 1's name, one timeline per codec (7 and 9
+# are used below): wal-fetch delivers only a segment whose address is its name's.
+for ct in bzip2:5 xz:6 lz4:8 snappy:B none:C; do
+    c=${ct%%:*}
+    seg=0000000${ct##*:}0000000000000001
     cp "$w/pg_wal/$SEG" "$w/$seg"
     "$P" --compression $c wal-push "$w/$seg" && "$P" wal-fetch "$seg" "$w/f-$c" 2>/dev/null
     check "round trip through $c" cmp -s "$w/f-$c" "$w/$seg"
