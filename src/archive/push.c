@@ -69,8 +69,9 @@ static pitr_rc compare_stored(struct pitr_storage *st,
     struct pitr_buf raw, plain;
     pitr_rc rc;
 
-    pitr_buf_init(&raw, PITR_WAL_MAX_FILE);
-    pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
+    /* No more than listed; decoded, no more than the local file (more is different). */
+    pitr_buf_init(&raw, v->size < PITR_WAL_MAX_FILE ? (size_t)v->size : PITR_WAL_MAX_FILE);
+    pitr_buf_init(&plain, data->len);
     *same = 0;
     rc = pitr_storage_get(st, v->key, &raw, err);
     if (rc != PITR_OK)

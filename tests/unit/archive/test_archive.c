@@ -779,6 +779,29 @@ static void pitr_wal_push__removes_stale_temp_files_of_its_key(void **state)
     free(b);
 }
 
+/* A stored object that decodes to more than the local file conflicts, decoded no further. */
+static void pitr_wal_push__stored_bomb_conflicts(void **state)
+{
+    struct fx *f = *state;
+    size_t big = (size_t)64 << 20;
+    unsigned char *bomb = calloc(1, big);
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 37);
+    struct pitr_buf packed;
+    enum pitr_push_outcome outcome;
+
+    assert_non_null(bomb);
+    pitr_buf_init(&packed, 2 * big);
+    assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 9, bomb, big, &packed, &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_put(f->st, STEM1 ".gz", packed.data, packed.len, &f->err),
+                     PITR_OK);
+    assert_int_equal(push(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, &outcome), PITR_ECONFLICT);
+    assert_msg_has(f->err.msg, STEM1 ".gz");
+    assert_msg_has(f->err.msg, "1048576");
+    pitr_buf_release(&packed);
+    free(a);
+    free(bomb);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -794,6 +817,7 @@ int main(void)
         T(pitr_wal_push__bad_name_or_missing_file),
         T(pitr_wal_push__history_directly_under_wals),
         T(pitr_wal_push__removes_stale_temp_files_of_its_key),
+        T(pitr_wal_push__stored_bomb_conflicts),
         T(pitr_wal_fetch__restores_identical_bytes),
         T(pitr_wal_fetch__every_codec),
         T(pitr_wal_fetch__missing_is_not_found),
