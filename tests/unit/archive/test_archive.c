@@ -711,29 +711,37 @@ static void pitr_wal_fetch__empty_plain_does_not_shadow_gz(void **state)
     free(a);
 }
 
-/* A gzip bomb under a segment's name costs one segment, and is refused. */
-static void pitr_wal_fetch__bomb_bounded_by_header(void **state)
+/*
+ * Store under key a gzip bomb: big bytes of zeros that start with a
+ * segment header of SEG_SIZE for SEG1.
+ */
+static void store_bomb(struct fx *f, const char *key, size_t big)
 {
-    struct fx *f = *state;
-    size_t big = (size_t)32 << 20;
     unsigned char *bomb = calloc(1, big);
     unsigned char *hdr = make_segment(SEG_SIZE, SEG_SIZE, 34);
     struct pitr_buf packed;
-    char dest[256];
 
     assert_non_null(bomb);
     memcpy(bomb, hdr, 40);
     set_page_addr(bomb, big, SEG1);
     pitr_buf_init(&packed, 2 * big);
     assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 9, bomb, big, &packed, &f->err), PITR_OK);
-    assert_int_equal(pitr_storage_put(f->st, STEM1 ".gz", packed.data, packed.len, &f->err),
-                     PITR_OK);
-    assert_int_equal(fetch(f, SEG1, dest, sizeof(dest)), PITR_EFORMAT);
-    assert_msg_has(f->err.msg, "more than the 1048576 bytes its header announces");
-    assert_int_equal(access(dest, F_OK), -1);
+    assert_int_equal(pitr_storage_put(f->st, key, packed.data, packed.len, &f->err), PITR_OK);
     pitr_buf_release(&packed);
     free(hdr);
     free(bomb);
+}
+
+/* A gzip bomb under a segment's name costs one segment, and is refused. */
+static void pitr_wal_fetch__bomb_bounded_by_header(void **state)
+{
+    struct fx *f = *state;
+    char dest[256];
+
+    store_bomb(f, STEM1 ".gz", (size_t)32 << 20);
+    assert_int_equal(fetch(f, SEG1, dest, sizeof(dest)), PITR_EFORMAT);
+    assert_msg_has(f->err.msg, "more than the 1048576 bytes its header announces");
+    assert_int_equal(access(dest, F_OK), -1);
 }
 
 /* A temp file in the repository, made for key, last modified age seconds ago. */
@@ -783,23 +791,14 @@ static void pitr_wal_push__removes_stale_temp_files_of_its_key(void **state)
 static void pitr_wal_push__stored_bomb_conflicts(void **state)
 {
     struct fx *f = *state;
-    size_t big = (size_t)64 << 20;
-    unsigned char *bomb = calloc(1, big);
     unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 37);
-    struct pitr_buf packed;
     enum pitr_push_outcome outcome;
 
-    assert_non_null(bomb);
-    pitr_buf_init(&packed, 2 * big);
-    assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 9, bomb, big, &packed, &f->err), PITR_OK);
-    assert_int_equal(pitr_storage_put(f->st, STEM1 ".gz", packed.data, packed.len, &f->err),
-                     PITR_OK);
+    store_bomb(f, STEM1 ".gz", (size_t)64 << 20);
     assert_int_equal(push(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, &outcome), PITR_ECONFLICT);
     assert_msg_has(f->err.msg, STEM1 ".gz");
     assert_msg_has(f->err.msg, "1048576");
-    pitr_buf_release(&packed);
     free(a);
-    free(bomb);
 }
 
 int main(void)
