@@ -7,6 +7,7 @@
  * switches to streaming on it. Anything we write to the destination is
  * complete and checked: a temporary file, renamed into place.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "fetch_int.h"
@@ -14,25 +15,81 @@
 #include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
+#include "pgpitr/wal/decode.h"
 #include "pgpitr/wal/wal.h"
 #include "variants.h"
 
 /* Full segments first; then the cheapest format to decode. */
-static const struct wal_variant *choose(const struct wal_variants *vs)
+static int rank(const struct wal_variant *v)
 {
     static const enum pitr_codec order[] = {
         PITR_CODEC_NONE,   PITR_CODEC_ZSTD,  PITR_CODEC_LZ4, PITR_CODEC_GZIP,
         PITR_CODEC_SNAPPY, PITR_CODEC_BZIP2, PITR_CODEC_XZ,
     };
-    int partial;
+    size_t j;
+
+    for (j = 0; j < sizeof(order) / sizeof(order[0]); j++)
+        if (v->codec == order[j])
+            break;
+    return v->partial * 100 + (int)j;
+}
+
+/* The variants in the order they are tried (insertion sort: at most 16). */
+static void order_variants(const struct wal_variants *vs, const struct wal_variant **out)
+{
     size_t i, j;
 
-    for (partial = 0; partial <= 1; partial++)
-        for (j = 0; j < sizeof(order) / sizeof(order[0]); j++)
-            for (i = 0; i < vs->n; i++)
-                if (vs->v[i].partial == partial && vs->v[i].codec == order[j])
-                    return &vs->v[i];
-    return NULL;
+    for (i = 0; i < vs->n; i++) {
+        const struct wal_variant *v = &vs->v[i];
+
+        for (j = i; j > 0 && rank(out[j - 1]) > rank(v); j--)
+            out[j] = out[j - 1];
+        out[j] = v;
+    }
+}
+
+/*
+ * Get, decode and check one stored variant of w into plain. PITR_EFORMAT
+ * and PITR_ELIMIT: this copy is not w (the caller tries the next one);
+ * PITR_ENOTFOUND: it vanished since the listing; anything else is a
+ * failure to reach the store.
+ */
+static pitr_rc load_variant(struct pitr_storage *st,
+                            const struct wal_variant *v,
+                            const struct pitr_wal_name *w,
+                            struct pitr_buf *plain,
+                            struct pitr_err *err)
+{
+    struct pitr_wal_name as = *w;
+    struct pitr_buf raw;
+    pitr_rc rc;
+
+    /* The GET may bring what the listing announced, no more. */
+    if (v->size > pitr_wal_stored_max(w->kind))
+        return pitr_err_set(err,
+                            PITR_ELIMIT,
+                            "listed at %ju bytes, more than a WAL file of its kind may take",
+                            (uintmax_t)v->size);
+    pitr_buf_init(&raw, (size_t)v->size);
+    rc = pitr_storage_get(st, v->key, &raw, err);
+    if (rc == PITR_ELIMIT)
+        pitr_err_prefix(err, "larger than the %ju bytes listed", (uintmax_t)v->size);
+    if (rc == PITR_OK) {
+        if (v->partial && as.kind == PITR_WAL_SEGMENT)
+            as.kind = PITR_WAL_PARTIAL;
+        rc = pitr_wal_decode(v->codec, raw.data, raw.len, &as, plain, err);
+    }
+    pitr_buf_release(&raw);
+    return rc;
+}
+
+/* Add "'key': cause" to the list of refused copies (cut when full). */
+static void note_refused(char *list, size_t size, const char *key, const char *cause)
+{
+    size_t used = strlen(list);
+
+    if (used + 1 < size)
+        snprintf(list + used, size - used, "%s'%.200s': %.300s", used ? "; " : "", key, cause);
 }
 
 pitr_rc archive_fetch_load(struct pitr_storage *st,
@@ -45,15 +102,15 @@ pitr_rc archive_fetch_load(struct pitr_storage *st,
                            struct pitr_err *err)
 {
     struct wal_variants vs = { 0 };
-    const struct wal_variant *v;
+    const struct wal_variant *order[PITR_MAX_VARIANTS];
     struct pitr_wal_name w;
-    struct pitr_buf raw;
+    char refused[640] = "";
+    size_t i, tried = 0, skipped = 0;
     char *stem = NULL;
     pitr_rc rc;
 
     *key = NULL;
     *partial = 0;
-    pitr_buf_init(&raw, PITR_WAL_MAX_FILE + PITR_WAL_MAX_FILE / 8);
     rc = pitr_wal_parse_name(name, &w, err);
     if (rc != PITR_OK)
         goto out;
@@ -67,55 +124,61 @@ pitr_rc archive_fetch_load(struct pitr_storage *st,
         pitr_err_prefix(err, "cannot look up '%s'", name);
         goto out;
     }
-    v = choose(&vs);
-    if (v == NULL || (full_only && v->partial)) {
-        *partial = v != NULL;
+    order_variants(&vs, order);
+    for (i = 0; i < vs.n; i++) {
+        const struct wal_variant *v = order[i];
+        struct pitr_err verr = { 0 };
+
+        if (full_only && v->partial) {
+            skipped++;
+            continue;
+        }
+        rc = load_variant(st, v, &w, plain, &verr);
+        if (rc == PITR_OK) {
+            *key = pitr_strdup(v->key);
+            *partial = v->partial;
+            goto out;
+        }
+        if (rc == PITR_ENOTFOUND) {
+            /* Listed a moment ago: deleted by retention meanwhile. */
+            pitr_log_info("archived '%s' vanished while fetching it", v->key);
+            continue;
+        }
+        if (rc != PITR_EFORMAT && rc != PITR_ELIMIT) {
+            *err = verr;
+            pitr_err_prefix(err, "cannot fetch '%s'", v->key);
+            goto out;
+        }
+        tried++;
+        pitr_log_warn("archived '%s' is not a valid copy of '%s' (%s)%s",
+                      v->key,
+                      name,
+                      verr.msg,
+                      i + 1 < vs.n ? "; trying the next stored copy" : "");
+        note_refused(refused, sizeof(refused), v->key, verr.msg);
+    }
+    pitr_buf_reset(plain);
+    if (tried > 0) {
         rc = pitr_err_set(err,
-                          PITR_ENOTFOUND,
-                          "WAL file '%s' is not in the archive '%s' (server '%s')%s",
+                          PITR_EFORMAT,
+                          "no valid copy of WAL file '%s' in the archive '%s' (server '%s'): %s",
                           name,
                           st->url,
                           server,
-                          v == NULL ? "" : " but as a partial segment");
+                          refused);
         goto out;
     }
-    rc = pitr_storage_get(st, v->key, &raw, err);
-    if (rc == PITR_ENOTFOUND) {
-        /* Listed a moment ago: deleted by retention meanwhile. Still "not found". */
-        pitr_err_prefix(err, "WAL file '%s' vanished while fetching it", name);
-        goto out;
-    }
-    if (rc != PITR_OK)
-        goto out;
-    rc = pitr_codec_decompress(v->codec, raw.data, raw.len, plain, err);
-    if (rc != PITR_OK) {
-        pitr_err_prefix(err, "archived '%s' is unreadable", v->key);
-        goto out;
-    }
-    if (w.kind == PITR_WAL_SEGMENT) {
-        uint32_t seg_size;
-
-        rc = pitr_wal_segment_size(plain->data, plain->len, &seg_size, err);
-        if (rc != PITR_OK) {
-            pitr_err_prefix(err, "archived '%s' is not a valid WAL segment", v->key);
-            goto out;
-        }
-        if (!v->partial && plain->len != seg_size) {
-            rc = pitr_err_set(err,
-                              PITR_EFORMAT,
-                              "archived '%s' has %zu bytes, its header says %u",
-                              v->key,
-                              plain->len,
-                              seg_size);
-            goto out;
-        }
-    }
-    *key = pitr_strdup(v->key);
-    *partial = v->partial;
+    *partial = skipped > 0;
+    rc = pitr_err_set(err,
+                      PITR_ENOTFOUND,
+                      "WAL file '%s' is not in the archive '%s' (server '%s')%s",
+                      name,
+                      st->url,
+                      server,
+                      skipped ? " but as a partial segment" : "");
 out:
     wal_variants_release(&vs);
     pitr_free(stem);
-    pitr_buf_release(&raw);
     return rc;
 }
 

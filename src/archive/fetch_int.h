@@ -10,9 +10,14 @@
 #include "pgpitr/storage/storage.h"
 
 /*
- * Find the best stored variant of WAL file name under server, get and
- * decompress it into plain (whose limit the caller sets) and, for a
- * segment, check its length against its page header. full_only: a name
+ * Find the stored variants of WAL file name under server and try them in
+ * order (full segments first, then the cheapest codec): get one (no more
+ * than its listed size), decompress it into plain (no more than the
+ * segment size its header announces; this sets plain's limit) and check
+ * it with pitr_wal_check_segment (history and backup files: bounded by
+ * PITR_WAL_AUX_MAX, not empty). A copy that fails is logged and the next
+ * one tried; when every copy fails: PITR_EFORMAT naming each object and
+ * its cause, plain left empty. full_only: a name
  * that is only archived as .partial counts as not archived. On success
  * *key (owned by the caller) names the object and *partial says whether it
  * was the .partial form. Not archived: PITR_ENOTFOUND (with *partial set

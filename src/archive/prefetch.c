@@ -114,7 +114,6 @@ static void fetch_one(struct run *r, struct pitr_storage *st, size_t i)
     struct pitr_err err = { 0 };
     struct pitr_buf plain;
     char *key = NULL, *path = NULL;
-    uint32_t seg_size;
     int partial;
     pitr_rc rc;
 
@@ -134,13 +133,9 @@ static void fetch_one(struct run *r, struct pitr_storage *st, size_t i)
         goto out;
     }
     if (rc != PITR_OK) {
+        /* archive_fetch_load checked every stored copy: a bad one is never spooled. */
         pitr_log_info(
           "prefetch of '%s' failed (wal-fetch will fetch it itself): %s", name, err.msg);
-        goto out;
-    }
-    if (spool_check_segment(plain.data, plain.len, plain.len, &w, &seg_size, &err) != PITR_OK) {
-        pitr_log_warn(
-          "prefetch: archived '%s' is not segment '%s' (%s); not spooled", key, name, err.msg);
         goto out;
     }
     if (must_stop(r->o))
@@ -557,6 +552,14 @@ pitr_rc pitr_prefetch_clean(const char *spool, int wait_ms, struct pitr_err *err
     if (stat(spool, &sb) != 0) {
         if (errno != ENOENT)
             rc = pitr_err_set_errno(err, PITR_EIO, errno, "cannot clean '%s'", spool);
+        goto out;
+    }
+    if (!S_ISDIR(sb.st_mode) || !spool_is_ours(spool)) {
+        rc = pitr_err_set(err,
+                          PITR_EUSAGE,
+                          "'%s' is not a prefetch spool (no " SPOOL_LOCK
+                          " in it): refusing to clean it",
+                          spool);
         goto out;
     }
     /* Tell a running worker to stop, then wait for its lock. */

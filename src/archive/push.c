@@ -69,8 +69,9 @@ static pitr_rc compare_stored(struct pitr_storage *st,
     struct pitr_buf raw, plain;
     pitr_rc rc;
 
-    pitr_buf_init(&raw, PITR_WAL_MAX_FILE);
-    pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
+    /* No more than listed; decoded, no more than the local file (more is different). */
+    pitr_buf_init(&raw, v->size < PITR_WAL_MAX_FILE ? (size_t)v->size : PITR_WAL_MAX_FILE);
+    pitr_buf_init(&plain, data->len);
     *same = 0;
     rc = pitr_storage_get(st, v->key, &raw, err);
     if (rc != PITR_OK)
@@ -191,6 +192,16 @@ pitr_rc archive_push_loaded(struct pitr_storage *st,
         goto out;
     pitr_log_info("archived '%s' as '%s' (%zu -> %zu bytes)", name, key, data->len, packed.len);
     *outcome = PITR_PUSH_STORED;
+    {
+        /* What an earlier, killed push of this name left (file:// temp files). */
+        struct pitr_err cerr = { 0 };
+        size_t removed = 0;
+
+        if (pitr_storage_cleanup(st, stem, &removed, &cerr) != PITR_OK)
+            pitr_log_debug("wal-push: cleanup of '%s': %s", stem, cerr.msg);
+        else if (removed > 0)
+            pitr_log_info("removed %zu abandoned temporary file(s) of '%s'", removed, stem);
+    }
 out:
     wal_variants_release(&vs);
     pitr_free(stem);

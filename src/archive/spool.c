@@ -22,46 +22,7 @@
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 
-#define MISS_SUFFIX      ".missing"
-#define XLP_PAGEADDR_OFF 8
-
-static uint64_t le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-
-    for (int i = 7; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-pitr_rc spool_check_segment(const void *hdr,
-                            size_t hdr_len,
-                            uint64_t size,
-                            const struct pitr_wal_name *w,
-                            uint32_t *seg_size,
-                            struct pitr_err *err)
-{
-    uint64_t per_log, want, got;
-    pitr_rc rc = pitr_wal_segment_size(hdr, hdr_len, seg_size, err);
-
-    if (rc != PITR_OK)
-        return rc;
-    if (size != *seg_size)
-        return pitr_err_set(
-          err, PITR_EFORMAT, "%ju bytes, its header says %u", (uintmax_t)size, *seg_size);
-    per_log = 0x100000000ULL / *seg_size;
-    want = ((uint64_t)w->log * per_log + w->seg) * *seg_size;
-    got = le64((const unsigned char *)hdr + XLP_PAGEADDR_OFF);
-    if (w->seg >= per_log || got != want)
-        return pitr_err_set(err,
-                            PITR_EFORMAT,
-                            "its first page is at %X/%X, its name says %X/%X",
-                            (unsigned)(got >> 32),
-                            (unsigned)got,
-                            (unsigned)(want >> 32),
-                            (unsigned)want);
-    return PITR_OK;
-}
+#define MISS_SUFFIX ".missing"
 
 pitr_rc spool_take(const char *spool,
                    const char *name,
@@ -90,7 +51,7 @@ pitr_rc spool_take(const char *spool,
     if (n < 0)
         crc = pitr_err_set_errno(&cerr, PITR_EIO, errno, "cannot read it");
     else
-        crc = spool_check_segment(hdr, (size_t)n, (uint64_t)sb.st_size, w, seg_size, &cerr);
+        crc = pitr_wal_check_segment(hdr, (size_t)n, (uint64_t)sb.st_size, w, seg_size, &cerr);
     if (crc != PITR_OK) {
         pitr_log_warn("prefetched '%s' is unusable (%s); removed, fetching it from the archive",
                       path,
@@ -267,15 +228,41 @@ void spool_drop_misses(const char *spool)
     each_entry(spool, drop_miss, NULL);
 }
 
+/* Remove an entry of ours; anything else in the directory is left alone. */
 static void drop_any(const char *path, const char *name, void *ud)
 {
     int keep_control = *(int *)ud;
     struct pitr_wal_name w;
+    enum entry_kind k = classify(name, &w);
 
-    if (keep_control && classify(name, &w) == E_CONTROL)
+    if (k == E_OTHER) {
+        pitr_log_warn("leaving '%s': not a file the prefetch spool makes", path);
+        return;
+    }
+    if (keep_control && k == E_CONTROL)
         return;
     if (unlink(path) != 0)
         pitr_log_warn("cannot remove '%s': %s", path, strerror(errno));
+}
+
+static void count_entry(const char *path, const char *name, void *ud)
+{
+    (void)path;
+    (void)name;
+    (*(size_t *)ud)++;
+}
+
+int spool_is_ours(const char *spool)
+{
+    char *lock = pitr_asprintf("%s/" SPOOL_LOCK, spool);
+    struct stat sb;
+    size_t n = 0;
+    int r = lstat(lock, &sb) == 0 && S_ISREG(sb.st_mode);
+
+    pitr_free(lock);
+    if (!r)
+        each_entry(spool, count_entry, &n);
+    return r || n == 0;
 }
 
 void spool_empty(const char *spool)

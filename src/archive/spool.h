@@ -17,21 +17,9 @@
 #define SPOOL_STOP "prefetch.stop"
 
 /*
- * Check that a segment of size bytes starting with hdr (hdr_len bytes) is
- * segment w: a WAL page magic and long header, a plausible segment size
- * equal to size, and the first page's address equal to w's start.
- */
-PITR_MUST_CHECK pitr_rc spool_check_segment(const void *hdr,
-                                            size_t hdr_len,
-                                            uint64_t size,
-                                            const struct pitr_wal_name *w,
-                                            uint32_t *seg_size,
-                                            struct pitr_err *err);
-
-/*
  * Deliver spooled segment name (parsed as w) to dest by rename, fsyncing
  * both directories. *hit is 0 when the spool has no such file or it failed
- * the check (it is then removed and a warning logged). Fails only when a
+ * pitr_wal_check_segment (it is then removed and a warning logged). Fails only when a
  * good file cannot be moved.
  */
 PITR_MUST_CHECK pitr_rc spool_take(const char *spool,
@@ -66,11 +54,21 @@ void spool_sweep(const char *spool,
                  int ttl,
                  time_t now);
 
-/* Remove every entry and the spool itself. */
+/*
+ * Remove the spool's own entries (segments, negative entries, temp files,
+ * lock and stop file) and the directory; anything else stays, with a
+ * warning, and so does the directory then.
+ */
 void spool_remove_all(const char *spool);
 
-/* Remove every entry but the lock and stop files. */
+/* Remove the spool's own entries but the lock and stop files. */
 void spool_empty(const char *spool);
+
+/*
+ * True when spool looks like a prefetch spool: its lock file (which every
+ * call using it creates first) is a regular file, or it is empty.
+ */
+int spool_is_ours(const char *spool);
 
 /* Open (create) the spool's lock file: a descriptor, or -1. */
 int spool_lock_open(const char *spool);

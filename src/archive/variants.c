@@ -21,7 +21,6 @@ static pitr_rc on_key(const char *key,
     enum pitr_codec codec = pitr_codec_from_suffix(key, &base_len);
     int partial;
 
-    (void)info;
     (void)err;
     /* What is left after the stem must be "" or ".partial", nothing else. */
     if (base_len == c->stem_len)
@@ -35,6 +34,7 @@ static pitr_rc on_key(const char *key,
     c->out->v[c->out->n].key = pitr_strdup(key);
     c->out->v[c->out->n].codec = codec;
     c->out->v[c->out->n].partial = partial;
+    c->out->v[c->out->n].size = info != NULL ? (uint64_t)info->size : 0;
     c->out->n++;
     return PITR_OK;
 }

@@ -5,6 +5,8 @@
 #ifndef PGPITR_ARCHIVE_VARIANTS_H
 #define PGPITR_ARCHIVE_VARIANTS_H
 
+#include <stdint.h>
+
 #include "pgpitr/codec/codec.h"
 #include "pgpitr/storage/storage.h"
 
@@ -13,7 +15,8 @@
 struct wal_variant {
     char *key; /* owned */
     enum pitr_codec codec;
-    int partial; /* the stored name is <name>.partial */
+    int partial;   /* the stored name is <name>.partial */
+    uint64_t size; /* as listed */
 };
 
 struct wal_variants {

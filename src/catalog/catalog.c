@@ -216,59 +216,106 @@ static void skip_ws(const char **p)
         (*p)++;
 }
 
-/* A Python str literal ('…' or "…", common escapes) at *p; owned result or NULL. */
+/* Append code point cp as UTF-8; a surrogateescape'd byte (U+DC80..U+DCFF) as that byte. */
+static pitr_rc put_code_point(struct pitr_buf *out, uint32_t cp, struct pitr_err *err)
+{
+    char enc[4];
+    size_t n = 0;
+
+    if (cp >= 0xdc80 && cp <= 0xdcff) {
+        enc[n++] = (char)(cp & 0xff);
+    } else if ((cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) {
+        return pitr_err_set(err, PITR_EFORMAT, "escape of an invalid code point U+%X", cp);
+    } else if (cp < 0x80) {
+        enc[n++] = (char)cp;
+    } else if (cp < 0x800) {
+        enc[n++] = (char)(0xc0 | (cp >> 6));
+        enc[n++] = (char)(0x80 | (cp & 0x3f));
+    } else if (cp < 0x10000) {
+        enc[n++] = (char)(0xe0 | (cp >> 12));
+        enc[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        enc[n++] = (char)(0x80 | (cp & 0x3f));
+    } else {
+        enc[n++] = (char)(0xf0 | (cp >> 18));
+        enc[n++] = (char)(0x80 | ((cp >> 12) & 0x3f));
+        enc[n++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        enc[n++] = (char)(0x80 | (cp & 0x3f));
+    }
+    return pitr_buf_append(out, enc, n, err);
+}
+
+pitr_rc pitr_cat_py_str(const char **p, struct pitr_buf *out, struct pitr_err *err)
+{
+    const char *s = *p;
+    char q = *s++;
+    pitr_rc rc = PITR_OK;
+
+    if (q != '\'' && q != '"')
+        return pitr_err_set(err, PITR_EFORMAT, "not a Python string near '%.20s'", *p);
+    while (rc == PITR_OK && *s != q) {
+        char c = *s;
+        int nd;
+        char h[9] = { 0 };
+
+        if (c == '\0')
+            return pitr_err_set(err, PITR_EFORMAT, "unterminated Python string '%.20s'", *p);
+        if (c != '\\') {
+            rc = pitr_buf_append(out, s++, 1, err);
+            continue;
+        }
+        c = s[1];
+        s += 2;
+        switch (c) {
+        case 'n':
+            rc = pitr_buf_append(out, "\n", 1, err);
+            continue;
+        case 'r':
+            rc = pitr_buf_append(out, "\r", 1, err);
+            continue;
+        case 't':
+            rc = pitr_buf_append(out, "\t", 1, err);
+            continue;
+        case '\\':
+        case '\'':
+        case '"':
+            rc = pitr_buf_append(out, &c, 1, err);
+            continue;
+        case 'x':
+        case 'u':
+        case 'U':
+            /* Python 3 str: \xHH is the code point U+00HH, not a byte. */
+            nd = c == 'x' ? 2 : c == 'u' ? 4 : 8;
+            for (int k = 0; k < nd; k++) {
+                if (!isxdigit((unsigned char)s[k]))
+                    return pitr_err_set(
+                      err, PITR_EFORMAT, "bad \\%c escape in Python string '%.20s'", c, *p);
+                h[k] = s[k];
+            }
+            s += nd;
+            rc = put_code_point(out, (uint32_t)strtoul(h, NULL, 16), err);
+            continue;
+        default:
+            return pitr_err_set(
+              err, PITR_EFORMAT, "unknown escape '\\%c' in Python string '%.20s'", c ? c : '0', *p);
+        }
+    }
+    if (rc == PITR_OK)
+        *p = s + 1;
+    return rc;
+}
+
+/* A Python str literal at *p as a heap string, or NULL (see pitr_cat_py_str). */
 static char *py_str(const char **p)
 {
     struct pitr_buf b;
     struct pitr_err e;
-    char q = **p;
-    const char *s = *p + 1;
 
-    if (q != '\'' && q != '"')
-        return NULL;
     pitr_buf_init(&b, PITR_BUF_LIMIT_SMALL);
-    for (; *s != '\0' && *s != q; s++) {
-        char c = *s;
-
-        if (c == '\\') {
-            s++;
-            switch (*s) {
-            case 'n':
-                c = '\n';
-                break;
-            case 't':
-                c = '\t';
-                break;
-            case 'r':
-                c = '\r';
-                break;
-            case '\\':
-            case '\'':
-            case '"':
-                c = *s;
-                break;
-            case 'x':
-                if (isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
-                    char h[3] = { s[1], s[2], 0 };
-                    c = (char)strtol(h, NULL, 16);
-                    s += 2;
-                    break;
-                }
-                goto fail;
-            default:
-                goto fail;
-            }
-        }
-        if (pitr_buf_append(&b, &c, 1, &e) != PITR_OK)
-            goto fail;
+    if (pitr_cat_py_str(p, &b, &e) != PITR_OK || memchr(b.data, '\0', b.len) != NULL) {
+        pitr_buf_release(&b);
+        return NULL;
     }
-    if (*s != q)
-        goto fail;
-    *p = s + 1;
     return pitr_buf_detach(&b, NULL);
-fail:
-    pitr_buf_release(&b);
-    return NULL;
 }
 
 /* [('name', oid, 'location'), ...] */
@@ -629,9 +676,10 @@ pitr_rc pitr_cat_load_ex(struct pitr_storage *st,
         rc = pitr_storage_get(st, key, &b, err);
         if (rc == PITR_ENOTFOUND)
             continue;
-        if (rc != PITR_OK)
+        if (rc != PITR_OK && rc != PITR_ELIMIT && rc != PITR_EFORMAT)
             goto out;
-        if (pitr_cat_parse_info(b.data, b.len, &v[n], err) != PITR_OK) {
+        /* One bad backup.info (too large, garbled) never hides the other backups. */
+        if (rc != PITR_OK || pitr_cat_parse_info(b.data, b.len, &v[n], err) != PITR_OK) {
             pitr_log_warn("catalog: skipping '%s': %s", key, err->msg);
             pitr_err_clear(err);
             if (nunreadable != NULL)

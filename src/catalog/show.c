@@ -113,90 +113,20 @@ static pitr_rc lit_bad(struct lit *l)
     return pitr_err_set(l->err, PITR_EFORMAT, "not a Python literal near '%.20s'", l->p);
 }
 
-/* A str literal into a JSON string. */
+/* A str literal into a JSON string (decoded by pitr_cat_py_str). */
 static pitr_rc lit_str(struct lit *l)
 {
-    char q = *l->p++;
     struct pitr_buf s;
-    pitr_rc rc = PITR_OK;
+    pitr_rc rc;
 
     pitr_buf_init(&s, l->out->limit);
-    while (rc == PITR_OK && *l->p != q) {
-        char c = *l->p;
-        uint32_t cp;
-        char enc[4];
-        size_t ne = 0;
-
-        if (c == '\0') {
-            rc = lit_bad(l);
-            break;
-        }
-        if (c != '\\') {
-            rc = pitr_buf_append(&s, l->p++, 1, l->err);
-            continue;
-        }
-        c = l->p[1];
-        l->p += 2;
-        switch (c) {
-        case 'n':
-            rc = pitr_buf_append_str(&s, "\n", l->err);
-            continue;
-        case 'r':
-            rc = pitr_buf_append_str(&s, "\r", l->err);
-            continue;
-        case 't':
-            rc = pitr_buf_append_str(&s, "\t", l->err);
-            continue;
-        case '\\':
-        case '\'':
-        case '"':
-            rc = pitr_buf_append(&s, &c, 1, l->err);
-            continue;
-        case 'x':
-        case 'u':
-        case 'U': {
-            int nd = c == 'x' ? 2 : c == 'u' ? 4 : 8;
-            char h[9] = { 0 };
-
-            for (int k = 0; k < nd; k++) {
-                if (!isxdigit((unsigned char)l->p[k]))
-                    return pitr_buf_release(&s), lit_bad(l);
-                h[k] = l->p[k];
-            }
-            l->p += nd;
-            cp = (uint32_t)strtoul(h, NULL, 16);
-            break;
-        }
-        default:
-            pitr_buf_release(&s);
-            return lit_bad(l);
-        }
-        /* a code point: UTF-8 encode it, json_chars escapes it again */
-        if (cp < 0x80) {
-            enc[ne++] = (char)cp;
-        } else if (cp < 0x800) {
-            enc[ne++] = (char)(0xc0 | (cp >> 6));
-            enc[ne++] = (char)(0x80 | (cp & 0x3f));
-        } else if (cp < 0x10000) {
-            enc[ne++] = (char)(0xe0 | (cp >> 12));
-            enc[ne++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-            enc[ne++] = (char)(0x80 | (cp & 0x3f));
-        } else {
-            enc[ne++] = (char)(0xf0 | (cp >> 18));
-            enc[ne++] = (char)(0x80 | ((cp >> 12) & 0x3f));
-            enc[ne++] = (char)(0x80 | ((cp >> 6) & 0x3f));
-            enc[ne++] = (char)(0x80 | (cp & 0x3f));
-        }
-        rc = pitr_buf_append(&s, enc, ne, l->err);
-    }
-    if (rc == PITR_OK) {
-        l->p++;
+    rc = pitr_cat_py_str(&l->p, &s, l->err);
+    if (rc == PITR_OK)
         rc = pitr_buf_append_str(l->out, "\"", l->err);
-        if (rc == PITR_OK)
-            rc = json_chars(l->out, s.data, s.len, l->err);
-        if (rc == PITR_OK)
-            rc = pitr_buf_append_str(l->out, "\"", l->err);
-    }
+    if (rc == PITR_OK)
+        rc = json_chars(l->out, s.data, s.len, l->err);
+    if (rc == PITR_OK)
+        rc = pitr_buf_append_str(l->out, "\"", l->err);
     pitr_buf_release(&s);
     return rc;
 }

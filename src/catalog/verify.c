@@ -21,6 +21,7 @@
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/repo/volume.h"
 #include "pgpitr/storage/storage.h"
+#include "pgpitr/wal/decode.h"
 
 /* ---- report ---------------------------------------------------------------- */
 
@@ -478,7 +479,6 @@ void pitr_verify_wal(struct pitr_verify_report *r,
 
 #define INFO_LIMIT     ((size_t)4 * 1024 * 1024)
 #define MANIFEST_LIMIT ((size_t)512 * 1024 * 1024)
-#define HISTORY_LIMIT  ((size_t)16 * 1024 * 1024)
 
 /* The keys a restore (ours, barman's, CloudNativePG's) reads from backup.info. */
 static const char *const required_keys[] = {
@@ -908,18 +908,35 @@ static pitr_rc check_backup(struct pitr_storage *st,
         rc = PITR_OK;
         goto out;
     }
+    if (rc == PITR_ELIMIT || rc == PITR_EFORMAT) {
+        /* One bad backup.info is a problem of its backup, not of the run. */
+        r->backups_checked++;
+        pitr_verify_report_add(r, d->id, "backup.info", "unreadable: '%s': %s", key, err->msg);
+        pitr_err_clear(err);
+        rc = PITR_OK;
+        goto out;
+    }
     if (rc != PITR_OK)
         goto out;
     if (pitr_cat_parse_info(text.data, text.len, &info, err) != PITR_OK) {
         r->backups_checked++;
-        pitr_verify_report_add(r, d->id, "backup.info", "unreadable: %s", err->msg);
+        pitr_verify_report_add(r, d->id, "backup.info", "unreadable: '%s': %s", key, err->msg);
         pitr_err_clear(err);
         goto out;
     }
-    if (info.status == NULL || strcmp(info.status, "DONE") != 0) {
+    if (info.status == NULL) {
+        /* barman writes status on every backup.info: this one is truncated or not one. */
+        r->backups_checked++;
+        pitr_verify_report_add(r,
+                               d->id,
+                               "backup.info",
+                               "unreadable: '%s' has no status (truncated, or not a backup.info)",
+                               key);
+        goto out;
+    }
+    if (strcmp(info.status, "DONE") != 0) {
         r->backups_skipped++;
-        pitr_log_info(
-          "verify: backup %s skipped: status %s", d->id, info.status ? info.status : "None");
+        pitr_log_info("verify: backup %s skipped: status %s", d->id, info.status);
         goto out;
     }
     r->backups_checked++;
@@ -991,6 +1008,75 @@ out:
     return rc;
 }
 
+/*
+ * Get one WAL file of the archive, no larger than listed, and decode and
+ * check it as wal-fetch would (pitr_wal_decode) into plain. A file that
+ * fails is a problem of the report (*ok 0); the return code only says
+ * whether the store answered.
+ */
+static pitr_rc read_wal(struct pitr_storage *st,
+                        const struct pitr_cat_wal *e,
+                        struct pitr_buf *plain,
+                        struct pitr_verify_report *r,
+                        int *ok,
+                        struct pitr_err *err)
+{
+    struct pitr_wal_name w;
+    struct pitr_buf raw;
+    struct pitr_err perr = { 0 };
+    pitr_rc rc = PITR_OK, crc;
+
+    *ok = 0;
+    if (e->size > pitr_wal_stored_max(e->kind)) {
+        pitr_verify_report_add(
+          r, NULL, e->name, "invalid: '%s' is %" PRIu64 " bytes, too large", e->key, e->size);
+        return PITR_OK;
+    }
+    pitr_buf_init(&raw, (size_t)e->size);
+    crc = pitr_storage_get(st, e->key, &raw, &perr);
+    if (crc == PITR_ENOTFOUND)
+        goto out; /* deleted since the listing */
+    if (crc == PITR_OK && pitr_wal_parse_name(e->name, &w, &perr) == PITR_OK)
+        crc = pitr_wal_decode(e->codec, raw.data, raw.len, &w, plain, &perr);
+    else if (crc == PITR_OK)
+        crc = perr.code;
+    if (crc == PITR_OK) {
+        *ok = 1;
+    } else if (crc == PITR_EFORMAT || crc == PITR_ELIMIT || crc == PITR_EUSAGE) {
+        pitr_verify_report_add(r, NULL, e->name, "invalid: '%s': %s", e->key, perr.msg);
+    } else {
+        *err = perr;
+        rc = pitr_err_prefix(err, "verify: cannot read '%s'", e->key);
+    }
+out:
+    pitr_buf_release(&raw);
+    return rc;
+}
+
+/* --full: every segment of the archive is the segment its name says. */
+static pitr_rc check_wal_files(struct pitr_storage *st,
+                               const struct pitr_cat_wals *w,
+                               struct pitr_verify_report *r,
+                               struct pitr_err *err)
+{
+    struct pitr_buf plain;
+    pitr_rc rc = PITR_OK;
+    size_t n = 0;
+    int ok;
+
+    pitr_buf_init(&plain, PITR_WAL_SEG_MAX);
+    for (size_t i = 0; i < w->n && rc == PITR_OK; i++) {
+        if (w->v[i].kind != PITR_WAL_SEGMENT && w->v[i].kind != PITR_WAL_PARTIAL)
+            continue;
+        rc = read_wal(st, &w->v[i], &plain, r, &ok, err);
+        n++;
+        pitr_buf_reset(&plain);
+    }
+    pitr_buf_release(&plain);
+    pitr_log_info("verify: %zu WAL segment object(s) read and checked", n);
+    return rc;
+}
+
 /* Read and parse every history file of the archive. */
 static pitr_rc load_histories(struct pitr_storage *st,
                               const struct pitr_cat_wals *w,
@@ -999,34 +1085,32 @@ static pitr_rc load_histories(struct pitr_storage *st,
                               struct pitr_verify_report *r,
                               struct pitr_err *err)
 {
-    struct pitr_buf raw, text;
+    struct pitr_buf text;
     pitr_rc rc = PITR_OK;
 
     *out = NULL;
     *nout = 0;
-    pitr_buf_init(&raw, HISTORY_LIMIT);
-    pitr_buf_init(&text, HISTORY_LIMIT);
+    pitr_buf_init(&text, PITR_WAL_AUX_MAX);
     for (size_t i = 0; i < w->n; i++) {
         const struct pitr_cat_wal *e = &w->v[i];
         struct pitr_verify_history h;
         struct pitr_err perr = { 0 };
+        int ok;
 
         if (e->kind != PITR_WAL_HISTORY || (*nout > 0 && (*out)[*nout - 1].tli == e->tli))
             continue; /* one copy per timeline is enough */
-        pitr_buf_reset(&raw);
-        pitr_buf_reset(&text);
-        rc = pitr_storage_get(st, e->key, &raw, err);
+        rc = read_wal(st, e, &text, r, &ok, err);
         if (rc != PITR_OK)
             break;
-        if (pitr_codec_decompress(e->codec, raw.data, raw.len, &text, &perr) != PITR_OK ||
-            pitr_verify_parse_history(text.data, text.len, e->tli, &h, &perr) != PITR_OK) {
+        if (!ok)
+            continue;
+        if (pitr_verify_parse_history(text.data, text.len, e->tli, &h, &perr) != PITR_OK) {
             pitr_verify_report_add(r, NULL, e->name, "unreadable: %s", perr.msg);
             continue;
         }
         *out = pitr_realloc(*out, (*nout + 1) * sizeof(**out));
         (*out)[(*nout)++] = h;
     }
-    pitr_buf_release(&raw);
     pitr_buf_release(&text);
     return rc;
 }
@@ -1102,6 +1186,8 @@ pitr_rc pitr_verify_run(struct pitr_storage *st,
     rc = pitr_cat_wals_list(st, server, seg_size, &w, err);
     if (rc == PITR_OK)
         rc = load_histories(st, &w, &h, &nh, r, err);
+    if (rc == PITR_OK && o->full)
+        rc = check_wal_files(st, &w, r, err);
     if (rc != PITR_OK)
         goto out;
     pitr_verify_wal(r, &w, h, nh, starts, nstarts);

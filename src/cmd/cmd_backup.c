@@ -141,12 +141,8 @@ int pitr_cmd_backup(const struct pitr_config *cfg_in, int argc, char **argv)
         if (v > cfg.part_size)
             cfg.part_size = v;
     }
-    if (cfg.repo == NULL || cfg.server == NULL || cfg.server[0] == '\0' ||
-        strchr(cfg.server, '/') != NULL) {
-        pitr_log_error("backup: %s",
-                       cfg.repo == NULL     ? "no repository: set --repo or PGPITR_REPO"
-                       : cfg.server == NULL ? "no server name: set --server or PGPITR_SERVER"
-                                            : "server name must not be empty or contain '/'");
+    if (pitr_config_require_repo(&cfg, &err) != PITR_OK) {
+        pitr_log_error("backup: %s", err.msg);
         rc = PITR_EUSAGE;
         goto out;
     }

@@ -65,13 +65,8 @@ static int setup_cmd(struct setup *s,
         return PITR_EUSAGE;
     }
     s->npos = nargs;
-    if (s->cfg.repo == NULL || s->cfg.server == NULL || s->cfg.server[0] == '\0' ||
-        strchr(s->cfg.server, '/') != NULL) {
-        pitr_log_error("%s: %s",
-                       cmd,
-                       s->cfg.repo == NULL     ? "no repository: set --repo or PGPITR_REPO"
-                       : s->cfg.server == NULL ? "no server name: set --server or PGPITR_SERVER"
-                                               : "server name must not be empty or contain '/'");
+    if (pitr_config_require_repo(&s->cfg, &err) != PITR_OK) {
+        pitr_log_error("%s: %s", cmd, err.msg);
         return PITR_EUSAGE;
     }
     rc = pitr_storage_open(&s->cfg, &s->st, &err);

@@ -172,12 +172,8 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
         rc = PITR_EUSAGE;
         goto out;
     }
-    if (cfg->repo == NULL || cfg->server == NULL || cfg->server[0] == '\0' ||
-        strchr(cfg->server, '/') != NULL) {
-        pitr_log_error("restore: %s",
-                       cfg->repo == NULL     ? "no repository: set --repo or PGPITR_REPO"
-                       : cfg->server == NULL ? "no server name: set --server or PGPITR_SERVER"
-                                             : "server name must not be empty or contain '/'");
+    if (pitr_config_require_repo(cfg, &err) != PITR_OK) {
+        pitr_log_error("restore: %s", err.msg);
         rc = PITR_EUSAGE;
         goto out;
     }

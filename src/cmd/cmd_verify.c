@@ -29,19 +29,16 @@ static int barman_exit(pitr_rc rc)
 /* "REPO_URL SERVER" positionals (barman-cloud's form) replace repo and server. */
 static int repo_and_server(const char *cmd, struct pitr_config *cfg, char **pos, int *npos)
 {
+    struct pitr_err rerr = { 0 };
+
     if (*npos >= 2 && strstr(pos[0], "://") != NULL) {
         cfg->repo = pos[0];
         cfg->server = pos[1];
         memmove(pos, pos + 2, (size_t)(*npos - 2) * sizeof(*pos));
         *npos -= 2;
     }
-    if (cfg->repo == NULL || cfg->server == NULL || cfg->server[0] == '\0' ||
-        strchr(cfg->server, '/') != NULL) {
-        pitr_log_error("%s: %s",
-                       cmd,
-                       cfg->repo == NULL     ? "no repository: set --repo or PGPITR_REPO"
-                       : cfg->server == NULL ? "no server name: set --server or PGPITR_SERVER"
-                                             : "server name must not be empty or contain '/'");
+    if (pitr_config_require_repo(cfg, &rerr) != PITR_OK) {
+        pitr_log_error("%s: %s", cmd, rerr.msg);
         return PITR_EUSAGE;
     }
     return PITR_OK;

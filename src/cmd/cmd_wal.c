@@ -56,11 +56,8 @@ static int open_repo(const char *cmd, const struct pitr_config *cfg, struct pitr
     struct pitr_err err = { 0 };
     pitr_rc rc;
 
-    if (cfg->server == NULL || cfg->server[0] == '\0' || strchr(cfg->server, '/') != NULL) {
-        pitr_log_error("%s: %s",
-                       cmd,
-                       cfg->server ? "server name must not contain '/'"
-                                   : "no server name: set --server or PGPITR_SERVER");
+    if (pitr_config_check_server(cfg->server, &err) != PITR_OK) {
+        pitr_log_error("%s: %s", cmd, err.msg);
         return PITR_EUSAGE;
     }
     rc = pitr_storage_open(cfg, st, &err);

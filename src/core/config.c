@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 
 /*
@@ -314,7 +316,9 @@ static pitr_rc load_file(struct pitr_config *cfg, const char *path, struct pitr_
 {
     FILE *f;
     char line[4096];
+    const char *secret = NULL; /* the first secret key the file sets */
     unsigned lineno = 0;
+    struct stat sb;
     pitr_rc rc = PITR_OK;
 
     f = fopen(path, "r");
@@ -344,9 +348,19 @@ static pitr_rc load_file(struct pitr_config *cfg, const char *path, struct pitr_
             pitr_err_prefix(err, "config file '%s' line %u", path, lineno);
             goto out;
         }
+        if (secret == NULL && find_key(key) != NULL && find_key(key)->secret && *value != '\0')
+            secret = find_key(key)->name;
     }
     if (ferror(f))
         rc = pitr_err_set(err, PITR_EUSAGE, "cannot read config file '%s'", path);
+    /* A secret others can read is no secret: say so on every run (not fatal, as ssh does). */
+    if (rc == PITR_OK && secret != NULL && fstat(fileno(f), &sb) == 0 &&
+        (sb.st_mode & (S_IRWXG | S_IRWXO)) != 0)
+        pitr_log_warn("config file '%s' holds '%s' and is accessible by other users (mode "
+                      "%04o): chmod 600 it",
+                      path,
+                      secret,
+                      (unsigned)(sb.st_mode & 07777));
 out:
     OPENSSL_cleanse(line, sizeof(line));
     fclose(f);
@@ -416,4 +430,42 @@ pitr_rc pitr_config_load(struct pitr_config *cfg,
         cfg->jobs = cpus < 2 ? 2 : cpus > 16 ? 16 : (int)cpus;
     }
     return PITR_OK;
+}
+
+pitr_rc pitr_config_check_server(const char *server, struct pitr_err *err)
+{
+    size_t n;
+
+    if (server == NULL)
+        return pitr_err_set(err, PITR_EUSAGE, "no server name: set --server or PGPITR_SERVER");
+    n = strlen(server);
+    if (n == 0)
+        return pitr_err_set(
+          err, PITR_EUSAGE, "the server name is empty: give --server or PGPITR_SERVER a name");
+    if (strcmp(server, ".") == 0 || strcmp(server, "..") == 0)
+        return pitr_err_set(
+          err, PITR_EUSAGE, "server name '%s' is not allowed: it names a directory", server);
+    if (n > 255)
+        return pitr_err_set(err, PITR_EUSAGE, "server name is %zu bytes long; at most 255", n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)server[i];
+
+        if (c == '/')
+            return pitr_err_set(err, PITR_EUSAGE, "server name '%s' must not contain '/'", server);
+        if (c < 0x20 || c == 0x7f)
+            return pitr_err_set(err,
+                                PITR_EUSAGE,
+                                "server name must not contain control characters (byte 0x%02x "
+                                "at offset %zu)",
+                                c,
+                                i);
+    }
+    return PITR_OK;
+}
+
+pitr_rc pitr_config_require_repo(const struct pitr_config *cfg, struct pitr_err *err)
+{
+    if (cfg->repo == NULL || cfg->repo[0] == '\0')
+        return pitr_err_set(err, PITR_EUSAGE, "no repository: set --repo or PGPITR_REPO");
+    return pitr_config_check_server(cfg->server, err);
 }

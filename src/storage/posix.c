@@ -508,12 +508,19 @@ static void posix_free(struct pitr_storage *st)
     pitr_free(ps);
 }
 
-/* Remove stale temp files below dir (recursively). */
-static pitr_rc cleanup_dir(const char *dir, size_t *removed, struct pitr_err *err)
+/*
+ * Remove stale temp files below dir (recursively) whose name starts with
+ * start ("" for all).
+ */
+static pitr_rc cleanup_dir(const char *dir,
+                           const char *start,
+                           size_t *removed,
+                           struct pitr_err *err)
 {
     DIR *d = opendir(dir);
     struct dirent *de;
     time_t now = time(NULL);
+    size_t start_len = strlen(start);
     pitr_rc rc = PITR_OK;
 
     if (d == NULL)
@@ -524,12 +531,13 @@ static pitr_rc cleanup_dir(const char *dir, size_t *removed, struct pitr_err *er
         struct stat sb;
         char *path;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            strncmp(de->d_name, start, start_len) != 0)
             continue;
         path = pitr_asprintf("%s/%s", dir, de->d_name);
         if (lstat(path, &sb) == 0) {
             if (S_ISDIR(sb.st_mode)) {
-                rc = cleanup_dir(path, removed, err);
+                rc = cleanup_dir(path, "", removed, err);
             } else if (S_ISREG(sb.st_mode) && pitr_fs_temp_is_stale(de->d_name, sb.st_mtime, now)) {
                 if (unlink(path) == 0)
                     (*removed)++;
@@ -551,12 +559,19 @@ static pitr_rc posix_cleanup(struct pitr_storage *st,
     struct posix_storage *ps = (struct posix_storage *)st;
     char *dir = pitr_asprintf("%s/%s", ps->root, prefix);
     char *slash = strrchr(dir, '/');
+    const char *start = "";
     pitr_rc rc;
 
-    /* The folder the prefix names (a prefix "a/b/" is the folder a/b). */
-    if (slash != NULL && slash > dir + strlen(ps->root))
+    /*
+     * A prefix as S3 reads it: "a/b/" is the folder a/b, "a/b/c" the
+     * entries of a/b whose name starts with c (the temp files of key
+     * a/b/c.gz, say, which wal-push cleans before it writes that key).
+     */
+    if (slash != NULL && slash > dir + strlen(ps->root)) {
         *slash = '\0';
-    rc = cleanup_dir(dir, removed, err);
+        start = slash + 1;
+    }
+    rc = cleanup_dir(dir, start, removed, err);
     pitr_free(dir);
     return rc;
 }

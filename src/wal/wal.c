@@ -1,6 +1,7 @@
 /* wal.c - WAL file names and headers; see wal/wal.h. */
 #include "pgpitr/wal/wal.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -81,6 +82,8 @@ void pitr_wal_hash_dir(const char *name, const struct pitr_wal_name *w, char out
 /* XLogLongPageHeaderData offsets (access/xlog_internal.h, stable since 9.x). */
 #define XLP_MAGIC_OFF    0
 #define XLP_INFO_OFF     2
+#define XLP_TLI_OFF      4
+#define XLP_PAGEADDR_OFF 8
 #define XLP_SEG_SIZE_OFF 32
 #define XLP_BLCKSZ_OFF   36
 #define XLP_LONG_HEADER  0x0002
@@ -118,6 +121,48 @@ pitr_rc pitr_wal_segment_size(const void *data,
     if (blcksz < 1024 || blcksz > 65536 || (blcksz & (blcksz - 1)) != 0)
         return pitr_err_set(err, PITR_EFORMAT, "implausible WAL block size %u", blcksz);
     *seg_size = size;
+    return PITR_OK;
+}
+
+static uint64_t le64(const unsigned char *p)
+{
+    return (uint64_t)le32(p) | (uint64_t)le32(p + 4) << 32;
+}
+
+pitr_rc pitr_wal_check_segment(const void *hdr,
+                               size_t hdr_len,
+                               uint64_t size,
+                               const struct pitr_wal_name *w,
+                               uint32_t *seg_size,
+                               struct pitr_err *err)
+{
+    const unsigned char *p = hdr;
+    uint64_t per_log, want, got;
+    uint32_t tli;
+    pitr_rc rc = pitr_wal_segment_size(hdr, hdr_len, seg_size, err);
+
+    if (rc != PITR_OK)
+        return rc;
+    if (w->kind != PITR_WAL_SEGMENT && w->kind != PITR_WAL_PARTIAL)
+        return pitr_err_set(err, PITR_EINTERNAL, "not a segment name to check against");
+    if (w->kind == PITR_WAL_SEGMENT ? size != *seg_size : size > *seg_size)
+        return pitr_err_set(
+          err, PITR_EFORMAT, "%ju bytes, its header says %u", (uintmax_t)size, *seg_size);
+    per_log = 0x100000000ULL / *seg_size;
+    want = ((uint64_t)w->log * per_log + w->seg) * *seg_size;
+    got = le64(p + XLP_PAGEADDR_OFF);
+    if (w->seg >= per_log || got != want)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "its first page is at %X/%X, its name says %X/%X",
+                            (unsigned)(got >> 32),
+                            (unsigned)got,
+                            (unsigned)(want >> 32),
+                            (unsigned)want);
+    tli = le32(p + XLP_TLI_OFF);
+    if (tli == 0 || tli > w->tli)
+        return pitr_err_set(
+          err, PITR_EFORMAT, "its first page is on timeline %u, its name says %u", tli, w->tli);
     return PITR_OK;
 }
 

@@ -5,7 +5,9 @@
 # verifies OK (also --full and --format json), then each damage is reported
 # by name with exit 1: a deleted WAL segment in the middle, a truncated
 # volume, a flipped byte in a volume (--full), a backup.info without its
-# end_wal line, a backup folder without backup.info. Each damage is undone
+# end_wal line, a backup folder without backup.info, a truncated or garbage
+# backup.info, another backup's backup.info over the size limit (list still
+# works). Each damage is undone
 # before the next, so each check sees one problem. On file://, a restored
 # copy promoted onto timeline 2 archives into the same server: verify
 # follows the history file (a gap on timeline 2 and a missing history file
@@ -220,7 +222,22 @@ PY
     verify_damaged "$kind: backup.info without end_wal" "backup $id: backup.info:end_wal: missing"
     obj_del "$base/backup.info"
     verify_damaged "$kind: backup folder without backup.info" "backup $id: backup.info: missing"
+    # The only backup.info cut short, or garbage: a problem, never OK.
+    head -c 60 "$IT_TMP/vf-info-$kind" >"$IT_TMP/vf-info-trunc-$kind"
+    obj_put "$base/backup.info" "$IT_TMP/vf-info-trunc-$kind"
+    verify_damaged "$kind: truncated backup.info" "backup $id: backup.info: unreadable"
+    head -c 3000 /dev/urandom >"$IT_TMP/vf-info-trunc-$kind"
+    obj_put "$base/backup.info" "$IT_TMP/vf-info-trunc-$kind"
+    verify_damaged "$kind: garbage backup.info" "backup $id: backup.info: unreadable"
     obj_put "$base/backup.info" "$IT_TMP/vf-info-$kind"
+    # Another backup's backup.info over the size limit: named, and the rest still works.
+    head -c $((5 << 20)) /dev/zero | tr '\0' x >"$IT_TMP/vf-info-big-$kind"
+    obj_put "$SERVER/base/20000101T000000/backup.info" "$IT_TMP/vf-info-big-$kind"
+    verify_damaged "$kind: oversized backup.info of another backup" \
+        "backup 20000101T000000: backup.info: unreadable"
+    out=$(pgpitr list 2>/dev/null)
+    check "$kind: list still shows backup $id" grep -q "$id" <<<"$out"
+    obj_del "$SERVER/base/20000101T000000/backup.info"
 
     # A backup without manifest (as barman-cloud writes them) gets the other checks.
     obj_del "$base/pgpitr.manifest.json"

@@ -41,6 +41,10 @@ expect_err_has "malformed URL: the message names it" "malformed repository URL '
 expect_exit "a relative file:// URL is refused" 3 "$P" --repo "file://relative/path" wal-push "$w/pg_wal/$SEG"
 expect_exit "an s3:// URL without a bucket is refused" 3 "$P" --repo "s3://" wal-push "$w/pg_wal/$SEG"
 expect_exit "no server name is refused" 3 env -u PGPITR_SERVER "$P" wal-push "$w/pg_wal/$SEG"
+for s in "" . .. ../ ../x $'a\nb'; do
+    expect_exit "server name '$s' is refused" 3 "$P" --server "$s" wal-fetch "$SEG" "$w/x"
+    expect_err_has "server name '$s': the message says why" "server name"
+done
 
 head -c 1000 "$w/pg_wal/$SEG" >"$w/short/$SEG"
 expect_exit "a truncated segment is refused" 16 "$P" wal-push "$w/short/$SEG"
@@ -79,14 +83,18 @@ expect_exit "wal-fetch of a history file" 0 "$P" wal-fetch 00000002.history "$w/
 check "history file: same bytes" cmp -s "$w/h" "$w/00000002.history"
 
 # Only a .partial is archived: it is restored under the requested name.
-cp "$w/pg_wal/$SEG" "$w/000000020000000000000003.partial"
-expect_exit "wal-push of a partial segment" 0 "$P" --compression none wal-push "$w/000000020000000000000003.partial"
-expect_exit "wal-fetch falls back to the partial segment" 0 "$P" wal-fetch 000000020000000000000003 "$w/p"
+# (Timeline 2's copy of segment 1: its pages may carry an older timeline.)
+cp "$w/pg_wal/$SEG" "$w/000000020000000000000001.partial"
+expect_exit "wal-push of a partial segment" 0 "$P" --compression none wal-push "$w/000000020000000000000001.partial"
+expect_exit "wal-fetch falls back to the partial segment" 0 "$P" wal-fetch 000000020000000000000001 "$w/p"
 check "partial fallback: same bytes" cmp -s "$w/p" "$w/pg_wal/$SEG"
 
 # Objects as barman-cloud writes them (bzip2, xz, plain) are found by suffix.
-for c in bzip2 xz lz4 snappy none; do
-    seg=0000000500000000000000$(printf '%02X' $((RANDOM % 200 + 16)))
+# Segment 1's bytes under segment 1's name, one timeline per codec (7 and 9
+# are used below): wal-fetch delivers only a segment whose address is its name's.
+for ct in bzip2:5 xz:6 lz4:8 snappy:B none:C; do
+    c=${ct%%:*}
+    seg=0000000${ct##*:}0000000000000001
     cp "$w/pg_wal/$SEG" "$w/$seg"
     "$P" --compression $c wal-push "$w/$seg" && "$P" wal-fetch "$seg" "$w/f-$c" 2>/dev/null
     check "round trip through $c" cmp -s "$w/f-$c" "$w/$seg"

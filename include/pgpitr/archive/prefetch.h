@@ -79,7 +79,10 @@ char *pitr_prefetch_spool_for(const char *dest, char **pgdata);
  * End of recovery: stop the worker and remove the spool. Asks the worker
  * to stop, waits up to wait_ms for it; when it is still running, empties
  * the spool and leaves the rest to the worker, which removes the spool as
- * it stops. A missing spool is fine.
+ * it stops. A missing spool is fine. Only files the spool makes are
+ * removed (segment names, their ".missing" entries, temp files, the lock
+ * and stop files); a directory that is not a spool (no prefetch.lock, not
+ * empty) is refused with PITR_EUSAGE and left untouched.
  */
 PITR_MUST_CHECK pitr_rc pitr_prefetch_clean(const char *spool, int wait_ms, struct pitr_err *err);
 

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
 
 struct pitr_storage;
@@ -69,6 +70,16 @@ struct pitr_cat_backup {
 
 /* The value of key as written in backup.info, or NULL when the file has no such line. */
 const char *pitr_cat_field(const struct pitr_cat_backup *b, const char *key);
+
+/*
+ * The one reader of Python str literals (barman writes repr() into
+ * backup.info; pitr_py_repr_str writes ours): the literal at *p ('...' or
+ * "...", escapes \\ \' \" \n \r \t \xHH \uHHHH \UHHHHHHHH, the last three
+ * code points as Python 3 reads them) is appended to out as UTF-8, a
+ * surrogate-escaped byte (U+DC80..U+DCFF) as that byte; *p moves past the
+ * closing quote. Anything else: PITR_EFORMAT.
+ */
+PITR_MUST_CHECK pitr_rc pitr_cat_py_str(const char **p, struct pitr_buf *out, struct pitr_err *err);
 
 /* Parse backup.info text (len bytes) into *b, which is initialised first. */
 PITR_MUST_CHECK pitr_rc pitr_cat_parse_info(const char *text,

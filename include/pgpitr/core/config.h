@@ -102,6 +102,20 @@ int pitr_config_is_key(const char *name);
 void pitr_config_copy(struct pitr_config *dst, const struct pitr_config *src);
 
 /*
+ * The one check of a server name, the first path element of every key:
+ * set, not empty, not "." or "..", no '/', no control character, at most
+ * 255 bytes. PITR_EUSAGE with a message saying which rule it breaks.
+ */
+PITR_MUST_CHECK pitr_rc pitr_config_check_server(const char *server, struct pitr_err *err);
+
+/*
+ * What every command that opens a repository needs: repo set and
+ * pitr_config_check_server passed. PITR_EUSAGE naming the missing setting.
+ */
+PITR_MUST_CHECK pitr_rc pitr_config_require_repo(const struct pitr_config *cfg,
+                                                 struct pitr_err *err);
+
+/*
  * Parse a byte size: a number with an optional suffix B, KiB, MiB, GiB (or
  * K, M, G, all powers of 1024). PITR_EUSAGE naming key on anything else.
  */

@@ -58,6 +58,34 @@ PITR_MUST_CHECK pitr_rc pitr_wal_segment_size(const void *data,
                                               uint32_t *seg_size,
                                               struct pitr_err *err);
 
+/*
+ * Check that a WAL file of size bytes whose start is hdr[0..hdr_len) (at
+ * least the 40-byte long page header) is the file w names, before anyone
+ * hands it to PostgreSQL: a WAL page magic and long header, a plausible
+ * segment size (returned in *seg_size), the size equal to it (for a
+ * .partial form: not above it), the first page's address equal to the
+ * start of w's segment, and the header's timeline not above w's (the first
+ * segment of a new timeline starts with pages of the old one). w is a
+ * segment or a .partial name. Failures are PITR_EFORMAT and say what
+ * differs; the caller names the object.
+ */
+PITR_MUST_CHECK pitr_rc pitr_wal_check_segment(const void *hdr,
+                                               size_t hdr_len,
+                                               uint64_t size,
+                                               const struct pitr_wal_name *w,
+                                               uint32_t *seg_size,
+                                               struct pitr_err *err);
+
+/* PostgreSQL's largest WAL segment (--wal-segsize 1024). */
+#define PITR_WAL_SEG_MAX ((size_t)1024 * 1024 * 1024)
+
+/*
+ * History and backup history files are text of a few lines; nothing we
+ * read or write of them may be larger (a timeline history grows by one
+ * short line per timeline).
+ */
+#define PITR_WAL_AUX_MAX ((size_t)16 * 1024 * 1024)
+
 /* The name of the segment after (tli, log, seg) for the given segment size. */
 void pitr_wal_next_segment(const struct pitr_wal_name *w,
                            uint32_t seg_size,

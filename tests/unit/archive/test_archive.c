@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "../support/logcap.h"
@@ -26,9 +27,11 @@
 #include "pgpitr/codec/codec.h"
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/storage/storage.h"
+#include "pgpitr/wal/wal.h"
 
 #define SEG_SIZE ((size_t)1 << 20)
 #define SEG1     "000000010000000000000001"
@@ -136,6 +139,23 @@ static const char *wal_file(struct fx *f, const char *name, const void *data, si
     return path;
 }
 
+/* Write the first page address of segment name (its segment size from the header). */
+static void set_page_addr(void *data, size_t len, const char *name)
+{
+    unsigned char *p = data;
+    struct pitr_wal_name w;
+    uint32_t seg_size;
+    uint64_t addr;
+
+    if (len < 40 || pitr_wal_parse_name(name, &w, NULL) != PITR_OK ||
+        (w.kind != PITR_WAL_SEGMENT && w.kind != PITR_WAL_PARTIAL) ||
+        pitr_wal_segment_size(p, len, &seg_size, NULL) != PITR_OK)
+        return;
+    addr = ((uint64_t)w.log * (0x100000000ULL / seg_size) + w.seg) * seg_size;
+    for (int i = 0; i < 8; i++)
+        p[8 + i] = (unsigned char)(addr >> (8 * i));
+}
+
 static pitr_rc push(struct fx *f,
                     const char *name,
                     const void *data,
@@ -144,6 +164,9 @@ static pitr_rc push(struct fx *f,
                     enum pitr_push_outcome *outcome)
 {
     struct pitr_push_opts o = { "pg1", codec, 0, 2 };
+
+    /* Segments pushed here are the segment their name says (callers' buffers too). */
+    set_page_addr((void *)(uintptr_t)data, len, name);
 
     pitr_err_clear(&f->err);
     return pitr_wal_push(f->st, &o, wal_file(f, name, data, len), outcome, &f->err);
@@ -622,6 +645,162 @@ static void pitr_wal_fetch__replaces_destination(void **state)
     free(seg);
 }
 
+/*
+ * The object named ...02 holds segment ...01's bytes (right size, valid
+ * header): refused, naming the object and the addresses; nothing at DEST.
+ */
+static void pitr_wal_fetch__other_segments_bytes_refused(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 30);
+    struct pitr_buf raw;
+    char dest[256];
+
+    push_ok(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(stored(f, STEM1 ".gz", &raw), PITR_OK);
+    assert_int_equal(
+      pitr_storage_put(f->st, "pg1/wals/0000000100000000/" SEG2 ".gz", raw.data, raw.len, &f->err),
+      PITR_OK);
+    assert_int_equal(fetch(f, SEG2, dest, sizeof(dest)), PITR_EFORMAT);
+    assert_msg_has(f->err.msg, "no valid copy of WAL file '" SEG2 "'");
+    assert_msg_has(f->err.msg, "'pg1/wals/0000000100000000/" SEG2 ".gz'");
+    assert_msg_has(f->err.msg, "its first page is at 0/100000, its name says 0/200000");
+    assert_int_equal(access(dest, F_OK), -1);
+    pitr_buf_release(&raw);
+    free(a);
+}
+
+/* A copy that fails the check falls back to the next stored one. */
+static void pitr_wal_fetch__bad_variant_falls_back(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 31);
+    unsigned char *b = make_segment(SEG_SIZE, SEG_SIZE, 32);
+
+    push_ok(f, SEG2, b, SEG_SIZE, PITR_CODEC_XZ, PITR_PUSH_STORED);
+    /* The cheapest form (plain) holds segment 1's bytes. */
+    set_page_addr(a, SEG_SIZE, SEG1);
+    assert_int_equal(
+      pitr_storage_put(f->st, "pg1/wals/0000000100000000/" SEG2, a, SEG_SIZE, &f->err), PITR_OK);
+    fetch_expect(f, SEG2, b, SEG_SIZE);
+    assert_msg_has(f->log.text, "is not a valid copy of '" SEG2 "'");
+    assert_msg_has(f->log.text, "trying the next stored copy");
+    free(a);
+    free(b);
+}
+
+/* A zero-byte plain object no longer shadows a valid .gz of the same segment. */
+static void pitr_wal_fetch__empty_plain_does_not_shadow_gz(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 33);
+
+    push_ok(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(pitr_storage_put(f->st, STEM1, "", 0, &f->err), PITR_OK);
+    fetch_expect(f, SEG1, a, SEG_SIZE);
+    assert_msg_has(f->log.text, "too short");
+    /* The same for a history file. */
+    push_ok(f,
+            "00000002.history",
+            "1\t0/3000000\tno recovery target specified\n",
+            41,
+            PITR_CODEC_GZIP,
+            PITR_PUSH_STORED);
+    assert_int_equal(pitr_storage_put(f->st, "pg1/wals/00000002.history", "", 0, &f->err), PITR_OK);
+    fetch_expect(f, "00000002.history", "1\t0/3000000\tno recovery target specified\n", 41);
+    free(a);
+}
+
+/*
+ * Store under key a gzip bomb: big bytes of zeros that start with a
+ * segment header of SEG_SIZE for SEG1.
+ */
+static void store_bomb(struct fx *f, const char *key, size_t big)
+{
+    unsigned char *bomb = calloc(1, big);
+    unsigned char *hdr = make_segment(SEG_SIZE, SEG_SIZE, 34);
+    struct pitr_buf packed;
+
+    assert_non_null(bomb);
+    memcpy(bomb, hdr, 40);
+    set_page_addr(bomb, big, SEG1);
+    pitr_buf_init(&packed, 2 * big);
+    assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 9, bomb, big, &packed, &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_put(f->st, key, packed.data, packed.len, &f->err), PITR_OK);
+    pitr_buf_release(&packed);
+    free(hdr);
+    free(bomb);
+}
+
+/* A gzip bomb under a segment's name costs one segment, and is refused. */
+static void pitr_wal_fetch__bomb_bounded_by_header(void **state)
+{
+    struct fx *f = *state;
+    char dest[256];
+
+    store_bomb(f, STEM1 ".gz", (size_t)32 << 20);
+    assert_int_equal(fetch(f, SEG1, dest, sizeof(dest)), PITR_EFORMAT);
+    assert_msg_has(f->err.msg, "more than the 1048576 bytes its header announces");
+    assert_int_equal(access(dest, F_OK), -1);
+}
+
+/* A temp file in the repository, made for key, last modified age seconds ago. */
+static char *temp_of(struct fx *f, const char *key, time_t age)
+{
+    char *path, *tmp;
+    struct timeval tv[2];
+
+    path = pitr_asprintf("%s/%s", f->repo, key);
+    tmp = pitr_fs_temp_path(path);
+    write_file(tmp, "partial", 7);
+    gettimeofday(&tv[0], NULL);
+    tv[0].tv_sec -= age;
+    tv[1] = tv[0];
+    assert_int_equal(utimes(tmp, tv), 0);
+    pitr_free(path);
+    return tmp;
+}
+
+/*
+ * wal-push removes what a killed push of the same name left (a temp file
+ * of a writer that is gone), and nothing of other keys or live writers.
+ */
+static void pitr_wal_push__removes_stale_temp_files_of_its_key(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 35);
+    unsigned char *b = make_segment(SEG_SIZE, SEG_SIZE, 36);
+    char *dead, *live, *other;
+
+    push_ok(f, SEG2, b, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED); /* makes the folder */
+    dead = temp_of(f, STEM1 ".gz", 2 * PITR_FS_TEMP_MAX_AGE);
+    live = temp_of(f, STEM1 ".gz", 0); /* this process: alive */
+    other = temp_of(f, "pg1/wals/0000000100000000/" SEG2 ".gz", 2 * PITR_FS_TEMP_MAX_AGE);
+    push_ok(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(access(dead, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    pitr_free(dead);
+    pitr_free(live);
+    pitr_free(other);
+    free(a);
+    free(b);
+}
+
+/* A stored object that decodes to more than the local file conflicts, decoded no further. */
+static void pitr_wal_push__stored_bomb_conflicts(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 37);
+    enum pitr_push_outcome outcome;
+
+    store_bomb(f, STEM1 ".gz", (size_t)64 << 20);
+    assert_int_equal(push(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, &outcome), PITR_ECONFLICT);
+    assert_msg_has(f->err.msg, STEM1 ".gz");
+    assert_msg_has(f->err.msg, "1048576");
+    free(a);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -636,6 +815,8 @@ int main(void)
         T(pitr_wal_push__size_disagrees_with_header),
         T(pitr_wal_push__bad_name_or_missing_file),
         T(pitr_wal_push__history_directly_under_wals),
+        T(pitr_wal_push__removes_stale_temp_files_of_its_key),
+        T(pitr_wal_push__stored_bomb_conflicts),
         T(pitr_wal_fetch__restores_identical_bytes),
         T(pitr_wal_fetch__every_codec),
         T(pitr_wal_fetch__missing_is_not_found),
@@ -645,6 +826,10 @@ int main(void)
         T(pitr_wal_fetch__corrupt_object_fails),
         T(pitr_wal_fetch__bad_stored_segment_fails),
         T(pitr_wal_fetch__replaces_destination),
+        T(pitr_wal_fetch__other_segments_bytes_refused),
+        T(pitr_wal_fetch__bad_variant_falls_back),
+        T(pitr_wal_fetch__empty_plain_does_not_shadow_gz),
+        T(pitr_wal_fetch__bomb_bounded_by_header),
     };
 #undef T
 

@@ -529,6 +529,73 @@ static void prefetch_spool_for__only_in_a_data_directory(void **state)
     assert_null(pgdata);
 }
 
+static void put_file(const char *dir, const char *name)
+{
+    char path[512];
+    int fd;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    fd = open(path, O_WRONLY | O_CREAT, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+}
+
+static void rm_file(const char *dir, const char *name)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    assert_int_equal(unlink(path), 0);
+}
+
+static int has_file(const char *dir, const char *name)
+{
+    char path[512];
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return access(path, F_OK) == 0;
+}
+
+/* --clean-spool on a directory that is not a spool: refused, nothing removed. */
+static void prefetch_clean__refuses_a_directory_that_is_not_a_spool(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(mkdir(f->spool, 0700), 0);
+    put_file(f->spool, "important.conf");
+    put_file(f->spool, S1); /* even a segment name: no lock, not ours */
+    assert_int_equal(pitr_prefetch_clean(f->spool, 50, &f->err), PITR_EUSAGE);
+    assert_non_null(strstr(f->err.msg, "is not a prefetch spool"));
+    assert_true(has_file(f->spool, "important.conf"));
+    assert_true(has_file(f->spool, S1));
+    assert_false(has_file(f->spool, "prefetch.stop"));
+    /* An empty directory is fine (a spool whose worker removed everything). */
+    rm_file(f->spool, "important.conf");
+    rm_file(f->spool, S1);
+    assert_int_equal(pitr_prefetch_clean(f->spool, 50, &f->err), PITR_OK);
+}
+
+/* In a real spool, only the files the spool makes are removed. */
+static void prefetch_clean__removes_only_its_own_files(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *s1 = archive_segment(f, S1, MIB), *s2 = archive_segment(f, S2, MIB);
+
+    fetch_ok(f, S1, PITR_FETCH_ARCHIVE);
+    assert_true(in_spool(f, S2));
+    put_file(f->spool, "notes.txt");
+    put_file(f->spool, S2 ".missing.bak");
+    put_file(f->spool, "00000001000000000000000G");
+    assert_int_equal(pitr_prefetch_clean(f->spool, 100, &f->err), PITR_OK);
+    assert_false(in_spool(f, S2));
+    assert_false(in_spool(f, "prefetch.lock"));
+    assert_true(has_file(f->spool, "notes.txt"));
+    assert_true(has_file(f->spool, S2 ".missing.bak"));
+    assert_true(has_file(f->spool, "00000001000000000000000G"));
+    assert_non_null(strstr(f->log.text, "not a file the prefetch spool makes"));
+    free(s1), free(s2);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -546,6 +613,8 @@ int main(void)
         T(fetch_prefetch__only_while_recovery_runs),
         T(prefetch_clean__removes_the_spool),
         T(prefetch_clean__leaves_the_rest_to_a_running_worker),
+        T(prefetch_clean__refuses_a_directory_that_is_not_a_spool),
+        T(prefetch_clean__removes_only_its_own_files),
         T(prefetch_spool_for__only_in_a_data_directory),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "pgpitr/backup/info.h"
 #include "pgpitr/catalog/catalog.h"
 #include "pgpitr/core/mem.h"
 
@@ -326,6 +327,99 @@ static void select__empty_catalog(void **state)
     assert_non_null(strstr(err.msg, "no DONE backup"));
 }
 
+/*
+ * One decoder for Python str literals: what pitr_py_repr_str writes (and
+ * barman's repr()) reads back to the same bytes, in backup.info's
+ * tablespaces and in show's JSON alike.
+ */
+static void py_str__reads_back_what_repr_writes(void **state)
+{
+    static const char *const samples[] = {
+        "/srv/tbs",
+        "it's",
+        "say \"hi\" and 'bye'",
+        "back\\slash",
+        "tab\tnew\nline\rret",
+        "del\x7f bell\x07",
+        "nel \xc2\x85 nbsp \xc2\xa0 e-acute \xc3\xa9", /* U+0085, U+00A0: \x85 \xa0 in repr */
+        "euro \xe2\x82\xac",
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(samples) / sizeof(samples[0]); i++) {
+        struct pitr_buf lit, back;
+        struct pitr_err err = { 0 };
+        const char *p;
+
+        pitr_buf_init(&lit, 4096);
+        pitr_buf_init(&back, 4096);
+        assert_int_equal(pitr_py_repr_str(samples[i], &lit, &err), PITR_OK);
+        p = lit.data;
+        assert_int_equal(pitr_cat_py_str(&p, &back, &err), PITR_OK);
+        assert_ptr_equal(p, lit.data + lit.len);
+        if (back.len != strlen(samples[i]) || memcmp(back.data, samples[i], back.len) != 0) {
+            print_error("%s read back as '%s'\n", lit.data, back.data);
+            fail();
+        }
+        pitr_buf_release(&lit);
+        pitr_buf_release(&back);
+    }
+}
+
+static void py_str__python3_escapes(void **state)
+{
+    static const struct {
+        const char *lit, *want;
+    } ok[] = {
+        { "'\\xe9'", "\xc3\xa9" }, /* a code point, not a byte */
+        { "'\\u20ac'", "\xe2\x82\xac" },
+        { "'\\U0001f600'", "\xf0\x9f\x98\x80" },
+        { "'\\udc80'", "\x80" }, /* os.fsdecode's surrogateescape */
+        { "\"a'b\"", "a'b" },
+    };
+    static const char *const bad[] = {
+        "'unterminated", "'\\q'", "'\\x4'", "'\\ud800'", "'\\U00110000'", "plain", "'\\",
+    };
+    struct pitr_err err = { 0 };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+        struct pitr_buf b;
+        const char *p = ok[i].lit;
+
+        pitr_buf_init(&b, 64);
+        assert_int_equal(pitr_cat_py_str(&p, &b, &err), PITR_OK);
+        assert_string_equal(b.data, ok[i].want);
+        pitr_buf_release(&b);
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct pitr_buf b;
+        const char *p = bad[i];
+
+        pitr_buf_init(&b, 64);
+        assert_int_equal(pitr_cat_py_str(&p, &b, &err), PITR_EFORMAT);
+        assert_ptr_equal(p, bad[i]);
+        pitr_buf_release(&b);
+    }
+}
+
+/* A tablespace location with U+0085 (written '\x85' by repr) is read as UTF-8. */
+static void parse_info__tablespace_location_escapes(void **state)
+{
+    static const char text[] = "status=DONE\ntablespaces=[('t\\xe9', 16400, '/srv/a\\x85b')]\n";
+    struct pitr_cat_backup b;
+    struct pitr_err err = { 0 };
+
+    (void)state;
+    assert_int_equal(pitr_cat_parse_info(text, strlen(text), &b, &err), PITR_OK);
+    assert_int_equal(b.ntablespaces, 1);
+    assert_string_equal(b.tablespaces[0].name, "t\xc3\xa9");
+    assert_string_equal(b.tablespaces[0].location,
+                        "/srv/a\xc2\x85"
+                        "b");
+    pitr_cat_backup_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -335,6 +429,9 @@ int main(void)
         cmocka_unit_test(parse_info__barman_file_with_unknown_keys),
         cmocka_unit_test(parse_info__none_and_garbage_values),
         cmocka_unit_test(parse_info__malformed_tablespaces),
+        cmocka_unit_test(py_str__reads_back_what_repr_writes),
+        cmocka_unit_test(py_str__python3_escapes),
+        cmocka_unit_test(parse_info__tablespace_location_escapes),
         cmocka_unit_test(select__table),
         cmocka_unit_test(select__empty_catalog),
     };

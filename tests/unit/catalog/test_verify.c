@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "../support/tmpdir.h"
+#include "pgpitr/catalog/catalog.h"
 #include "pgpitr/catalog/verify.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/storage/storage.h"
@@ -664,6 +665,81 @@ static void run__backup_info_damage(void **state)
              INFO_KEYS "backup_name=nightly\nstatus=DONE\n");
 }
 
+/* The only backup.info is garbage, or cut short: a problem, never "OK". */
+static void run__garbage_or_truncated_backup_info(void **state)
+{
+    static const char *const bodies[] = {
+        "\x01\x02\x03 not a backup.info at all \xff\n",
+        "begin_time=2024-01-01 00:00:00+00:00\nbegin_wal=0000000100000000000", /* cut */
+        "",
+    };
+    struct repo *rp = *state;
+
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+        struct pitr_verify_opts o = { 0 };
+        struct pitr_verify_report r;
+        struct pitr_err err = { 0 };
+
+        put_file(rp->root, "one/base/20240101T000000/backup.info", bodies[i]);
+        put_file(rp->root, "one/base/20240101T000000/data.tar", "tar bytes");
+        assert_int_equal(pitr_verify_run(rp->st, "one", &o, &r, &err), PITR_OK);
+        assert_int_equal(r.backups_checked, 1);
+        expect_problem(&r, "backup.info", "one/base/20240101T000000/backup.info' has no status");
+        pitr_verify_report_release(&r);
+    }
+}
+
+/*
+ * One backup.info over the size limit: a problem naming it; the other
+ * backups are still verified, listed and loadable (retention still refuses).
+ */
+static void run__oversized_backup_info_spares_the_others(void **state)
+{
+    struct repo *rp = *state;
+    struct pitr_verify_opts o = { 0 };
+    struct pitr_verify_report r;
+    struct pitr_err err = { 0 };
+    struct pitr_cat_backup *v = NULL;
+    size_t n = 0, bad = 0, big = (size_t)5 << 20;
+    char *body = pitr_malloc(big + 1);
+
+    memset(body, 'x', big);
+    body[big] = '\0';
+    memcpy(body, "status=DONE\ncomment=", 20);
+    put_file(rp->root, "srv/base/20240102T000000/backup.info", body);
+    assert_int_equal(pitr_verify_run(rp->st, "srv", &o, &r, &err), PITR_OK);
+    expect_problem(&r, "backup.info", "srv/base/20240102T000000/backup.info");
+    assert_int_equal(r.backups_checked, 3);
+    pitr_verify_report_release(&r);
+    assert_int_equal(pitr_cat_load_ex(rp->st, "srv", &v, &n, &bad, &err), PITR_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(v[0].id, "20240101T000000");
+    assert_int_equal(bad, 1);
+    pitr_cat_list_release(v, n);
+    pitr_free(body);
+}
+
+/* verify --full reads every WAL segment and checks it is the segment named. */
+static void run__full_checks_every_wal_segment(void **state)
+{
+    struct repo *rp = *state;
+    struct pitr_verify_opts o = { "20240101T000000", 1 };
+    struct pitr_verify_report r;
+    struct pitr_err err = { 0 };
+
+    assert_int_equal(pitr_verify_run(rp->st, "srv", &o, &r, &err), PITR_OK);
+    expect_problem(&r,
+                   "000000010000000000000002",
+                   "'srv/wals/0000000100000000/000000010000000000000002': WAL segment too short");
+    expect_problem(&r, "000000010000000000000003", "too short");
+    pitr_verify_report_release(&r);
+    /* Without --full WAL files are not read. */
+    o.full = 0;
+    assert_int_equal(pitr_verify_run(rp->st, "srv", &o, &r, &err), PITR_OK);
+    expect_clean(&r);
+    pitr_verify_report_release(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -687,6 +763,12 @@ int main(void)
           run__one_backup_by_id_name_or_latest, repo_setup, repo_teardown),
         cmocka_unit_test_setup_teardown(run__unknown_backup, repo_setup, repo_teardown),
         cmocka_unit_test_setup_teardown(run__backup_info_damage, repo_setup, repo_teardown),
+        cmocka_unit_test_setup_teardown(
+          run__garbage_or_truncated_backup_info, repo_setup, repo_teardown),
+        cmocka_unit_test_setup_teardown(
+          run__oversized_backup_info_spares_the_others, repo_setup, repo_teardown),
+        cmocka_unit_test_setup_teardown(
+          run__full_checks_every_wal_segment, repo_setup, repo_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

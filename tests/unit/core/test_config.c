@@ -17,8 +17,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include "../support/logcap.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/err.h"
 #include "pgpitr/core/log.h"
@@ -671,6 +673,84 @@ static void pitr_config_copy__deep(void **state)
     pitr_config_release(&copy);
 }
 
+/* A config file holding a secret that others can read gets a warning; 0600 does not. */
+static void pitr_config_load__secret_readable_by_others_warns(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_test_log log = { { 0 } };
+
+    pitr_log_set_sink(pitr_test_log_sink, &log);
+    assert_int_equal(load_with(f, "repo = file:///r\naws-secret-access-key = S3CRET\n", NULL, 0),
+                     PITR_OK);
+    assert_null(strstr(log.text, "chmod 600")); /* mkstemp: 0600 */
+    pitr_config_release(&f->cfg);
+    pitr_config_init(&f->cfg);
+    assert_int_equal(chmod(f->path, 0644), 0);
+    assert_int_equal(pitr_config_load(&f->cfg, NULL, 0, &f->err), PITR_OK);
+    assert_non_null(strstr(log.text, "holds 'aws-secret-access-key'"));
+    assert_non_null(strstr(log.text, "mode 0644"));
+    assert_null(strstr(log.text, "S3CRET")); /* never the secret itself */
+    /* No secret in it: no warning, whatever the mode. */
+    memset(log.text, 0, sizeof(log.text));
+    pitr_config_release(&f->cfg);
+    pitr_config_init(&f->cfg);
+    assert_int_equal(load_with(f, "repo = file:///r\nserver = pg1\n", NULL, 0), PITR_OK);
+    assert_int_equal(chmod(f->path, 0644), 0);
+    pitr_config_release(&f->cfg);
+    pitr_config_init(&f->cfg);
+    assert_int_equal(pitr_config_load(&f->cfg, NULL, 0, &f->err), PITR_OK);
+    assert_null(strstr(log.text, "chmod 600"));
+    pitr_log_set_sink(NULL, NULL);
+}
+
+static void expect_bad_server(const char *name, const char *part)
+{
+    struct pitr_err err;
+
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_config_check_server(name, &err), PITR_EUSAGE);
+    if (strstr(err.msg, part) == NULL) {
+        print_error("server '%s': message '%s' does not contain '%s'\n",
+                    name ? name : "(null)",
+                    err.msg,
+                    part);
+        fail();
+    }
+}
+
+static void pitr_config_check_server__one_rule_for_every_command(void **state)
+{
+    struct pitr_err err;
+    char longname[300];
+    struct pitr_config cfg;
+
+    (void)state;
+    assert_int_equal(pitr_config_check_server("pg1", &err), PITR_OK);
+    assert_int_equal(pitr_config_check_server("db.prod-1_x", &err), PITR_OK);
+    assert_int_equal(pitr_config_check_server("...", &err), PITR_OK);
+    expect_bad_server(NULL, "no server name");
+    expect_bad_server("", "the server name is empty");
+    expect_bad_server(".", "server name '.' is not allowed");
+    expect_bad_server("..", "server name '..' is not allowed");
+    expect_bad_server("../", "must not contain '/'");
+    expect_bad_server("a/b", "must not contain '/'");
+    expect_bad_server("a\tb", "control characters (byte 0x09 at offset 1)");
+    expect_bad_server("a\nb", "control characters");
+    expect_bad_server("a\x7f", "control characters");
+    memset(longname, 'a', sizeof(longname) - 1);
+    longname[sizeof(longname) - 1] = '\0';
+    expect_bad_server(longname, "at most 255");
+    pitr_config_init(&cfg);
+    assert_int_equal(pitr_config_require_repo(&cfg, &err), PITR_EUSAGE);
+    assert_non_null(strstr(err.msg, "no repository"));
+    assert_int_equal(pitr_config_set(&cfg, "repo", "file:///r", &err), PITR_OK);
+    assert_int_equal(pitr_config_require_repo(&cfg, &err), PITR_EUSAGE);
+    assert_non_null(strstr(err.msg, "no server name"));
+    assert_int_equal(pitr_config_set(&cfg, "server", "pg1", &err), PITR_OK);
+    assert_int_equal(pitr_config_require_repo(&cfg, &err), PITR_OK);
+    pitr_config_release(&cfg);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -703,6 +783,8 @@ int main(void)
         T(pitr_config_copy__deep),
         T(pitr_config_release__wipes_secrets_and_frees),
         T(pitr_config_load__file_line_buffer_wiped),
+        T(pitr_config_load__secret_readable_by_others_warns),
+        T(pitr_config_check_server__one_rule_for_every_command),
     };
 #undef T
 

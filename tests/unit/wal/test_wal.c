@@ -1,4 +1,4 @@
-/* test_wal.c - unit tests for src/wal/wal.c. */
+/* test_wal.c - unit tests for src/wal/ (names, headers, the check and decoder). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -6,9 +6,13 @@
 
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
+#include "pgpitr/codec/codec.h"
+#include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/wal/decode.h"
 #include "pgpitr/wal/wal.h"
 
 /* ---- helpers ------------------------------------------------------------ */
@@ -358,6 +362,201 @@ static void pitr_wal_format_segment__round_trip(void **state)
     assert_string_equal(out, "0000000A000000BC000000DE");
 }
 
+/* ---- check_segment and decode -------------------------------------------- */
+
+/* A 1 MiB segment header for name: its address, timeline tli. */
+static void seg_header(unsigned char hdr[48],
+                       const char *name,
+                       uint32_t tli,
+                       struct pitr_wal_name *w)
+{
+    uint64_t addr;
+
+    assert_int_equal(pitr_wal_parse_name(name, w, NULL), PITR_OK);
+    long_header(hdr, 0xD110, 0x0002, 1u << 20, 8192);
+    put_le32(hdr + 4, tli);
+    addr = ((uint64_t)w->log * 4096 + w->seg) << 20;
+    put_le32(hdr + 8, (uint32_t)addr);
+    put_le32(hdr + 12, (uint32_t)(addr >> 32));
+}
+
+static void check_hdr(const unsigned char *hdr,
+                      uint64_t size,
+                      const struct pitr_wal_name *w,
+                      pitr_rc want,
+                      const char *msg_part)
+{
+    struct pitr_err err;
+    uint32_t seg = 0;
+
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_wal_check_segment(hdr, 48, size, w, &seg, &err), want);
+    if (want == PITR_OK)
+        assert_int_equal(seg, 1u << 20);
+    if (msg_part != NULL && strstr(err.msg, msg_part) == NULL) {
+        print_error("'%s' does not contain '%s'\n", err.msg, msg_part);
+        fail();
+    }
+}
+
+static void pitr_wal_check_segment__the_segment_named(void **state)
+{
+    unsigned char hdr[48];
+    struct pitr_wal_name w;
+
+    (void)state;
+    seg_header(hdr, "000000030000000100000005", 3, &w);
+    check_hdr(hdr, 1u << 20, &w, PITR_OK, NULL);
+    /* The first segment of a new timeline starts with the old timeline's pages. */
+    seg_header(hdr, "000000030000000100000005", 2, &w);
+    check_hdr(hdr, 1u << 20, &w, PITR_OK, NULL);
+}
+
+/* Segment 04's bytes stored under 05's name: refused, whatever else is right. */
+static void pitr_wal_check_segment__other_address(void **state)
+{
+    unsigned char hdr[48];
+    struct pitr_wal_name w4, w5;
+
+    (void)state;
+    seg_header(hdr, "000000010000000000000004", 1, &w4);
+    assert_int_equal(pitr_wal_parse_name("000000010000000000000005", &w5, NULL), PITR_OK);
+    check_hdr(
+      hdr, 1u << 20, &w5, PITR_EFORMAT, "its first page is at 0/400000, its name says 0/500000");
+    /* Another log with the same segment number. */
+    seg_header(hdr, "000000010000000200000005", 1, &w4);
+    check_hdr(hdr, 1u << 20, &w5, PITR_EFORMAT, "its first page is at 2/500000");
+    /* A segment number beyond what a log holds at this size. */
+    assert_int_equal(pitr_wal_parse_name("000000010000000000001000", &w5, NULL), PITR_OK);
+    check_hdr(hdr, 1u << 20, &w5, PITR_EFORMAT, "its name says");
+}
+
+static void pitr_wal_check_segment__timeline_above_the_name(void **state)
+{
+    unsigned char hdr[48];
+    struct pitr_wal_name w;
+
+    (void)state;
+    seg_header(hdr, "000000020000000000000005", 3, &w);
+    check_hdr(hdr, 1u << 20, &w, PITR_EFORMAT, "timeline 3, its name says 2");
+    seg_header(hdr, "000000020000000000000005", 0, &w);
+    check_hdr(hdr, 1u << 20, &w, PITR_EFORMAT, "timeline 0");
+}
+
+static void pitr_wal_check_segment__size_is_the_headers(void **state)
+{
+    unsigned char hdr[48];
+    struct pitr_wal_name w, p;
+
+    (void)state;
+    seg_header(hdr, "000000010000000000000005", 1, &w);
+    check_hdr(hdr, (1u << 20) - 8192, &w, PITR_EFORMAT, "its header says 1048576");
+    check_hdr(hdr, (1u << 20) + 1, &w, PITR_EFORMAT, "its header says 1048576");
+    check_hdr(hdr, 0, &w, PITR_EFORMAT, NULL);
+    /* A .partial may be shorter, never longer. */
+    assert_int_equal(pitr_wal_parse_name("000000010000000000000005.partial", &p, NULL), PITR_OK);
+    check_hdr(hdr, 1u << 19, &p, PITR_OK, NULL);
+    check_hdr(hdr, (1u << 20) + 1, &p, PITR_EFORMAT, NULL);
+    /* Without a header nothing else is looked at. */
+    hdr[1] = 0;
+    check_hdr(hdr, 1u << 20, &w, PITR_EFORMAT, "magic");
+}
+
+/* A full segment named name, zeros after the header. */
+static unsigned char *zero_segment(const char *name, size_t len, struct pitr_wal_name *w)
+{
+    unsigned char *seg = calloc(1, len);
+
+    assert_non_null(seg);
+    seg_header(seg, name, 1, w);
+    memset(seg + 40, 0, 8);
+    return seg;
+}
+
+static void pitr_wal_decode__checks_every_codec(void **state)
+{
+    struct pitr_wal_name w, w6;
+    unsigned char *seg = zero_segment("000000010000000000000005", 1u << 20, &w);
+    struct pitr_buf packed, plain;
+    struct pitr_err err;
+
+    (void)state;
+    assert_int_equal(pitr_wal_parse_name("000000010000000000000006", &w6, NULL), PITR_OK);
+    for (int c = 0; c < PITR_CODEC_COUNT; c++) {
+        pitr_buf_init(&packed, 4u << 20);
+        pitr_buf_init(&plain, PITR_WAL_SEG_MAX);
+        assert_int_equal(pitr_codec_compress((enum pitr_codec)c, 0, seg, 1u << 20, &packed, &err),
+                         PITR_OK);
+        assert_int_equal(
+          pitr_wal_decode((enum pitr_codec)c, packed.data, packed.len, &w, &plain, &err), PITR_OK);
+        assert_int_equal(plain.len, 1u << 20);
+        assert_memory_equal(plain.data, seg, 1u << 20);
+        assert_int_equal(
+          pitr_wal_decode((enum pitr_codec)c, packed.data, packed.len, &w6, &plain, &err),
+          PITR_EFORMAT);
+        assert_non_null(strstr(err.msg, "its name says 0/600000"));
+        pitr_buf_release(&packed);
+        pitr_buf_release(&plain);
+    }
+    free(seg);
+}
+
+/*
+ * A gzip bomb: 64 MiB of zeros behind a header that says 1 MiB. Decoding
+ * stops at the header's size: the buffer never holds more.
+ */
+static void pitr_wal_decode__bounded_by_the_headers_size(void **state)
+{
+    struct pitr_wal_name w;
+    size_t big = (size_t)64 << 20;
+    unsigned char *bomb = zero_segment("000000010000000000000005", big, &w);
+    struct pitr_buf packed, plain;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_buf_init(&packed, 2 * big);
+    pitr_buf_init(&plain, PITR_WAL_SEG_MAX);
+    assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 9, bomb, big, &packed, &err), PITR_OK);
+    assert_true(packed.len < big / 500);
+    assert_int_equal(pitr_wal_decode(PITR_CODEC_GZIP, packed.data, packed.len, &w, &plain, &err),
+                     PITR_EFORMAT);
+    assert_non_null(strstr(err.msg, "more than the 1048576 bytes its header announces"));
+    assert_true(plain.cap <= (2u << 20));
+    pitr_buf_release(&packed);
+    pitr_buf_release(&plain);
+    free(bomb);
+}
+
+static void pitr_wal_decode__history_bounded_and_not_empty(void **state)
+{
+    struct pitr_wal_name w;
+    struct pitr_buf packed, plain;
+    struct pitr_err err;
+    size_t big = PITR_WAL_AUX_MAX + 1;
+    char *text = malloc(big);
+    const char *line = "1\t0/5000000\tno recovery target specified\n";
+
+    (void)state;
+    assert_non_null(text);
+    memset(text, 'x', big);
+    assert_int_equal(pitr_wal_parse_name("00000002.history", &w, NULL), PITR_OK);
+    pitr_buf_init(&packed, 2 * big);
+    pitr_buf_init(&plain, PITR_WAL_SEG_MAX);
+    assert_int_equal(pitr_wal_decode(PITR_CODEC_NONE, "", 0, &w, &plain, &err), PITR_EFORMAT);
+    assert_non_null(strstr(err.msg, "empty"));
+    assert_int_equal(pitr_wal_decode(PITR_CODEC_NONE, line, strlen(line), &w, &plain, &err),
+                     PITR_OK);
+    assert_int_equal(plain.len, strlen(line));
+    assert_int_equal(pitr_codec_compress(PITR_CODEC_GZIP, 0, text, big, &packed, &err), PITR_OK);
+    assert_int_equal(pitr_wal_decode(PITR_CODEC_GZIP, packed.data, packed.len, &w, &plain, &err),
+                     PITR_ELIMIT);
+    assert_int_equal(pitr_wal_stored_max(PITR_WAL_HISTORY) < pitr_wal_stored_max(PITR_WAL_SEGMENT),
+                     1);
+    pitr_buf_release(&packed);
+    pitr_buf_release(&plain);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +578,13 @@ int main(void)
         cmocka_unit_test(pitr_wal_next_segment__from_partial),
         cmocka_unit_test(pitr_wal_format_segment__uppercase_24_digits),
         cmocka_unit_test(pitr_wal_format_segment__round_trip),
+        cmocka_unit_test(pitr_wal_check_segment__the_segment_named),
+        cmocka_unit_test(pitr_wal_check_segment__other_address),
+        cmocka_unit_test(pitr_wal_check_segment__timeline_above_the_name),
+        cmocka_unit_test(pitr_wal_check_segment__size_is_the_headers),
+        cmocka_unit_test(pitr_wal_decode__checks_every_codec),
+        cmocka_unit_test(pitr_wal_decode__bounded_by_the_headers_size),
+        cmocka_unit_test(pitr_wal_decode__history_bounded_and_not_empty),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
