@@ -24,8 +24,7 @@
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
-/* struct pitr_http_header: the signer and the sender share one header type. */
-#include "pgpitr/s3/sigv4.h"
+#include "pgpitr/http/header.h"
 
 #define PITR_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000L
 #define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT   60L

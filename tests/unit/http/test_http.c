@@ -24,6 +24,11 @@
 #include "pgpitr/core/err.h"
 #include "pgpitr/http/http.h"
 
+/* The HTTP layer sits below S3: its header must not pull in any S3 header. */
+#if defined(PGPITR_S3_SIGV4_H) || defined(PGPITR_S3_CLIENT_H) || defined(PGPITR_S3_CREDS_H)
+#error "pgpitr/http/http.h includes the S3 layer (an upward dependency)"
+#endif
+
 struct step {
     const char *response; /* written verbatim */
     int close_after;
