@@ -27,8 +27,15 @@
 #include "pgpitr/http/header.h"
 
 #define PITR_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000L
-#define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT   60L
-#define PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT    1L
+/*
+ * An attempt whose transfer moves fewer than LIMIT bytes/s (both directions
+ * together) for TIME seconds is cut: a stalled or trickling endpoint cannot
+ * hold a connection. A few bytes a second is no legitimate answer; S3's
+ * keep-alive spaces while it completes a multipart upload stay far below
+ * the time allowed.
+ */
+#define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT 30L
+#define PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT  32L
 
 struct pitr_http_opts {
     const char *ca_file;     /* borrowed (copied); PEM bundle, NULL for the system store */
@@ -66,6 +73,19 @@ struct pitr_http_request {
     pitr_http_body_fn body_fn;
     void *body_ud;
     struct pitr_buf *err_body;
+    /*
+     * When the whole exchange (connect, request, answer) must be over, in
+     * pitr_http_now_ms() time; 0: no overall deadline (the low-speed limit
+     * still applies). Passing it is PITR_ENETWORK "timed out", transient.
+     */
+    int64_t deadline_ms;
+    /*
+     * The most body bytes a 2xx answer may have; 0: no bound but resp_body's
+     * limit. A Content-Length above it fails before any body byte is read,
+     * and a body that grows past it (no length, or a false one) fails as
+     * soon as it does, both with PITR_ELIMIT naming the URL and the bound.
+     */
+    uint64_t max_body;
 };
 
 struct pitr_http_response {
@@ -82,6 +102,9 @@ struct pitr_http_response {
 };
 
 struct pitr_http;
+
+/* Milliseconds of a monotonic clock, the time base of deadline_ms. */
+int64_t pitr_http_now_ms(void);
 
 /* A new client (caller frees with pitr_http_free). opts may be NULL. */
 PITR_MUST_CHECK pitr_rc pitr_http_new(const struct pitr_http_opts *opts,
