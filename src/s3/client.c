@@ -501,6 +501,9 @@ pitr_rc pitr_s3_error_from_response(const char *op,
  */
 #define COMPLETE_EXTRA_MS (15L * 60 * 1000)
 
+/* The size an XML answer's time allowance assumes: a 1,000-key listing page is ~300 KiB. */
+#define XML_ANSWER_TIME_BYTES ((uint64_t)1024 * 1024)
+
 /* The parts of one signed request. */
 struct s3_call {
     const char *method;
@@ -686,9 +689,14 @@ static pitr_rc s3_call(struct pitr_s3_client *c,
     long wait;
     pitr_rc rc;
 
-    /* The bytes the deadline allows time for: what is sent plus the most that may come back. */
+    /*
+     * The bytes the deadline allows time for: what is sent plus what may
+     * come back (an XML answer: its usual size, not the 16 MiB it may have).
+     */
     if (answer == 0 && call->resp_body != NULL)
         answer = call->resp_body->limit - call->resp_body->len;
+    if (call->max_body == 0 && answer > XML_ANSWER_TIME_BYTES)
+        answer = XML_ANSWER_TIME_BYTES;
     budget = pitr_s3_deadline_ms(c->retry_max_time_ms, (uint64_t)call->body_len + answer);
     deadline = t0 + budget + call->extra_ms;
     for (attempt = 1;; attempt++) {
@@ -700,7 +708,8 @@ static pitr_rc s3_call(struct pitr_s3_client *c,
             call->resp_body->len = start;
             call->resp_body->data[start] = '\0';
         }
-        if (rc == PITR_ENETWORK && pitr_http_now_ms() >= deadline)
+        /* curl's timer fires at the deadline, give or take a tick. */
+        if (rc == PITR_ENETWORK && pitr_http_now_ms() + 250 >= deadline)
             return deadline_passed(err, attempt, budget + call->extra_ms);
         if (c->retry_max_time_ms <= 0 || !pitr_s3_retryable(err, resp->transient))
             return rc;
