@@ -342,8 +342,10 @@ static pitr_rc set_options(struct pitr_http *h,
     SET(CURLOPT_ERRORBUFFER, h->errbuf);
     SET(CURLOPT_USERAGENT, "pgpitr/" PITR_VERSION);
     SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    SET(CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
-    SET(CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit);
+    if (!req->slow_answer) {
+        SET(CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
+        SET(CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit);
+    }
     if (req->deadline_ms > 0) {
         int64_t left = req->deadline_ms - pitr_http_now_ms();
 

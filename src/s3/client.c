@@ -496,10 +496,13 @@ pitr_rc pitr_s3_error_from_response(const char *op,
 #define MAX_EXTRA_HEADERS 8
 
 /*
- * CompleteMultipartUpload may take minutes for a big object (S3 sends spaces
- * meanwhile): this much more than its small bodies would get.
+ * CompleteMultipartUpload may take minutes for a big object, DeleteObjects
+ * a while for 1,000 keys (Swift's s3api took over 30 s on a busy machine);
+ * both send little or nothing meanwhile. They get this much more time than
+ * their bodies would, and no low-speed cut.
  */
 #define COMPLETE_EXTRA_MS (15L * 60 * 1000)
+#define DELETE_EXTRA_MS   (5L * 60 * 1000)
 
 /* The size an XML answer's time allowance assumes: a 1,000-key listing page is ~300 KiB. */
 #define XML_ANSWER_TIME_BYTES ((uint64_t)1024 * 1024)
@@ -528,7 +531,10 @@ struct s3_call {
     const void *check_ud;
     /* A 2xx body larger than this fails (PITR_ELIMIT); 0: resp_body's limit alone. */
     uint64_t max_body;
-    /* Time this call may take beyond its deadline (see pitr_s3_deadline_ms). */
+    /*
+     * Time this call may take beyond its deadline (see pitr_s3_deadline_ms);
+     * a call given some waits for a slow answer without the low-speed cut.
+     */
     long extra_ms;
 };
 
@@ -624,6 +630,7 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     hreq.err_body = &err_body;
     hreq.deadline_ms = deadline;
     hreq.max_body = call->max_body;
+    hreq.slow_answer = call->extra_ms > 0;
     rc = pitr_http_perform(c->http, &hreq, resp, err);
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "%s 's3://%s/%s'", call->op, c->bucket, name);
@@ -1601,6 +1608,7 @@ pitr_rc pitr_s3_delete_objects(struct pitr_s3_client *c,
         call.resp_body = &body;
         call.check = check_delete;
         call.check_ud = &d;
+        call.extra_ms = DELETE_EXTRA_MS;
         rc = s3_call(c, &call, &resp, err);
         if (rc == PITR_ES3 && err->http_status == 0) {
             /* Some keys failed: remember the first such report, go on with the rest. */

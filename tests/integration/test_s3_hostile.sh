@@ -5,9 +5,10 @@
 #   a. a listing that says "truncated" forever: the same token with a new key a
 #      page, the same token and no keys, new tokens and no keys;
 #   b. an endpoint that trickles 3 bytes/s: wal-fetch (restore_command) and
-#      wal-push (archive_command) end at the low-speed cut (30 s), with a
-#      timeout message; one at 40 bytes/s (above that cut) is ended by the
-#      request deadline, which the message names with --retry-max-time;
+#      wal-push (archive_command) end at the request deadline (26 s here; the
+#      low-speed cut would come at 60 s) with a timeout message; one at
+#      40 bytes/s, above the low-speed cut, ends at the deadline too, and the
+#      message names it with --retry-max-time;
 #   c. a listing nested 2.8 million elements deep (8 MiB): refused at once,
 #      with the depth limit named;
 #   d. an object whose GET announces 4 GiB: refused on its Content-Length,
@@ -87,7 +88,8 @@ done
 
 echo "# b. an endpoint that trickles 3 bytes/s"
 start trickle --rate 3
-# The low-speed cut (under 32 bytes/s for 30 s) or the deadline, whichever first: < 45 s.
+# The deadline (max(--retry-max-time, 10 s) + 16 s for an XML answer) or the low-speed
+# cut (under 32 bytes/s for 60 s), whichever comes first: < 45 s.
 # shellcheck disable=SC2046
 run "b: wal-fetch as restore_command" 45 "$P" $(S3 --retry-max-time 2) wal-fetch "$SEG" "$w/out"
 expect_err_has "b: wal-fetch: a timeout is named" "timed out"

@@ -30,11 +30,12 @@
 /*
  * An attempt whose transfer moves fewer than LIMIT bytes/s (both directions
  * together) for TIME seconds is cut: a stalled or trickling endpoint cannot
- * hold a connection. A few bytes a second is no legitimate answer; S3's
- * keep-alive spaces while it completes a multipart upload stay far below
- * the time allowed.
+ * hold a connection. A few bytes a second is no legitimate transfer; calls
+ * whose answer may legitimately keep the server quiet for long (S3's
+ * CompleteMultipartUpload, DeleteObjects) set slow_answer and rely on their
+ * deadline instead.
  */
-#define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT 30L
+#define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT 60L
 #define PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT  32L
 
 struct pitr_http_opts {
@@ -86,6 +87,12 @@ struct pitr_http_request {
      * soon as it does, both with PITR_ELIMIT naming the URL and the bound.
      */
     uint64_t max_body;
+    /*
+     * 1: the server may think for long before it answers (DeleteObjects,
+     * CompleteMultipartUpload send little or nothing meanwhile): no
+     * low-speed cut for this request; give it a deadline instead.
+     */
+    int slow_answer;
 };
 
 struct pitr_http_response {

@@ -404,6 +404,47 @@ static void pitr_http_perform__low_speed_cuts_a_trickle(void **state)
     pitr_buf_release(&body);
 }
 
+static void pitr_http_perform__slow_answer_has_no_low_speed_cut(void **state)
+{
+    /* 10 bytes/s for about 4 s, as a store thinking over DeleteObjects. */
+    static const struct step steps[] = {
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1 },
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1 },
+    };
+    struct server srv;
+    struct pitr_http_opts opts;
+    struct pitr_http *h;
+    struct pitr_http_request req;
+    struct pitr_http_response resp;
+    struct pitr_buf body;
+    struct pitr_err err;
+    char url[64];
+
+    (void)state;
+    server_start_trickle(&srv, steps, 2, 100);
+    memset(&opts, 0, sizeof(opts));
+    opts.low_speed_time_s = 1;
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_http_new(&opts, &h, &err), PITR_OK);
+    pitr_buf_init(&body, PITR_BUF_LIMIT_SMALL);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/b?delete", srv.port);
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = url;
+    req.body = "<Delete/>";
+    req.body_len = 9;
+    req.resp_body = &body;
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_ENETWORK);
+    assert_non_null(strstr(err.msg, "too slow"));
+    req.slow_answer = 1;
+    req.deadline_ms = pitr_http_now_ms() + 20000;
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_OK);
+    assert_string_equal(body.data, "ok");
+    pitr_http_free(h);
+    server_stop(&srv);
+    pitr_buf_release(&body);
+}
+
 static pitr_rc count_bytes(const void *p, size_t n, void *ud, struct pitr_err *err)
 {
     (void)p;
@@ -484,6 +525,7 @@ int main(void)
         cmocka_unit_test(pitr_http_perform__deadline_ends_a_trickle),
         cmocka_unit_test(pitr_http_perform__low_speed_cuts_a_trickle),
         cmocka_unit_test(pitr_http_perform__max_body),
+        cmocka_unit_test(pitr_http_perform__slow_answer_has_no_low_speed_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
