@@ -774,8 +774,9 @@ static void pitr_s3_list_objects__truncated_forever_is_refused(void **state)
     assert_int_equal(list_pages(same_token, 3, &served, &keys, &err), PITR_EFORMAT);
     assert_int_equal(served, 2);
     assert_int_equal(keys, 2);
-    assert_non_null(strstr(err.msg, "LIST 's3://b/pre': page 2 is truncated but hands back the "
-                                    "same marker 'T': the listing would never end"));
+    assert_non_null(strstr(err.msg,
+                           "LIST 's3://b/pre': page 2 is truncated but hands back the "
+                           "same marker 'T': the listing would never end"));
 
     /* A truncated page without keys (new tokens each time): refused at once. */
     assert_int_equal(list_pages(empty_pages, 3, &served, &keys, &err), PITR_EFORMAT);
@@ -827,8 +828,9 @@ static void pitr_s3_list_uploads__repeated_markers_are_refused(void **state)
     c = make_retrying(srv.port, 0);
     pitr_err_clear(&err);
     assert_int_equal(pitr_s3_list_uploads(c, "pre", count_upload, &n, &err), PITR_EFORMAT);
-    assert_non_null(strstr(err.msg, "LIST-UPLOADS 's3://b/pre': page 2 is truncated but hands "
-                                    "back the same marker 'k'"));
+    assert_non_null(strstr(err.msg,
+                           "LIST-UPLOADS 's3://b/pre': page 2 is truncated but hands "
+                           "back the same marker 'k'"));
     pitr_s3_client_free(c);
     shutdown(srv.listen_fd, SHUT_RDWR);
     pthread_join(srv.thread, NULL);
