@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
@@ -32,9 +33,18 @@ struct xfer {
     const struct pitr_http_request *req;
     struct pitr_http_response *resp;
     size_t upload_off;
+    uint64_t body_seen;     /* bytes of a 2xx body delivered so far */
     pitr_rc cb_rc;          /* set when a callback aborted the transfer */
     struct pitr_err cb_err; /* its error */
 };
+
+int64_t pitr_http_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_rc = CURLE_OK;
@@ -130,6 +140,36 @@ static int header_is(const char *line, size_t n, const char *name)
     return n > len && line[len] == ':' && strncasecmp(line, name, len) == 0;
 }
 
+/* Fail the transfer: a 2xx body of `bytes` (or more) is over the request's max_body. */
+static size_t too_big(struct xfer *x, uint64_t bytes, int announced)
+{
+    struct pitr_buf url;
+    struct pitr_err ignored;
+
+    pitr_buf_init(&url, PITR_BUF_LIMIT_SMALL);
+    if (pitr_http_redact_url(x->req->url, &url, &ignored) != PITR_OK)
+        pitr_buf_reset(&url);
+    pitr_err_set(&x->cb_err,
+                 PITR_ELIMIT,
+                 "%s '%s': the answer %s %llu bytes, more than the %llu allowed",
+                 x->req->method,
+                 url.data,
+                 announced ? "announces" : "has at least",
+                 (unsigned long long)bytes,
+                 (unsigned long long)x->req->max_body);
+    x->cb_rc = PITR_ELIMIT;
+    pitr_buf_release(&url);
+    return 0; /* makes curl stop */
+}
+
+static int is_2xx(struct xfer *x)
+{
+    long status = 0;
+
+    curl_easy_getinfo(x->h->curl, CURLINFO_RESPONSE_CODE, &status);
+    return status >= 200 && status <= 299;
+}
+
 static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
 {
     struct xfer *x = ud;
@@ -138,6 +178,14 @@ static size_t on_header(char *line, size_t size, size_t nitems, void *ud)
     char *end;
     unsigned long long v;
 
+    /* The end of a 2xx answer's headers: refuse a body announced too big before it comes. */
+    if ((n == 2 && line[0] == '\r') || (n == 1 && line[0] == '\n')) {
+        if (x->req->max_body > 0 && strcmp(x->req->method, "HEAD") != 0 &&
+            x->resp->content_length >= 0 && (uint64_t)x->resp->content_length > x->req->max_body &&
+            is_2xx(x))
+            return too_big(x, (uint64_t)x->resp->content_length, 1);
+        return n;
+    }
     /* A new status line (after "100 Continue", say): forget earlier headers. */
     if (n >= 5 && memcmp(line, "HTTP/", 5) == 0) {
         x->resp->content_length = -1;
@@ -180,6 +228,11 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *ud)
     if (req->err_body != NULL && status >= 300) {
         append_truncated(req->err_body, p, n);
         return n;
+    }
+    if (req->max_body > 0 && status >= 200 && status <= 299) {
+        if (n > req->max_body - x->body_seen)
+            return too_big(x, x->body_seen + n, 0);
+        x->body_seen += n;
     }
     if (req->resp_body != NULL)
         rc = pitr_buf_append(req->resp_body, p, n, &x->cb_err);
@@ -289,8 +342,15 @@ static pitr_rc set_options(struct pitr_http *h,
     SET(CURLOPT_ERRORBUFFER, h->errbuf);
     SET(CURLOPT_USERAGENT, "pgpitr/" PITR_VERSION);
     SET(CURLOPT_CONNECTTIMEOUT_MS, h->connect_timeout_ms);
-    SET(CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
-    SET(CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit);
+    if (!req->slow_answer) {
+        SET(CURLOPT_LOW_SPEED_TIME, h->low_speed_time_s);
+        SET(CURLOPT_LOW_SPEED_LIMIT, h->low_speed_limit);
+    }
+    if (req->deadline_ms > 0) {
+        int64_t left = req->deadline_ms - pitr_http_now_ms();
+
+        SET(CURLOPT_TIMEOUT_MS, (long)(left > 1 ? left : 1));
+    }
     if (h->ca_file != NULL)
         SET(CURLOPT_CAINFO, h->ca_file);
     if (h->insecure_skip_tls) {
@@ -370,6 +430,8 @@ static pitr_rc transfer_error(struct pitr_http *h,
         break;
     case CURLE_OPERATION_TIMEDOUT:
         what = "timed out";
+        if (h->errbuf[0] == '\0')
+            why = "the request's deadline passed before it was sent";
         break;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
@@ -408,6 +470,12 @@ pitr_rc pitr_http_perform(struct pitr_http *h,
     x.resp = resp;
     pitr_err_clear(&x.cb_err);
 
+    h->errbuf[0] = '\0';
+    if (req->deadline_ms > 0 && pitr_http_now_ms() >= req->deadline_ms) {
+        rc = transfer_error(h, req, CURLE_OPERATION_TIMEDOUT, err);
+        resp->transient = 1;
+        goto out;
+    }
     rc = build_headers(req, has_body, &headers, err);
     if (rc != PITR_OK)
         goto out;

@@ -495,6 +495,18 @@ pitr_rc pitr_s3_error_from_response(const char *op,
 
 #define MAX_EXTRA_HEADERS 8
 
+/*
+ * CompleteMultipartUpload may take minutes for a big object, DeleteObjects
+ * a while for 1,000 keys (Swift's s3api took over 30 s on a busy machine);
+ * both send little or nothing meanwhile. They get this much more time than
+ * their bodies would, and no low-speed cut.
+ */
+#define COMPLETE_EXTRA_MS (15L * 60 * 1000)
+#define DELETE_EXTRA_MS   (5L * 60 * 1000)
+
+/* The size an XML answer's time allowance assumes: a 1,000-key listing page is ~300 KiB. */
+#define XML_ANSWER_TIME_BYTES ((uint64_t)1024 * 1024)
+
 /* The parts of one signed request. */
 struct s3_call {
     const char *method;
@@ -517,11 +529,19 @@ struct s3_call {
                      const struct pitr_http_response *resp,
                      struct pitr_err *err);
     const void *check_ud;
+    /* A 2xx body larger than this fails (PITR_ELIMIT); 0: resp_body's limit alone. */
+    uint64_t max_body;
+    /*
+     * Time this call may take beyond its deadline (see pitr_s3_deadline_ms);
+     * a call given some waits for a slow answer without the low-speed cut.
+     */
+    long extra_ms;
 };
 
 /* One signed attempt. */
 static pitr_rc s3_call_once(struct pitr_s3_client *c,
                             const struct s3_call *call,
+                            int64_t deadline,
                             struct pitr_http_response *resp,
                             struct pitr_err *err)
 {
@@ -608,6 +628,9 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     hreq.body_len = call->body_len;
     hreq.resp_body = call->resp_body;
     hreq.err_body = &err_body;
+    hreq.deadline_ms = deadline;
+    hreq.max_body = call->max_body;
+    hreq.slow_answer = call->extra_ms > 0;
     rc = pitr_http_perform(c->http, &hreq, resp, err);
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "%s 's3://%s/%s'", call->op, c->bucket, name);
@@ -630,12 +653,21 @@ out:
     return rc;
 }
 
-static long elapsed_ms(const struct timespec *t0)
+/* The call ran out of time: say so, and what sets the time (rc stays the attempt's). */
+static pitr_rc deadline_passed(struct pitr_err *err, unsigned attempts, long allowed_ms)
 {
-    struct timespec now;
+    size_t used = strlen(err->msg);
 
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - t0->tv_sec) * 1000L + (now.tv_nsec - t0->tv_nsec) / 1000000L;
+    snprintf(err->msg + used,
+             sizeof(err->msg) - used,
+             " (no answer within the request's deadline of %ld s, %u attempt%s; HINT: the deadline "
+             "is --retry-max-time, at least %ld s, plus 1 s per %ld KiB sent or expected)",
+             (allowed_ms + 999) / 1000,
+             attempts,
+             attempts == 1 ? "" : "s",
+             PITR_S3_DEADLINE_MIN_MS / 1000,
+             PITR_S3_MIN_RATE / 1024);
+    return err->code;
 }
 
 static void sleep_ms(long ms)
@@ -646,7 +678,10 @@ static void sleep_ms(long ms)
         continue;
 }
 
-/* s3_call_once, again after a backoff while the failure is retryable and time remains. */
+/*
+ * s3_call_once, again after a backoff while the failure is retryable and time
+ * remains; all attempts together end by the call's deadline.
+ */
 static pitr_rc s3_call(struct pitr_s3_client *c,
                        const struct s3_call *call,
                        struct pitr_http_response *resp,
@@ -654,14 +689,25 @@ static pitr_rc s3_call(struct pitr_s3_client *c,
 {
     const char *name = call->name ? call->name : (call->key ? call->key : "");
     size_t start = call->resp_body ? call->resp_body->len : 0;
-    struct timespec t0;
+    uint64_t answer = call->max_body;
+    int64_t t0 = pitr_http_now_ms(), deadline;
+    long budget;
     unsigned attempt;
     long wait;
     pitr_rc rc;
 
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    /*
+     * The bytes the deadline allows time for: what is sent plus what may
+     * come back (an XML answer: its usual size, not the 16 MiB it may have).
+     */
+    if (answer == 0 && call->resp_body != NULL)
+        answer = call->resp_body->limit - call->resp_body->len;
+    if (call->max_body == 0 && answer > XML_ANSWER_TIME_BYTES)
+        answer = XML_ANSWER_TIME_BYTES;
+    budget = pitr_s3_deadline_ms(c->retry_max_time_ms, (uint64_t)call->body_len + answer);
+    deadline = t0 + budget + call->extra_ms;
     for (attempt = 1;; attempt++) {
-        rc = s3_call_once(c, call, resp, err);
+        rc = s3_call_once(c, call, deadline, resp, err);
         if (rc == PITR_OK)
             return PITR_OK;
         /* What a failed attempt appended is not part of the answer. */
@@ -669,18 +715,22 @@ static pitr_rc s3_call(struct pitr_s3_client *c,
             call->resp_body->len = start;
             call->resp_body->data[start] = '\0';
         }
+        /* curl's timer fires at the deadline, give or take a tick. */
+        if (rc == PITR_ENETWORK && pitr_http_now_ms() + 250 >= deadline)
+            return deadline_passed(err, attempt, budget + call->extra_ms);
         if (c->retry_max_time_ms <= 0 || !pitr_s3_retryable(err, resp->transient))
             return rc;
         wait =
           pitr_s3_backoff_ms(attempt, PITR_S3_BACKOFF_BASE_MS, PITR_S3_BACKOFF_CAP_MS, &c->rng);
-        if (elapsed_ms(&t0) + wait > c->retry_max_time_ms) {
+        if (pitr_http_now_ms() - t0 + wait > c->retry_max_time_ms ||
+            pitr_http_now_ms() + wait >= deadline) {
             size_t used = strlen(err->msg);
 
             snprintf(err->msg + used,
                      sizeof(err->msg) - used,
                      " (gave up after %u attempts in %ld s)",
                      attempt,
-                     elapsed_ms(&t0) / 1000);
+                     (long)((pitr_http_now_ms() - t0) / 1000));
             return rc;
         }
         pitr_log_info("s3: %s 's3://%s/%s' attempt %u failed, retrying in %ld ms: %s",
@@ -762,8 +812,8 @@ pitr_rc pitr_s3_put_object(struct pitr_s3_client *c,
                            struct pitr_err *err)
 {
     struct pitr_http_header extra[MAX_EXTRA_HEADERS];
-    struct s3_call call = { "PUT", "PUT", key,  NULL, NULL, data ? data : "",
-                            len,   NULL,  NULL, 0,    NULL, NULL };
+    struct s3_call call = { "PUT", "PUT", key,  NULL, NULL, data ? data : "", len, NULL, NULL,
+                            0,     NULL,  NULL, 0,    0 };
     struct pitr_http_response resp;
     pitr_rc rc;
 
@@ -780,7 +830,9 @@ pitr_rc pitr_s3_get_object(struct pitr_s3_client *c,
                            struct pitr_buf *out,
                            struct pitr_err *err)
 {
-    struct s3_call call = { "GET", "GET", key, NULL, NULL, NULL, 0, out, NULL, 0, NULL, NULL };
+    struct s3_call call = {
+        "GET", "GET", key, NULL, NULL, NULL, 0, out, NULL, 0, NULL, NULL, 0, 0
+    };
     struct pitr_http_response resp;
     size_t start = out->len;
     pitr_rc rc;
@@ -788,6 +840,8 @@ pitr_rc pitr_s3_get_object(struct pitr_s3_client *c,
     rc = check_key("GET", c, key, err);
     if (rc != PITR_OK)
         return rc;
+    /* Never more than the caller can take: a bigger object fails on its Content-Length. */
+    call.max_body = out->limit - out->len;
     rc = s3_call(c, &call, &resp, err);
     if (rc != PITR_OK && out->len > start) {
         out->len = start;
@@ -815,7 +869,8 @@ pitr_rc pitr_s3_head_object(struct pitr_s3_client *c,
                             struct pitr_s3_object_info *info,
                             struct pitr_err *err)
 {
-    struct s3_call call = { "HEAD", "HEAD", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL };
+    struct s3_call call = { "HEAD", "HEAD", key, NULL, NULL, NULL, 0,
+                            NULL,   NULL,   0,   NULL, NULL, 0,    0 };
     struct pitr_http_response resp;
     pitr_rc rc;
 
@@ -836,9 +891,8 @@ pitr_rc pitr_s3_head_object(struct pitr_s3_client *c,
 
 pitr_rc pitr_s3_delete_object(struct pitr_s3_client *c, const char *key, struct pitr_err *err)
 {
-    struct s3_call call = {
-        "DELETE", "DELETE", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
-    };
+    struct s3_call call = { "DELETE", "DELETE", key, NULL, NULL, NULL, 0,
+                            NULL,     NULL,     0,   NULL, NULL, 0,    0 };
     struct pitr_http_response resp;
     pitr_rc rc;
 
@@ -846,6 +900,53 @@ pitr_rc pitr_s3_delete_object(struct pitr_s3_client *c, const char *key, struct 
     if (rc != PITR_OK)
         return rc;
     return s3_call(c, &call, &resp, err);
+}
+
+/*
+ * Whether a listing may fetch the page after a truncated one: a store that
+ * says "truncated" forever must not keep us listing. Page `pages` (counted
+ * from 1) held n entries; repeated is the marker or token when the page
+ * handed back the one it was asked with, else NULL. An empty truncated page,
+ * a repeated marker and a listing of PITR_S3_MAX_PAGES pages fail with
+ * PITR_EFORMAT naming the listing.
+ */
+static pitr_rc check_next_page(const char *op,
+                               const struct pitr_s3_client *c,
+                               const char *prefix,
+                               unsigned pages,
+                               size_t n,
+                               const char *repeated,
+                               struct pitr_err *err)
+{
+    if (repeated != NULL)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "%s 's3://%s/%s': page %u is truncated but hands back the same "
+                            "marker '%.64s': the listing would never end",
+                            op,
+                            c->bucket,
+                            prefix,
+                            pages,
+                            repeated);
+    if (n == 0)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "%s 's3://%s/%s': page %u is empty but says it is truncated: the "
+                            "listing would never end",
+                            op,
+                            c->bucket,
+                            prefix,
+                            pages);
+    if (pages >= PITR_S3_MAX_PAGES)
+        return pitr_err_set(err,
+                            PITR_EFORMAT,
+                            "%s 's3://%s/%s': still truncated after %u pages, the most a listing "
+                            "may have",
+                            op,
+                            c->bucket,
+                            prefix,
+                            pages);
+    return PITR_OK;
 }
 
 pitr_rc pitr_s3_list_objects(struct pitr_s3_client *c,
@@ -859,11 +960,11 @@ pitr_rc pitr_s3_list_objects(struct pitr_s3_client *c,
     struct pitr_http_response resp;
     struct pitr_s3_object_info info;
     const char *msg_key = prefix ? prefix : "";
-    struct s3_call call = {
-        "GET", "LIST", NULL, msg_key, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
-    };
+    struct s3_call call = { "GET", "LIST", NULL, msg_key, NULL, NULL, 0,
+                            NULL,  NULL,   0,    NULL,    NULL, 0,    0 };
     char *token = NULL, *last = NULL;
     size_t i;
+    unsigned pages = 0;
     pitr_rc rc = PITR_OK;
 
     pitr_s3_list_page_init(&page);
@@ -917,6 +1018,15 @@ pitr_rc pitr_s3_list_objects(struct pitr_s3_client *c,
                               msg_key);
             goto out;
         }
+        rc = check_next_page("LIST",
+                             c,
+                             msg_key,
+                             ++pages,
+                             page.n,
+                             token != NULL && strcmp(token, page.next_token) == 0 ? token : NULL,
+                             err);
+        if (rc != PITR_OK)
+            goto out;
         pitr_free(token);
         token = page.next_token;
         page.next_token = NULL;
@@ -975,7 +1085,9 @@ pitr_rc pitr_s3_get_range(struct pitr_s3_client *c,
                           struct pitr_buf *out,
                           struct pitr_err *err)
 {
-    struct s3_call call = { "GET", "GET", key, NULL, NULL, NULL, 0, out, NULL, 0, NULL, NULL };
+    struct s3_call call = {
+        "GET", "GET", key, NULL, NULL, NULL, 0, out, NULL, 0, NULL, NULL, 0, 0
+    };
     struct pitr_http_header extra[1];
     struct pitr_http_response resp;
     struct range_ctx r = { off, len, out->len };
@@ -997,6 +1109,7 @@ pitr_rc pitr_s3_get_range(struct pitr_s3_client *c,
     call.n_extra = 1;
     call.check = check_range;
     call.check_ud = &r;
+    call.max_body = len;
     rc = s3_call(c, &call, &resp, err);
     if (rc != PITR_OK && out->len > r.start) {
         out->len = r.start;
@@ -1027,7 +1140,7 @@ pitr_rc pitr_s3_multipart_create(struct pitr_s3_client *c,
 {
     struct pitr_http_header extra[MAX_EXTRA_HEADERS];
     struct s3_call call = {
-        "POST", "CREATE-MULTIPART", key, NULL, "uploads", "", 0, NULL, NULL, 0, NULL, NULL
+        "POST", "CREATE-MULTIPART", key, NULL, "uploads", "", 0, NULL, NULL, 0, NULL, NULL, 0, 0
     };
     struct pitr_http_response resp;
     struct pitr_buf body;
@@ -1060,8 +1173,10 @@ pitr_rc pitr_s3_multipart_upload_part(struct pitr_s3_client *c,
                                       char etag[128],
                                       struct pitr_err *err)
 {
-    struct s3_call call = { "PUT", "UPLOAD-PART", key,  NULL, NULL, data ? data : "",
-                            len,   NULL,          NULL, 0,    NULL, NULL };
+    struct s3_call call = {
+        "PUT", "UPLOAD-PART", key,  NULL, NULL, data ? data : "", len, NULL, NULL,
+        0,     NULL,          NULL, 0,    0
+    };
     struct pitr_http_response resp;
     struct pitr_buf q;
     pitr_rc rc;
@@ -1151,7 +1266,7 @@ pitr_rc pitr_s3_multipart_complete(struct pitr_s3_client *c,
                                    struct pitr_err *err)
 {
     struct s3_call call = {
-        "POST", "COMPLETE-MULTIPART", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
+        "POST", "COMPLETE-MULTIPART", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0
     };
     struct pitr_http_response resp;
     struct pitr_buf q, req, body;
@@ -1172,6 +1287,7 @@ pitr_rc pitr_s3_multipart_complete(struct pitr_s3_client *c,
         call.body_len = req.len;
         call.resp_body = &body;
         call.check = check_complete;
+        call.extra_ms = COMPLETE_EXTRA_MS;
         rc = s3_call(c, &call, &resp, err);
     }
     pitr_buf_release(&q);
@@ -1186,7 +1302,7 @@ pitr_rc pitr_s3_multipart_abort(struct pitr_s3_client *c,
                                 struct pitr_err *err)
 {
     struct s3_call call = {
-        "DELETE", "ABORT-MULTIPART", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL
+        "DELETE", "ABORT-MULTIPART", key, NULL, NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0
     };
     struct pitr_http_response resp;
     struct pitr_buf q;
@@ -1219,11 +1335,12 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
     struct pitr_buf q, body;
     struct pitr_http_response resp;
     const char *msg_key = prefix ? prefix : "";
-    struct s3_call call = { "GET", "LIST-UPLOADS", NULL, msg_key, NULL, NULL,
-                            0,     NULL,           NULL, 0,       NULL, NULL };
+    struct s3_call call = { "GET", "LIST-UPLOADS", NULL, msg_key, NULL, NULL, 0,
+                            NULL,  NULL,           0,    NULL,    NULL, 0,    0 };
     char *key_marker = NULL, *id_marker = NULL;
     size_t i;
     unsigned pages = 0;
+    int same;
     pitr_rc rc = PITR_OK;
 
     pitr_s3_uploads_page_init(&page);
@@ -1289,7 +1406,7 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
             page.next_key_marker = pitr_strdup(page.entries[page.n - 1].key);
             page.next_upload_marker = pitr_strdup(page.entries[page.n - 1].upload_id);
         }
-        if (empty(page.next_key_marker) || ++pages > 100000) {
+        if (empty(page.next_key_marker)) {
             rc = pitr_err_set(err,
                               PITR_EFORMAT,
                               "LIST-UPLOADS 's3://%s/%s': truncated page without NextKeyMarker",
@@ -1297,6 +1414,14 @@ pitr_rc pitr_s3_list_uploads(struct pitr_s3_client *c,
                               msg_key);
             goto out;
         }
+        /* The two markers go together: the pair must move on. */
+        same = key_marker != NULL && strcmp(key_marker, page.next_key_marker) == 0 &&
+               strcmp(id_marker ? id_marker : "",
+                      page.next_upload_marker ? page.next_upload_marker : "") == 0;
+        rc = check_next_page(
+          "LIST-UPLOADS", c, msg_key, ++pages, page.n, same ? key_marker : NULL, err);
+        if (rc != PITR_OK)
+            goto out;
         pitr_free(key_marker);
         pitr_free(id_marker);
         key_marker = page.next_key_marker;
@@ -1448,7 +1573,7 @@ pitr_rc pitr_s3_delete_objects(struct pitr_s3_client *c,
                                struct pitr_err *err)
 {
     struct s3_call call = {
-        "POST", "DELETE-OBJECTS", NULL, "", "delete", NULL, 0, NULL, NULL, 0, NULL, NULL
+        "POST", "DELETE-OBJECTS", NULL, "", "delete", NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0
     };
     struct pitr_http_header extra[1];
     struct pitr_http_response resp;
@@ -1483,6 +1608,7 @@ pitr_rc pitr_s3_delete_objects(struct pitr_s3_client *c,
         call.resp_body = &body;
         call.check = check_delete;
         call.check_ud = &d;
+        call.extra_ms = DELETE_EXTRA_MS;
         rc = s3_call(c, &call, &resp, err);
         if (rc == PITR_ES3 && err->http_status == 0) {
             /* Some keys failed: remember the first such report, go on with the rest. */

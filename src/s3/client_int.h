@@ -13,6 +13,13 @@
 #include "pgpitr/core/err.h"
 #include "pgpitr/s3/client.h"
 
+/*
+ * The most pages one listing (ListObjectsV2, ListMultipartUploads) may have:
+ * 100 million keys at S3's 1,000 a page. A store that says "truncated" past
+ * it, or on an empty page, or with the marker it was given, is refused.
+ */
+#define PITR_S3_MAX_PAGES 100000u
+
 /* True when the client puts the bucket in the path (path style). */
 int pitr_s3_client_path_style(const struct pitr_s3_client *c);
 /* The Host header the client sends (borrowed): "host[:port]" or "bucket.host[:port]". */

@@ -37,6 +37,9 @@
 #define CONTAINER_CONNECT_MS 2000L
 #define STS_CONNECT_MS       5000L
 #define NET_LOW_SPEED_S      10L
+/* Every credential request (STS, container, IMDS) is over within this, trickle or not. */
+#define CREDS_REQUEST_DEADLINE_MS 30000L
+#define STS_MAX_DEPTH             16
 
 enum kind {
     K_STATIC,
@@ -915,6 +918,7 @@ static pitr_rc http_do(struct pitr_http *h,
         req.body_len = body->len;
     }
     req.resp_body = resp_body;
+    req.deadline_ms = pitr_http_now_ms() + CREDS_REQUEST_DEADLINE_MS;
     pitr_buf_reset(resp_body);
     rc = pitr_http_perform(h, &req, &resp, err);
     *status = rc == PITR_OK ? resp.status : 0;
@@ -990,6 +994,11 @@ static void sts_start(void *ud, const XML_Char *name, const XML_Char **attrs)
     (void)attrs;
     st->depth++;
     st->field = SF_NONE;
+    /* STS documents nest 4 deep; expat keeps state for every open element. */
+    if (st->depth > STS_MAX_DEPTH) {
+        sts_fail(st, PITR_ELIMIT, "elements nested too deep");
+        return;
+    }
     if (st->depth == 1) {
         if (strcmp(n, "ErrorResponse") == 0)
             st->doc->is_error = 1;

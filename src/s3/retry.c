@@ -1,6 +1,7 @@
 /* retry.c - retry classification and backoff; see src/s3/retry_int.h. */
 #include "s3/retry_int.h"
 
+#include <limits.h>
 #include <string.h>
 
 uint64_t pitr_s3_rng_next(uint64_t *state)
@@ -10,6 +11,18 @@ uint64_t pitr_s3_rng_next(uint64_t *state)
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
     return z ^ (z >> 31);
+}
+
+long pitr_s3_deadline_ms(long retry_max_time_ms, uint64_t bytes)
+{
+    long base =
+      retry_max_time_ms > PITR_S3_DEADLINE_MIN_MS ? retry_max_time_ms : PITR_S3_DEADLINE_MIN_MS;
+    uint64_t transfer = bytes / (uint64_t)PITR_S3_MIN_RATE * 1000 +
+                        bytes % (uint64_t)PITR_S3_MIN_RATE * 1000 / (uint64_t)PITR_S3_MIN_RATE;
+
+    if (transfer > (uint64_t)(LONG_MAX / 2 - base))
+        return LONG_MAX / 2;
+    return base + (long)transfer;
 }
 
 long pitr_s3_backoff_ms(unsigned failures, long base_ms, long cap_ms, uint64_t *rng)

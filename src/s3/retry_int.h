@@ -18,6 +18,18 @@
 #define PITR_S3_BACKOFF_BASE_MS 100L
 #define PITR_S3_BACKOFF_CAP_MS  20000L
 
+/*
+ * Every request ends, all attempts included, within its deadline:
+ * max(retry_max_time, PITR_S3_DEADLINE_MIN_MS) plus 1 s per PITR_S3_MIN_RATE
+ * bytes it sends or may receive. A stalled or trickling endpoint thus
+ * costs a bounded time, and archive_command or restore_command returns.
+ */
+#define PITR_S3_DEADLINE_MIN_MS 10000L
+#define PITR_S3_MIN_RATE        65536L /* bytes per second */
+
+/* The deadline in milliseconds of a request moving `bytes` (see above). */
+long pitr_s3_deadline_ms(long retry_max_time_ms, uint64_t bytes);
+
 /* The next number of the generator whose state is *state (any seed will do). */
 uint64_t pitr_s3_rng_next(uint64_t *state);
 

@@ -293,6 +293,15 @@ static void on_start(void *ud, const XML_Char *name, const XML_Char **attrs)
         fail_format(st, "unexpected element inside a text field");
         return;
     }
+    if (st->depth >= PITR_S3_XML_MAX_DEPTH) {
+        pitr_err_set(st->err,
+                     PITR_ELIMIT,
+                     "S3 response nests elements deeper than %d levels (line %lu)",
+                     PITR_S3_XML_MAX_DEPTH,
+                     (unsigned long)XML_GetCurrentLineNumber(st->parser));
+        fail(st, PITR_ELIMIT);
+        return;
+    }
     if (st->depth == 0) {
         /* CompleteMultipartUpload may answer 200 with an <Error> document. */
         if (st->kind == DOC_COMPLETE && strcmp(name, "Error") == 0) {

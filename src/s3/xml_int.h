@@ -11,8 +11,9 @@
  *   - DeleteObjects' <DeleteResult>: the <Error> entries (Key, Code, Message);
  *   - a ListMultipartUploads page: Key and UploadId of each <Upload>.
  * Bodies come from the network, so all are strict about shape and size:
- * input over PITR_S3_XML_MAX_INPUT or a text field over its own limit fails
- * with PITR_ELIMIT, a document type declaration (where entity expansion
+ * input over PITR_S3_XML_MAX_INPUT, elements nested deeper than
+ * PITR_S3_XML_MAX_DEPTH or a text field over its own limit fails with
+ * PITR_ELIMIT, a document type declaration (where entity expansion
  * attacks live) or anything that is not well-formed XML with the expected
  * root element fails with PITR_EFORMAT.
  */
@@ -32,6 +33,12 @@
 #define PITR_S3_ETAG_MAX      128   /* size of the etag arrays, NUL included */
 #define PITR_S3_MESSAGE_MAX   512   /* error messages; longer ones are cut */
 #define PITR_S3_MAX_KEYS_PAGE 10000 /* entries in one page; S3 sends at most 1000 */
+/*
+ * Elements open at once. S3's documents nest 3 deep (ListBucketResult,
+ * Contents, Owner, ID); expat keeps state for each open element, so a body
+ * of nothing but opening tags would cost many times its size without this.
+ */
+#define PITR_S3_XML_MAX_DEPTH 16
 
 struct pitr_s3_list_entry {
     char *key; /* owned; raw (decoded) key, NUL-terminated */

@@ -79,6 +79,23 @@ pitr_rc pitr_storage_get(struct pitr_storage *st,
     return st->ops->get(st, key, out, err);
 }
 
+pitr_rc pitr_storage_get_max(struct pitr_storage *st,
+                             const char *key,
+                             uint64_t max,
+                             struct pitr_buf *out,
+                             struct pitr_err *err)
+{
+    size_t limit = out->limit;
+    pitr_rc rc;
+
+    /* The drivers bound a get by out's room: lend them a smaller room for the call. */
+    if (max < limit - out->len)
+        out->limit = out->len + (size_t)max;
+    rc = st->ops->get(st, key, out, err);
+    out->limit = limit;
+    return rc;
+}
+
 pitr_rc pitr_storage_head(struct pitr_storage *st,
                           const char *key,
                           struct pitr_obj_info *info,

@@ -101,6 +101,17 @@ it_check_copy() {
         test "$(pg_rig_psql "$r" "select pg_tablespace_location(oid) from pg_tablespace where spcname = 'tbs1'")" = "$r/tbs"
 }
 
+# wait_for_file FILE: wait up to 10 s for FILE to be non-empty (a helper's
+# port file); fails if it never is.
+wait_for_file() {
+    local i
+    for i in $(seq 1 100); do
+        [ -s "$1" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+
 # finish: print the plain summary line and exit non-zero on any failure.
 finish() {
     echo "$(basename "$0"): $T_PASS passed, $T_FAIL failed"

@@ -24,12 +24,19 @@
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
-/* struct pitr_http_header: the signer and the sender share one header type. */
-#include "pgpitr/s3/sigv4.h"
+#include "pgpitr/http/header.h"
 
 #define PITR_HTTP_CONNECT_TIMEOUT_MS_DEFAULT 10000L
-#define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT   60L
-#define PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT    1L
+/*
+ * An attempt whose transfer moves fewer than LIMIT bytes/s (both directions
+ * together) for TIME seconds is cut: a stalled or trickling endpoint cannot
+ * hold a connection. A few bytes a second is no legitimate transfer; calls
+ * whose answer may legitimately keep the server quiet for long (S3's
+ * CompleteMultipartUpload, DeleteObjects) set slow_answer and rely on their
+ * deadline instead.
+ */
+#define PITR_HTTP_LOW_SPEED_TIME_S_DEFAULT 60L
+#define PITR_HTTP_LOW_SPEED_LIMIT_DEFAULT  32L
 
 struct pitr_http_opts {
     const char *ca_file;     /* borrowed (copied); PEM bundle, NULL for the system store */
@@ -67,6 +74,25 @@ struct pitr_http_request {
     pitr_http_body_fn body_fn;
     void *body_ud;
     struct pitr_buf *err_body;
+    /*
+     * When the whole exchange (connect, request, answer) must be over, in
+     * pitr_http_now_ms() time; 0: no overall deadline (the low-speed limit
+     * still applies). Passing it is PITR_ENETWORK "timed out", transient.
+     */
+    int64_t deadline_ms;
+    /*
+     * The most body bytes a 2xx answer may have; 0: no bound but resp_body's
+     * limit. A Content-Length above it fails before any body byte is read,
+     * and a body that grows past it (no length, or a false one) fails as
+     * soon as it does, both with PITR_ELIMIT naming the URL and the bound.
+     */
+    uint64_t max_body;
+    /*
+     * 1: the server may think for long before it answers (DeleteObjects,
+     * CompleteMultipartUpload send little or nothing meanwhile): no
+     * low-speed cut for this request; give it a deadline instead.
+     */
+    int slow_answer;
 };
 
 struct pitr_http_response {
@@ -83,6 +109,9 @@ struct pitr_http_response {
 };
 
 struct pitr_http;
+
+/* Milliseconds of a monotonic clock, the time base of deadline_ms. */
+int64_t pitr_http_now_ms(void);
 
 /* A new client (caller frees with pitr_http_free). opts may be NULL. */
 PITR_MUST_CHECK pitr_rc pitr_http_new(const struct pitr_http_opts *opts,

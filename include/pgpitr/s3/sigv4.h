@@ -18,11 +18,8 @@
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
-
-struct pitr_http_header {
-    const char *name;  /* borrowed; any case */
-    const char *value; /* borrowed; raw, may hold runs of spaces */
-};
+/* struct pitr_http_header: the signer and the sender share one header type. */
+#include "pgpitr/http/header.h"
 
 struct pitr_sigv4_request {
     const char *method; /* "GET", "PUT", ... */

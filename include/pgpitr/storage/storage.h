@@ -94,7 +94,11 @@ struct pitr_storage_ops {
                    const void *data,
                    size_t len,
                    struct pitr_err *err);
-    /* Appends the object's bytes to out (bounded by out->limit). */
+    /*
+     * Appends the object's bytes to out. An object larger than out's room
+     * (limit - len) fails with PITR_ELIMIT before its body is read (S3: its
+     * Content-Length; posix: its size) and never grows out past the limit.
+     */
     pitr_rc (*get)(struct pitr_storage *st,
                    const char *key,
                    struct pitr_buf *out,
@@ -182,6 +186,18 @@ PITR_MUST_CHECK pitr_rc pitr_storage_get(struct pitr_storage *st,
                                          const char *key,
                                          struct pitr_buf *out,
                                          struct pitr_err *err);
+/*
+ * pitr_storage_get, taking at most max bytes (and never more than out's
+ * room). A bigger object fails with PITR_ELIMIT naming it and both sizes,
+ * before its body is read, so a hostile object costs neither the memory nor
+ * the time. Pass the size the listing gave, or the most a valid object of
+ * its kind can have (a WAL segment: the segment size plus codec overhead).
+ */
+PITR_MUST_CHECK pitr_rc pitr_storage_get_max(struct pitr_storage *st,
+                                             const char *key,
+                                             uint64_t max,
+                                             struct pitr_buf *out,
+                                             struct pitr_err *err);
 PITR_MUST_CHECK pitr_rc pitr_storage_head(struct pitr_storage *st,
                                           const char *key,
                                           struct pitr_obj_info *info,

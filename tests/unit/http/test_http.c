@@ -18,11 +18,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
 #include "pgpitr/http/http.h"
+
+/* The HTTP layer sits below S3: its header must not pull in any S3 header. */
+#if defined(PGPITR_S3_SIGV4_H) || defined(PGPITR_S3_CLIENT_H) || defined(PGPITR_S3_CREDS_H)
+#error "pgpitr/http/http.h includes the S3 layer (an upward dependency)"
+#endif
 
 struct step {
     const char *response; /* written verbatim */
@@ -36,6 +42,7 @@ struct server {
     size_t n_steps;
     int accepts;     /* connections accepted */
     char last[8192]; /* the last request (headers + body) */
+    long trickle_ms; /* > 0: write responses one byte every trickle_ms */
     pthread_t thread;
 };
 
@@ -83,8 +90,19 @@ static void *serve(void *ud)
             continue;
         }
         memcpy(s->last, buf, sizeof(buf));
-        if (write(fd, s->steps[i].response, strlen(s->steps[i].response)) < 0)
+        if (s->trickle_ms > 0) {
+            const char *p;
+            struct timespec ts = { s->trickle_ms / 1000, (s->trickle_ms % 1000) * 1000000L };
+
+            /* Until the client hangs up (MSG_NOSIGNAL: no SIGPIPE then). */
+            for (p = s->steps[i].response; *p != '\0'; p++) {
+                if (send(fd, p, 1, MSG_NOSIGNAL) != 1)
+                    break;
+                nanosleep(&ts, NULL);
+            }
+        } else if (write(fd, s->steps[i].response, strlen(s->steps[i].response)) < 0) {
             break;
+        }
         if (s->steps[i].close_after) {
             close(fd);
             fd = -1;
@@ -95,7 +113,10 @@ static void *serve(void *ud)
     return NULL;
 }
 
-static void server_start(struct server *s, const struct step *steps, size_t n)
+static void server_start_trickle(struct server *s,
+                                 const struct step *steps,
+                                 size_t n,
+                                 long trickle_ms)
 {
     struct sockaddr_in sa;
     socklen_t len = sizeof(sa);
@@ -104,6 +125,7 @@ static void server_start(struct server *s, const struct step *steps, size_t n)
     memset(s, 0, sizeof(*s));
     s->steps = steps;
     s->n_steps = n;
+    s->trickle_ms = trickle_ms;
     s->listen_fd = socket(AF_INET, SOCK_STREAM, 0);
     assert_true(s->listen_fd >= 0);
     setsockopt(s->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
@@ -115,6 +137,11 @@ static void server_start(struct server *s, const struct step *steps, size_t n)
     assert_int_equal(getsockname(s->listen_fd, (struct sockaddr *)&sa, &len), 0);
     s->port = ntohs(sa.sin_port);
     assert_int_equal(pthread_create(&s->thread, NULL, serve, s), 0);
+}
+
+static void server_start(struct server *s, const struct step *steps, size_t n)
+{
+    server_start_trickle(s, steps, n, 0);
 }
 
 static void server_stop(struct server *s)
@@ -284,6 +311,210 @@ static void pitr_http_redact_url__hides_userinfo(void **state)
     pitr_buf_release(&b);
 }
 
+/* One GET of url through a new client with opts; returns what perform returned. */
+static pitr_rc get_once(const struct pitr_http_opts *opts,
+                        const char *url,
+                        int64_t deadline_ms,
+                        uint64_t max_body,
+                        struct pitr_buf *body,
+                        struct pitr_http_response *resp,
+                        struct pitr_err *err)
+{
+    struct pitr_http *h;
+    struct pitr_http_request req;
+    pitr_rc rc;
+
+    pitr_err_clear(err);
+    assert_int_equal(pitr_http_new(opts, &h, err), PITR_OK);
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    req.resp_body = body;
+    req.deadline_ms = deadline_ms;
+    req.max_body = max_body;
+    rc = pitr_http_perform(h, &req, resp, err);
+    pitr_http_free(h);
+    return rc;
+}
+
+static void pitr_http_perform__deadline_ends_a_trickle(void **state)
+{
+    /* 20 bytes/s: too fast for the low-speed limit to notice within the test. */
+    static const struct step steps[] = {
+        { "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+          "0123456789012345678901234567890123456789012345678901234567890123456789"
+          "012345678901234567890123456789",
+          1 },
+    };
+    struct server srv;
+    struct pitr_http_response resp;
+    struct pitr_buf body;
+    struct pitr_err err;
+    char url[64];
+    int64_t t0;
+
+    (void)state;
+    server_start_trickle(&srv, steps, 1, 50);
+    pitr_buf_init(&body, PITR_BUF_LIMIT_SMALL);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", srv.port);
+    t0 = pitr_http_now_ms();
+    assert_int_equal(get_once(NULL, url, t0 + 1500, 0, &body, &resp, &err), PITR_ENETWORK);
+    assert_true(pitr_http_now_ms() - t0 < 4000);
+    assert_non_null(strstr(err.msg, "GET 'http://127.0.0.1:"));
+    assert_non_null(strstr(err.msg, "timed out"));
+    assert_int_equal(resp.transient, 1);
+
+    /* A deadline already passed: nothing is sent. */
+    assert_int_equal(get_once(NULL, url, pitr_http_now_ms() - 1, 0, &body, &resp, &err),
+                     PITR_ENETWORK);
+    assert_non_null(strstr(err.msg, "deadline passed"));
+    server_stop(&srv);
+    pitr_buf_release(&body);
+}
+
+static void pitr_http_perform__low_speed_cuts_a_trickle(void **state)
+{
+    /* 3 bytes/s, as a hostile endpoint might; the limit is 32 bytes/s. */
+    static const struct step steps[] = {
+        { "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+          "0123456789012345678901234567890123456789012345678901234567890123456789"
+          "012345678901234567890123456789",
+          1 },
+    };
+    struct server srv;
+    struct pitr_http_opts opts;
+    struct pitr_http_response resp;
+    struct pitr_buf body;
+    struct pitr_err err;
+    char url[64];
+    int64_t t0;
+
+    (void)state;
+    server_start_trickle(&srv, steps, 1, 333);
+    memset(&opts, 0, sizeof(opts));
+    opts.low_speed_time_s = 2;
+    pitr_buf_init(&body, PITR_BUF_LIMIT_SMALL);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/slow", srv.port);
+    t0 = pitr_http_now_ms();
+    assert_int_equal(get_once(&opts, url, 0, 0, &body, &resp, &err), PITR_ENETWORK);
+    assert_true(pitr_http_now_ms() - t0 < 6000);
+    assert_non_null(strstr(err.msg, "timed out"));
+    assert_non_null(strstr(err.msg, "too slow"));
+    server_stop(&srv);
+    pitr_buf_release(&body);
+}
+
+static void pitr_http_perform__slow_answer_has_no_low_speed_cut(void **state)
+{
+    /* 10 bytes/s for about 4 s, as a store thinking over DeleteObjects. */
+    static const struct step steps[] = {
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1 },
+        { "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", 1 },
+    };
+    struct server srv;
+    struct pitr_http_opts opts;
+    struct pitr_http *h;
+    struct pitr_http_request req;
+    struct pitr_http_response resp;
+    struct pitr_buf body;
+    struct pitr_err err;
+    char url[64];
+
+    (void)state;
+    server_start_trickle(&srv, steps, 2, 100);
+    memset(&opts, 0, sizeof(opts));
+    opts.low_speed_time_s = 1;
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_http_new(&opts, &h, &err), PITR_OK);
+    pitr_buf_init(&body, PITR_BUF_LIMIT_SMALL);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/b?delete", srv.port);
+    memset(&req, 0, sizeof(req));
+    req.method = "POST";
+    req.url = url;
+    req.body = "<Delete/>";
+    req.body_len = 9;
+    req.resp_body = &body;
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_ENETWORK);
+    assert_non_null(strstr(err.msg, "too slow"));
+    req.slow_answer = 1;
+    req.deadline_ms = pitr_http_now_ms() + 20000;
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_OK);
+    assert_string_equal(body.data, "ok");
+    pitr_http_free(h);
+    server_stop(&srv);
+    pitr_buf_release(&body);
+}
+
+static pitr_rc count_bytes(const void *p, size_t n, void *ud, struct pitr_err *err)
+{
+    (void)p;
+    (void)err;
+    *(size_t *)ud += n;
+    return PITR_OK;
+}
+
+static void pitr_http_perform__max_body(void **state)
+{
+    static const struct step steps[] = {
+        /* Announced too big: refused before the body. */
+        { "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789", 1 },
+        /* No length: refused as the body passes the bound. */
+        { "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "a\r\n0123456789\r\n0\r\n\r\n",
+          1 },
+        /* The bound is for 2xx bodies: a bigger error document is fine. */
+        { "HTTP/1.1 404 Not Found\r\nContent-Length: 10\r\n\r\n0123456789", 1 },
+        /* HEAD: the length is the object's, there is no body. */
+        { "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 1 },
+        /* Within the bound. */
+        { "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcd", 1 },
+    };
+    struct server srv;
+    struct pitr_http *h;
+    struct pitr_http_request req;
+    struct pitr_http_response resp;
+    struct pitr_buf err_body;
+    struct pitr_err err;
+    size_t got = 0;
+    char url[64];
+
+    (void)state;
+    server_start(&srv, steps, 5);
+    pitr_err_clear(&err);
+    pitr_buf_init(&err_body, PITR_BUF_LIMIT_SMALL);
+    assert_int_equal(pitr_http_new(NULL, &h, &err), PITR_OK);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/obj", srv.port);
+    memset(&req, 0, sizeof(req));
+    req.method = "GET";
+    req.url = url;
+    req.body_fn = count_bytes;
+    req.body_ud = &got;
+    req.err_body = &err_body;
+    req.max_body = 4;
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_ELIMIT);
+    assert_non_null(strstr(err.msg, "announces 10 bytes, more than the 4 allowed"));
+    assert_int_equal(got, 0);
+
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_ELIMIT);
+    assert_non_null(strstr(err.msg, "has at least 10 bytes, more than the 4 allowed"));
+    assert_int_equal(got, 0);
+
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_OK);
+    assert_int_equal(resp.status, 404);
+    assert_int_equal(err_body.len, 10);
+
+    req.method = "HEAD";
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_OK);
+    assert_true(resp.content_length == 1000);
+
+    req.method = "GET";
+    assert_int_equal(pitr_http_perform(h, &req, &resp, &err), PITR_OK);
+    assert_int_equal(got, 4);
+    pitr_http_free(h);
+    server_stop(&srv);
+    pitr_buf_release(&err_body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -291,6 +522,10 @@ int main(void)
         cmocka_unit_test(pitr_http_perform__body_limit),
         cmocka_unit_test(pitr_http_perform__refused_is_enetwork),
         cmocka_unit_test(pitr_http_redact_url__hides_userinfo),
+        cmocka_unit_test(pitr_http_perform__deadline_ends_a_trickle),
+        cmocka_unit_test(pitr_http_perform__low_speed_cuts_a_trickle),
+        cmocka_unit_test(pitr_http_perform__max_body),
+        cmocka_unit_test(pitr_http_perform__slow_answer_has_no_low_speed_cut),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

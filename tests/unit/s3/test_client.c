@@ -695,6 +695,180 @@ static void pitr_s3_multipart_complete__200_error_retried_then_final(void **stat
     assert_non_null(strstr(srv.requests[0], "POST /b/k?uploadId=up%2F1 HTTP/1.1"));
 }
 
+/* A 200 answer carrying body, with its Content-Length, into dst. */
+static const char *ok_answer(char *dst, size_t size, const char *body)
+{
+    snprintf(dst, size, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+    return dst;
+}
+
+static pitr_rc count_key(const char *key,
+                         const struct pitr_s3_object_info *info,
+                         void *ud,
+                         struct pitr_err *err)
+{
+    (void)key;
+    (void)info;
+    (void)err;
+    (*(int *)ud)++;
+    return PITR_OK;
+}
+
+/* List "pre" through a one-shot scripted server answering the given pages. */
+static pitr_rc list_pages(const char *const *pages,
+                          size_t n,
+                          size_t *served,
+                          int *keys,
+                          struct pitr_err *err)
+{
+    static char answers[4][1024];
+    const char *a[4];
+    struct script srv;
+    struct pitr_s3_client *c;
+    size_t i;
+    pitr_rc rc;
+
+    assert_true(n <= 4);
+    for (i = 0; i < n; i++)
+        a[i] = ok_answer(answers[i], sizeof(answers[i]), pages[i]);
+    script_start(&srv, a, n);
+    c = make_retrying(srv.port, 0);
+    pitr_err_clear(err);
+    *keys = 0;
+    rc = pitr_s3_list_objects(c, "pre", count_key, keys, err);
+    pitr_s3_client_free(c);
+    shutdown(srv.listen_fd, SHUT_RDWR);
+    pthread_join(srv.thread, NULL);
+    close(srv.listen_fd);
+    *served = srv.served;
+    return rc;
+}
+
+static void pitr_s3_list_objects__truncated_forever_is_refused(void **state)
+{
+    static const char *const same_token[] = {
+        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>T"
+        "</NextContinuationToken><Contents><Key>pre/a</Key><Size>1</Size></Contents>"
+        "</ListBucketResult>",
+        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>T"
+        "</NextContinuationToken><Contents><Key>pre/b</Key><Size>1</Size></Contents>"
+        "</ListBucketResult>",
+        "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>",
+    };
+    static const char *const empty_pages[] = {
+        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>T1"
+        "</NextContinuationToken></ListBucketResult>",
+        "<ListBucketResult><IsTruncated>true</IsTruncated><NextContinuationToken>T2"
+        "</NextContinuationToken></ListBucketResult>",
+        "<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>",
+    };
+    static const char *const deep[] = {
+        "<ListBucketResult><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a><a>",
+    };
+    struct pitr_err err;
+    size_t served;
+    int keys;
+
+    (void)state;
+    /* The same token twice: refused after the second page, naming the listing. */
+    assert_int_equal(list_pages(same_token, 3, &served, &keys, &err), PITR_EFORMAT);
+    assert_int_equal(served, 2);
+    assert_int_equal(keys, 2);
+    assert_non_null(strstr(err.msg,
+                           "LIST 's3://b/pre': page 2 is truncated but hands back the "
+                           "same marker 'T': the listing would never end"));
+
+    /* A truncated page without keys (new tokens each time): refused at once. */
+    assert_int_equal(list_pages(empty_pages, 3, &served, &keys, &err), PITR_EFORMAT);
+    assert_int_equal(served, 1);
+    assert_non_null(strstr(err.msg, "LIST 's3://b/pre': page 1 is empty but says it is truncated"));
+
+    /* Nesting without end: the depth limit, and the message names the listing. */
+    assert_int_equal(list_pages(deep, 1, &served, &keys, &err), PITR_ELIMIT);
+    assert_non_null(strstr(err.msg, "LIST 's3://b/pre'"));
+    assert_non_null(strstr(err.msg, "deeper than"));
+}
+
+static pitr_rc count_upload(const char *key,
+                            const char *upload_id,
+                            int64_t initiated,
+                            void *ud,
+                            struct pitr_err *err)
+{
+    (void)key;
+    (void)upload_id;
+    (void)initiated;
+    (void)err;
+    (*(int *)ud)++;
+    return PITR_OK;
+}
+
+static void pitr_s3_list_uploads__repeated_markers_are_refused(void **state)
+{
+    static char answers[3][1024];
+    const char *a[3];
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+    int n = 0;
+
+    (void)state;
+    a[0] = ok_answer(answers[0],
+                     sizeof(answers[0]),
+                     "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+                     "<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>u</NextUploadIdMarker>"
+                     "<Upload><Key>k</Key><UploadId>u</UploadId></Upload>"
+                     "</ListMultipartUploadsResult>");
+    a[1] = a[0];
+    a[2] = ok_answer(answers[2],
+                     sizeof(answers[2]),
+                     "<ListMultipartUploadsResult><IsTruncated>false</IsTruncated>"
+                     "</ListMultipartUploadsResult>");
+    script_start(&srv, a, 3);
+    c = make_retrying(srv.port, 0);
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_list_uploads(c, "pre", count_upload, &n, &err), PITR_EFORMAT);
+    assert_non_null(strstr(err.msg,
+                           "LIST-UPLOADS 's3://b/pre': page 2 is truncated but hands "
+                           "back the same marker 'k'"));
+    pitr_s3_client_free(c);
+    shutdown(srv.listen_fd, SHUT_RDWR);
+    pthread_join(srv.thread, NULL);
+    close(srv.listen_fd);
+    assert_int_equal(srv.served, 2);
+}
+
+static void pitr_s3_get_object__never_more_than_the_buffer_takes(void **state)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n"
+        "0123456789012345678901234567890123456789012345678901234567890123456789"
+        "012345678901234567890123456789",
+        "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123456789",
+    };
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_buf out;
+    struct pitr_err err;
+
+    (void)state;
+    script_start(&srv, answers, 2);
+    c = make_retrying(srv.port, 30000);
+    pitr_buf_init(&out, 10);
+    pitr_err_clear(&err);
+    /* Refused on its Content-Length, not retried, nothing kept. */
+    assert_int_equal(pitr_s3_get_object(c, "k", &out, &err), PITR_ELIMIT);
+    assert_non_null(strstr(err.msg, "GET 's3://b/k'"));
+    assert_non_null(strstr(err.msg, "announces 100 bytes, more than the 10 allowed"));
+    assert_int_equal(out.len, 0);
+    assert_int_equal(pitr_s3_get_object(c, "k", &out, &err), PITR_OK);
+    assert_int_equal(out.len, 10);
+    pitr_s3_client_free(c);
+    script_stop(&srv);
+    assert_int_equal(srv.served, 2);
+    pitr_buf_release(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -714,6 +888,9 @@ int main(void)
         cmocka_unit_test(pitr_s3_multipart_create__tagging_signed_and_refusal_explained),
         cmocka_unit_test(pitr_s3_put_object__gives_up_after_retry_max_time),
         cmocka_unit_test(pitr_s3_multipart_complete__200_error_retried_then_final),
+        cmocka_unit_test(pitr_s3_list_objects__truncated_forever_is_refused),
+        cmocka_unit_test(pitr_s3_list_uploads__repeated_markers_are_refused),
+        cmocka_unit_test(pitr_s3_get_object__never_more_than_the_buffer_takes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -122,12 +122,28 @@ static void pitr_s3_backoff_ms__seeded_schedule_replays(void **state)
     assert_true(pitr_s3_backoff_ms(4000000000u, 100, 20000, &a) <= 20000);
 }
 
+static void pitr_s3_deadline_ms__retry_time_plus_size(void **state)
+{
+    (void)state;
+    /* Never below the floor, even without retries. */
+    assert_int_equal(pitr_s3_deadline_ms(0, 0), 10000);
+    assert_int_equal(pitr_s3_deadline_ms(3000, 0), 10000);
+    assert_int_equal(pitr_s3_deadline_ms(60000, 0), 60000);
+    /* One second per 64 KiB sent or expected. */
+    assert_int_equal(pitr_s3_deadline_ms(5000, 65536), 11000);
+    assert_int_equal(pitr_s3_deadline_ms(60000, (uint64_t)16 << 20), 60000 + 256000);
+    assert_int_equal(pitr_s3_deadline_ms(60000, 32768), 60500);
+    /* Huge sizes saturate instead of overflowing. */
+    assert_true(pitr_s3_deadline_ms(60000, UINT64_MAX) > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(pitr_s3_retryable__classification),
         cmocka_unit_test(pitr_s3_backoff_ms__full_jitter_bounds),
         cmocka_unit_test(pitr_s3_backoff_ms__seeded_schedule_replays),
+        cmocka_unit_test(pitr_s3_deadline_ms__retry_time_plus_size),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -396,6 +396,75 @@ static void pitr_s3_xml_bodies__complete_and_delete_escaped(void **state)
     pitr_buf_release(&out);
 }
 
+/* Open `depth` elements below the root named root, and close them all. */
+static void nest(struct pitr_buf *xml, const char *root, size_t depth)
+{
+    struct pitr_err err;
+    size_t i;
+
+    pitr_err_clear(&err);
+    pitr_buf_reset(xml);
+    assert_int_equal(pitr_buf_appendf(xml, &err, "<%s>", root), PITR_OK);
+    for (i = 0; i < depth; i++)
+        assert_int_equal(pitr_buf_append_str(xml, "<x>", &err), PITR_OK);
+    for (i = 0; i < depth; i++)
+        assert_int_equal(pitr_buf_append_str(xml, "</x>", &err), PITR_OK);
+    assert_int_equal(pitr_buf_appendf(xml, &err, "</%s>", root), PITR_OK);
+}
+
+static void pitr_s3_xml_parse__depth_limit(void **state)
+{
+    struct pitr_s3_list_page page;
+    struct pitr_s3_uploads_page uploads;
+    struct pitr_s3_delete_result del;
+    struct pitr_s3_error_doc edoc;
+    struct pitr_s3_complete_result cres;
+    struct pitr_buf xml;
+    struct pitr_err err;
+    char *id = NULL;
+
+    (void)state;
+    pitr_err_clear(&err);
+    pitr_buf_init(&xml, PITR_S3_XML_MAX_INPUT);
+
+    /* PITR_S3_XML_MAX_DEPTH levels (the root is one) parse; one more does not. */
+    nest(&xml, "ListBucketResult", PITR_S3_XML_MAX_DEPTH - 1);
+    pitr_s3_list_page_init(&page);
+    assert_int_equal(pitr_s3_xml_parse_list(xml.data, xml.len, &page, &err), PITR_OK);
+    assert_int_equal(page.n, 0);
+    pitr_s3_list_page_release(&page);
+    nest(&xml, "ListBucketResult", PITR_S3_XML_MAX_DEPTH);
+    assert_int_equal(pitr_s3_xml_parse_list(xml.data, xml.len, &page, &err), PITR_ELIMIT);
+    assert_non_null(strstr(err.msg, "nests elements deeper than 16 levels"));
+
+    /*
+     * Nothing but opening tags up to the input limit: refused at the limit
+     * depth, not after expat has kept state for millions of open elements.
+     */
+    pitr_buf_reset(&xml);
+    while (xml.len + 3 <= PITR_S3_XML_MAX_INPUT)
+        assert_int_equal(pitr_buf_append_str(&xml, "<a>", &err), PITR_OK);
+    pitr_err_clear(&err);
+    memcpy(xml.data, "<Error>", 7);
+    assert_int_equal(pitr_s3_xml_parse_error(xml.data, xml.len, &edoc, &err), PITR_ELIMIT);
+    assert_non_null(strstr(err.msg, "deeper than"));
+    memcpy(xml.data, "<ListBucketResult>", 18);
+    assert_int_equal(pitr_s3_xml_parse_list(xml.data, xml.len, &page, &err), PITR_ELIMIT);
+    memcpy(xml.data, "<ListMultipartUploadsResult>", 28);
+    pitr_s3_uploads_page_init(&uploads);
+    assert_int_equal(pitr_s3_xml_parse_uploads(xml.data, xml.len, &uploads, &err), PITR_ELIMIT);
+    memcpy(xml.data, "<DeleteResult>", 14);
+    pitr_s3_delete_result_init(&del);
+    assert_int_equal(pitr_s3_xml_parse_delete(xml.data, xml.len, &del, &err), PITR_ELIMIT);
+    memcpy(xml.data, "<InitiateMultipartUploadResult>", 31);
+    assert_int_equal(pitr_s3_xml_parse_initiate(xml.data, xml.len, &id, &err), PITR_ELIMIT);
+    assert_null(id);
+    memcpy(xml.data, "<CompleteMultipartUploadResult>", 31);
+    assert_int_equal(pitr_s3_xml_parse_complete(xml.data, xml.len, &cres, &err), PITR_ELIMIT);
+    assert_int_equal(err.code, PITR_ELIMIT);
+    pitr_buf_release(&xml);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +481,7 @@ int main(void)
         cmocka_unit_test(pitr_s3_xml_parse_uploads__entries_and_markers),
         cmocka_unit_test(pitr_s3_xml_parse_list__last_modified),
         cmocka_unit_test(pitr_s3_xml_bodies__complete_and_delete_escaped),
+        cmocka_unit_test(pitr_s3_xml_parse__depth_limit),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../support/tmpdir.h"
@@ -120,6 +121,21 @@ static void expect_list(struct fx *f, const char *prefix, const char *const *wan
         fail();
     }
     seen_release(&s);
+}
+
+/* Read path into b (a test helper that follows nothing special). */
+static int pitr_test_read_file_into(const char *path, struct pitr_buf *b)
+{
+    struct pitr_err err;
+    char tmp[256];
+    FILE *fp = fopen(path, "r");
+    size_t n;
+
+    if (fp == NULL)
+        return -1;
+    n = fread(tmp, 1, sizeof(tmp), fp);
+    fclose(fp);
+    return pitr_buf_append(b, tmp, n, &err) == PITR_OK ? 0 : -1;
 }
 
 static void path_of(const struct fx *f, const char *key, char *out, size_t n)
@@ -472,6 +488,201 @@ static void posix_remove_many__removes_all_missing_fine(void **state)
     assert_non_null(strstr(f->err.msg, "'../x'"));
 }
 
+/* ---- symbolic links someone else put in the repository ------------------ */
+
+struct outside {
+    char dir[64];     /* a folder outside the repository */
+    char victim[128]; /* a file in it */
+};
+
+/*
+ * A repository holding one real backup file, a folder link and a file link
+ * that both lead outside it, and a stale-looking temp file outside.
+ */
+static void plant_links(struct fx *f, struct outside *o)
+{
+    char path[256], target[256];
+    struct timespec old[2] = { { time(NULL) - 2 * 86400, 0 }, { time(NULL) - 2 * 86400, 0 } };
+
+    snprintf(o->dir, sizeof(o->dir), "/tmp/pgpitr-test-outside-XXXXXX");
+    assert_non_null(mkdtemp(o->dir));
+    assert_int_equal(pitr_test_write_file(o->dir, "victim", "precious"), 0);
+    assert_int_equal(pitr_test_write_file(o->dir, "x.pitr-tmp.gone.1.1", "old temp"), 0);
+    /* Two days old: stale whoever wrote it. */
+    snprintf(target, sizeof(target), "%s/x.pitr-tmp.gone.1.1", o->dir);
+    assert_int_equal(utimensat(AT_FDCWD, target, old, 0), 0);
+    path_of(f, "pg1", path, sizeof(path));
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(pitr_test_write_file(path, "y.pitr-tmp.gone.1.1", "old temp"), 0);
+    path_of(f, "pg1/y.pitr-tmp.gone.1.1", path, sizeof(path));
+    assert_int_equal(utimensat(AT_FDCWD, path, old, 0), 0);
+    snprintf(o->victim, sizeof(o->victim), "%s/victim", o->dir);
+    put(f, "pg1/base/b1/data.tar", "real");
+    path_of(f, "pg1/base/evil", path, sizeof(path));
+    assert_int_equal(symlink(o->dir, path), 0);
+    path_of(f, "pg1/base/b1/link.tar", path, sizeof(path));
+    assert_int_equal(symlink(o->victim, path), 0);
+}
+
+static void outside_release(struct outside *o)
+{
+    pitr_test_rm_rf(o->dir);
+}
+
+static void posix_list__never_follows_links(void **state)
+{
+    static const char *const want[] = { "pg1/base/b1/data.tar", NULL };
+    static const char *const none[] = { NULL };
+    struct fx *f = *state;
+    struct outside o;
+
+    plant_links(f, &o);
+    /* Neither the linked folder's files nor the file link are listed. */
+    expect_list(f, "pg1/", want);
+    expect_list(f, "", want);
+    expect_list(f, "pg1/base/evil/", none);
+    outside_release(&o);
+}
+
+static pitr_rc collect_key(const char *key,
+                           const struct pitr_obj_info *info,
+                           void *ud,
+                           struct pitr_err *err)
+{
+    struct seen *s = ud;
+
+    (void)info;
+    (void)err;
+    assert_true(s->n < MAX_KEYS);
+    s->keys[s->n++] = strdup(key);
+    return PITR_OK;
+}
+
+static void posix_delete__never_follows_links(void **state)
+{
+    struct fx *f = *state;
+    struct outside o;
+    struct seen s = { 0 };
+    struct stat sb;
+    char path[256];
+
+    plant_links(f, &o);
+    /* What `delete` does: list the backup's folder, remove every key. */
+    assert_int_equal(pitr_storage_list(f->st, "pg1/base/", collect_key, &s, &f->err), PITR_OK);
+    assert_int_equal(pitr_storage_remove_many(f->st, (const char *const *)s.keys, s.n, &f->err),
+                     PITR_OK);
+    seen_release(&s);
+    assert_int_equal(stat(o.victim, &sb), 0);
+    /* A key naming a file through the folder link is refused, not removed. */
+    assert_int_equal(pitr_storage_remove(f->st, "pg1/base/evil/victim", &f->err), PITR_EFORMAT);
+    assert_non_null(strstr(f->err.msg, "pg1/base/evil' is a symbolic link"));
+    assert_int_equal(stat(o.victim, &sb), 0);
+    /* Removing the file link removes the link, never its target. */
+    assert_int_equal(pitr_storage_remove(f->st, "pg1/base/b1/link.tar", &f->err), PITR_OK);
+    path_of(f, "pg1/base/b1/link.tar", path, sizeof(path));
+    assert_int_not_equal(lstat(path, &sb), 0);
+    assert_int_equal(stat(o.victim, &sb), 0);
+    /* cleanup does not enter the folder link: the temp file outside stays. */
+    {
+        size_t removed = 0;
+        char tmp[160];
+
+        assert_int_equal(pitr_storage_cleanup(f->st, "pg1/", &removed, &f->err), PITR_OK);
+        assert_int_equal(removed, 1); /* the one in the repository */
+        snprintf(tmp, sizeof(tmp), "%s/x.pitr-tmp.gone.1.1", o.dir);
+        assert_int_equal(stat(tmp, &sb), 0);
+    }
+    outside_release(&o);
+}
+
+static void posix_read_write__never_follow_links(void **state)
+{
+    struct fx *f = *state;
+    struct outside o;
+    struct pitr_buf b;
+    struct pitr_obj_info info;
+    struct pitr_storage_reader *r = NULL;
+    struct pitr_storage_writer *w = NULL;
+    struct stat sb;
+    char path[256];
+
+    plant_links(f, &o);
+    pitr_buf_init(&b, 1024);
+    assert_int_equal(pitr_storage_get(f->st, "pg1/base/b1/link.tar", &b, &f->err), PITR_EFORMAT);
+    assert_non_null(strstr(f->err.msg, "is a symbolic link"));
+    assert_int_equal(pitr_storage_get(f->st, "pg1/base/evil/victim", &b, &f->err), PITR_EFORMAT);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(pitr_storage_head(f->st, "pg1/base/b1/link.tar", &info, &f->err),
+                     PITR_EFORMAT);
+    assert_int_equal(pitr_storage_head(f->st, "pg1/base/evil/victim", &info, &f->err),
+                     PITR_EFORMAT);
+    assert_int_equal(
+      pitr_storage_open_read(f->st, "pg1/base/b1/link.tar", 0, PITR_STORAGE_TO_END, &r, &f->err),
+      PITR_EFORMAT);
+    /* Writes through the folder link are refused: nothing appears outside. */
+    assert_int_equal(pitr_storage_put(f->st, "pg1/base/evil/new", "x", 1, &f->err), PITR_EFORMAT);
+    assert_int_equal(pitr_storage_open_write(f->st, "pg1/base/evil/new2", &w, &f->err),
+                     PITR_EFORMAT);
+    snprintf(path, sizeof(path), "%s/new", o.dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+    snprintf(path, sizeof(path), "%s/new2", o.dir);
+    assert_int_not_equal(stat(path, &sb), 0);
+    /* A put over the file link replaces the link; the target keeps its bytes. */
+    put(f, "pg1/base/b1/link.tar", "new");
+    path_of(f, "pg1/base/b1/link.tar", path, sizeof(path));
+    assert_int_equal(lstat(path, &sb), 0);
+    assert_true(S_ISREG(sb.st_mode));
+    pitr_buf_reset(&b);
+    assert_int_equal(pitr_test_read_file_into(o.victim, &b), 0);
+    assert_string_equal(b.data, "precious");
+    pitr_buf_release(&b);
+    outside_release(&o);
+}
+
+static void posix_get__refuses_a_file_bigger_than_the_buffer(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_buf b;
+
+    put(f, "big", "0123456789abcdef");
+    pitr_buf_init(&b, 10);
+    assert_int_equal(pitr_storage_get(f->st, "big", &b, &f->err), PITR_ELIMIT);
+    assert_non_null(strstr(f->err.msg, "has 16 bytes, more than the 10 allowed"));
+    assert_int_equal(b.len, 0);
+    pitr_buf_release(&b);
+
+    /* The caller's own bound (a listed size), below the buffer's limit. */
+    pitr_buf_init(&b, 1024);
+    assert_int_equal(pitr_storage_get_max(f->st, "big", 15, &b, &f->err), PITR_ELIMIT);
+    assert_non_null(strstr(f->err.msg, "has 16 bytes, more than the 15 allowed"));
+    assert_int_equal(b.len, 0);
+    assert_int_equal(b.limit, 1024);
+    assert_int_equal(pitr_storage_get_max(f->st, "big", 16, &b, &f->err), PITR_OK);
+    assert_int_equal(b.len, 16);
+    assert_int_equal(b.limit, 1024);
+    pitr_buf_release(&b);
+}
+
+static void posix_root__may_itself_be_a_link(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_storage *st = NULL;
+    struct pitr_buf b;
+    char link[96];
+
+    (void)state;
+    put(f, "k", "v");
+    snprintf(link, sizeof(link), "%s-link", f->dir);
+    assert_int_equal(symlink(f->dir, link), 0);
+    assert_int_equal(pitr_storage_posix_new(link, &st, &f->err), PITR_OK);
+    pitr_buf_init(&b, 16);
+    assert_int_equal(pitr_storage_get(st, "k", &b, &f->err), PITR_OK);
+    assert_string_equal(b.data, "v");
+    pitr_buf_release(&b);
+    pitr_storage_free(st);
+    unlink(link);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -491,6 +702,11 @@ int main(void)
         T(pitr_storage_list__hides_temp_files),
         T(pitr_storage_list__callback_error_stops),
         T(pitr_storage__refuses_bad_keys),
+        T(posix_list__never_follows_links),
+        T(posix_delete__never_follows_links),
+        T(posix_read_write__never_follow_links),
+        T(posix_get__refuses_a_file_bigger_than_the_buffer),
+        T(posix_root__may_itself_be_a_link),
     };
 #undef T
 
