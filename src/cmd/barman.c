@@ -439,7 +439,7 @@ static int barman_status(const struct bargs *a, int rc)
 {
     const struct prog *p = a->p;
 
-    if (rc == PITR_OK || rc == PITR_ENETWORK)
+    if (rc == PITR_OK || rc == PITR_ENETWORK || rc == PITR_EXIT_STOP_RECOVERY)
         return rc;
     /*
      * Our own checks caught every usage error before the command ran; what

@@ -115,6 +115,15 @@ static int clean_spool(const char *spool_dir)
     return rc;
 }
 
+/* A WAL segment's name (not history, .partial or .backup). */
+static int is_segment_name(const char *name)
+{
+    struct pitr_wal_name wn;
+    struct pitr_err err = { 0 };
+
+    return pitr_wal_parse_name(name, &wn, &err) == PITR_OK && wn.kind == PITR_WAL_SEGMENT;
+}
+
 int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
 {
     const char *spool_dir = NULL;
@@ -177,6 +186,20 @@ int pitr_cmd_wal_fetch(const struct pitr_config *cfg_in, int argc, char **argv)
             pitr_log_warn("wal-fetch: %s", err.msg);
         else
             pitr_log_info("wal-fetch: %s", err.msg);
+    } else if (rc == PITR_EFORMAT && is_segment_name(argv[0])) {
+        /*
+         * The repository holds the segment, but no stored copy is the WAL
+         * its name promises. Exit 1 would make PostgreSQL take that as the
+         * end of the archive and promote, leaving every later commit
+         * behind; an exit above 125 makes it stop recovery instead, so the
+         * operator can repair the archive and start again.
+         */
+        pitr_log_error("wal-fetch '%s': %s; stopping recovery (exit %d): repair or remove the "
+                       "damaged object, then start the server again",
+                       argv[0],
+                       err.msg,
+                       PITR_EXIT_STOP_RECOVERY);
+        rc = PITR_EXIT_STOP_RECOVERY;
     } else if (rc != PITR_OK)
         pitr_log_error("wal-fetch '%s': %s", argv[0], err.msg);
 out:

@@ -39,6 +39,14 @@ typedef enum pitr_rc {
     PITR_EINTERNAL = 18, /* a bug: an invariant did not hold */
 } pitr_rc;
 
+/*
+ * wal-fetch's exit status when the repository holds a segment but no stored
+ * copy is the WAL its name promises: PostgreSQL stops recovery on an exit
+ * status above 125 instead of taking the segment as the end of the archive.
+ * A command exit status, never a pitr_rc.
+ */
+#define PITR_EXIT_STOP_RECOVERY 126
+
 #define PITR_ERR_MSG_MAX    1024
 #define PITR_ERR_S3CODE_MAX 64
 
