@@ -92,14 +92,14 @@ static void note_refused(char *list, size_t size, const char *key, const char *c
         snprintf(list + used, size - used, "%s'%.200s': %.300s", used ? "; " : "", key, cause);
 }
 
-pitr_rc archive_fetch_load(struct pitr_storage *st,
-                           const char *server,
-                           const char *name,
-                           int full_only,
-                           struct pitr_buf *plain,
-                           char **key,
-                           int *partial,
-                           struct pitr_err *err)
+pitr_rc pitr_archive_fetch_load(struct pitr_storage *st,
+                                const char *server,
+                                const char *name,
+                                int full_only,
+                                struct pitr_buf *plain,
+                                char **key,
+                                int *partial,
+                                struct pitr_err *err)
 {
     struct wal_variants vs = { 0 };
     const struct wal_variant *order[PITR_MAX_VARIANTS];
@@ -194,7 +194,7 @@ pitr_rc pitr_wal_fetch(struct pitr_storage *st,
     pitr_rc rc;
 
     pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
-    rc = archive_fetch_load(st, server, name, 0, &plain, &key, &partial, err);
+    rc = pitr_archive_fetch_load(st, server, name, 0, &plain, &key, &partial, err);
     if (rc != PITR_OK)
         goto out;
     if (partial)

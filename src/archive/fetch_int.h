@@ -23,13 +23,13 @@
  * was the .partial form. Not archived: PITR_ENOTFOUND (with *partial set
  * when full_only refused a .partial form).
  */
-PITR_MUST_CHECK pitr_rc archive_fetch_load(struct pitr_storage *st,
-                                           const char *server,
-                                           const char *name,
-                                           int full_only,
-                                           struct pitr_buf *plain,
-                                           char **key,
-                                           int *partial,
-                                           struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_archive_fetch_load(struct pitr_storage *st,
+                                                const char *server,
+                                                const char *name,
+                                                int full_only,
+                                                struct pitr_buf *plain,
+                                                char **key,
+                                                int *partial,
+                                                struct pitr_err *err);
 
 #endif

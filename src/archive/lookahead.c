@@ -99,7 +99,7 @@ static void run_job(struct batch *b, struct pitr_storage *st, struct job *j)
         id[0] = '\0';
     j->rc = pitr_fs_read_file(j->path, &data, &j->err);
     if (j->rc == PITR_OK)
-        j->rc = archive_push_loaded(st, &po, j->path, &data, &j->outcome, &j->err);
+        j->rc = pitr_archive_push_loaded(st, &po, j->path, &data, &j->outcome, &j->err);
     if (j->rc == PITR_OK && !j->is_main && b->spool != NULL && id[0] != '\0') {
         char *marker = pitr_asprintf("%s/%s.ok", b->spool, j->name);
         struct pitr_err merr = { 0 };
@@ -269,7 +269,7 @@ pitr_rc pitr_wal_push_batch(const struct pitr_config *cfg,
     rc = pitr_wal_parse_name(name, &w, err);
     if (rc != PITR_OK)
         return rc;
-    waldir = archive_dir_name(path);
+    waldir = pitr_archive_dir_name(path);
     status = pitr_asprintf("%s/archive_status", waldir);
     if (o->look_ahead > 0 && w.kind == PITR_WAL_SEGMENT && stat(status, &sb) == 0 &&
         S_ISDIR(sb.st_mode)) {

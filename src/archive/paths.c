@@ -5,7 +5,7 @@
 
 #include "pgpitr/core/mem.h"
 
-char *archive_dir_name(const char *path)
+char *pitr_archive_dir_name(const char *path)
 {
     const char *slash = strrchr(path, '/');
 

@@ -6,6 +6,6 @@
  * The directory part of path, as dirname(1) prints it ("." for a bare
  * name, "/" for a file in the root); a heap string owned by the caller.
  */
-char *archive_dir_name(const char *path);
+char *pitr_archive_dir_name(const char *path);
 
 #endif

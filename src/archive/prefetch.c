@@ -120,7 +120,7 @@ static void fetch_one(struct run *r, struct pitr_storage *st, size_t i)
     pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
     if (pitr_wal_parse_name(name, &w, &err) != PITR_OK)
         goto out;
-    rc = archive_fetch_load(st, r->o->server, name, 1, &plain, &key, &partial, &err);
+    rc = pitr_archive_fetch_load(st, r->o->server, name, 1, &plain, &key, &partial, &err);
     if (rc == PITR_ENOTFOUND) {
         /* Nothing after it is fetched; only a partial form is no "not found". */
         pthread_mutex_lock(&r->lock);
@@ -522,7 +522,8 @@ pitr_rc pitr_wal_fetch_prefetch(struct pitr_storage *st,
 
 char *pitr_prefetch_spool_for(const char *dest, char **pgdata)
 {
-    char *waldir = archive_dir_name(dest), *data = archive_dir_name(waldir), *spool = NULL;
+    char *waldir = pitr_archive_dir_name(dest), *data = pitr_archive_dir_name(waldir),
+         *spool = NULL;
     const char *base = strrchr(waldir, '/');
     struct stat sb;
     char *status = pitr_asprintf("%s/archive_status", waldir);

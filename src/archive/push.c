@@ -108,12 +108,12 @@ static void *compress_job(void *arg)
     return NULL;
 }
 
-pitr_rc archive_push_loaded(struct pitr_storage *st,
-                            const struct pitr_push_opts *o,
-                            const char *path,
-                            const struct pitr_buf *data,
-                            enum pitr_push_outcome *outcome,
-                            struct pitr_err *err)
+pitr_rc pitr_archive_push_loaded(struct pitr_storage *st,
+                                 const struct pitr_push_opts *o,
+                                 const char *path,
+                                 const struct pitr_buf *data,
+                                 enum pitr_push_outcome *outcome,
+                                 struct pitr_err *err)
 {
     const char *name = base_name(path);
     struct pitr_wal_name w;
@@ -226,7 +226,7 @@ pitr_rc pitr_wal_push(struct pitr_storage *st,
     if (rc == PITR_OK)
         rc = pitr_fs_read_file(path, &data, err);
     if (rc == PITR_OK)
-        rc = archive_push_loaded(st, o, path, &data, outcome, err);
+        rc = pitr_archive_push_loaded(st, o, path, &data, outcome, err);
     pitr_buf_release(&data);
     return rc;
 }

@@ -5,11 +5,11 @@
 #include "pgpitr/archive/archive.h"
 
 /* pitr_wal_push for data already read from path (data is borrowed). */
-PITR_MUST_CHECK pitr_rc archive_push_loaded(struct pitr_storage *st,
-                                            const struct pitr_push_opts *o,
-                                            const char *path,
-                                            const struct pitr_buf *data,
-                                            enum pitr_push_outcome *outcome,
-                                            struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_archive_push_loaded(struct pitr_storage *st,
+                                                 const struct pitr_push_opts *o,
+                                                 const char *path,
+                                                 const struct pitr_buf *data,
+                                                 enum pitr_push_outcome *outcome,
+                                                 struct pitr_err *err);
 
 #endif

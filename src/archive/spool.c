@@ -73,7 +73,7 @@ pitr_rc spool_take(const char *spool,
             goto out;
         unlink(path);
     }
-    ddir = archive_dir_name(dest);
+    ddir = pitr_archive_dir_name(dest);
     rc = pitr_fs_fsync_dir(ddir, err);
     if (rc == PITR_OK)
         rc = pitr_fs_fsync_dir(spool, err);
@@ -275,7 +275,7 @@ void spool_empty(const char *spool)
 void spool_remove_all(const char *spool)
 {
     int keep = 0;
-    char *parent = archive_dir_name(spool);
+    char *parent = pitr_archive_dir_name(spool);
     struct pitr_err err = { 0 };
 
     each_entry(spool, drop_any, &keep);
