@@ -1,4 +1,5 @@
 /* err.c - the error struct; see include/pgpitr/core/err.h. */
+#define PITR_ERR_IMPL /* no analyser-only macros over the definitions */
 #include "pgpitr/core/err.h"
 
 #include <stdarg.h>
