@@ -1,7 +1,10 @@
 # pgpitr - plain Makefile.
 #
 #   make                 build build/pgpitr
-#   make check           install missing packages, unit tests (ASan+UBSan) and integration tests
+#   make check           install missing packages, lint, unit tests (ASan+UBSan), integration
+#                        tests and a short fuzz run (fuzz-smoke)
+#   make fuzz            every libFuzzer harness (tests/fuzz) for FUZZ_SECONDS (default 60) each
+#   make fuzz-smoke      every harness over its seed corpus plus a few seconds, fixed seed
 #   make demo            install missing packages, build, archive + backup + PITR on a throwaway server
 #   make install         PREFIX=/usr/local DESTDIR= SYSTEMDDIR=$(PREFIX)/lib/systemd/system
 #   make check-systemd   systemd-analyze verify on systemd/* (part of make check)
@@ -15,6 +18,7 @@ DOCDIR   ?= $(PREFIX)/share/doc/pgpitr
 BUILD    ?= build
 SANITIZE ?=
 CC       ?= gcc
+comma    := ,
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Every library through pkg-config; bzip2 ships no .pc file on Debian 12.
@@ -87,8 +91,13 @@ integration-bins: $(INTEG_BIN)
 integration: $(BIN) integration-bins
 	PGPITR_BIN=$(abspath $(BIN)) tests/integration/run.sh
 
+# PITR_CHECK=1: nothing may be skipped (tests/unit/support/rigenv.c refuses
+# PITR_TEST_SKIP; run.sh and run-unit.sh fail on a suite that was not built).
 check: deps
-	$(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" check-systemd unit integration
+	$(MAKE) --no-print-directory lint
+	PITR_CHECK=1 $(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" \
+	    check-systemd unit integration
+	$(MAKE) --no-print-directory fuzz-smoke
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -122,7 +131,7 @@ clean:
 	rm -rf build
 
 C_FILES := $(wildcard src/*/*.c include/pgpitr/*/*.h include/pgpitr/*.h src/*/*.h tests/unit/*/*.c tests/unit/*/*.h \
-             tests/integration/*.c)
+             tests/integration/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 fmt:
 	clang-format -i $(C_FILES)
@@ -139,6 +148,59 @@ BANNED := strcpy|strcat|strncpy|sprintf|vsprintf|strtok|gmtime|localtime|ctime|a
 check-banned:
 	@! grep -nE '(^|[^_a-z])($(BANNED)) *\(' src/*/*.c src/*/*.h include/pgpitr/*/*.h || \
 	    { echo "banned function used (see docs/CODING.md)"; exit 1; }
+
+# ---- fuzzing (tests/fuzz, docs/TESTING.md) ---------------------------------
+# The library is built again with clang and -fsanitize=fuzzer-no-link,address,
+# undefined into build/fuzz; each tests/fuzz/fuzz_<name>.c links with it and
+# libFuzzer. Seeds: fixtures/fuzz/<name>/ (read only); what a run finds goes
+# to build/fuzz/corpus/<name>/, crashes to build/fuzz/crash-<name>-*.
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_RUNS ?= 3000
+FUZZ_SEED    ?= 1
+FUZZ_FLAGS   ?= -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(sort $(filter-out common,$(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz-bins:
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=fuzzer-no-link,address,undefined \
+	    CFLAGS="-O1 -g" $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.c $(wildcard tests/fuzz/*.h) $(LIB)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/fuzz -fsanitize=fuzzer -o $@ $< \
+	    tests/fuzz/fuzz_common.c $(LIB) -fsanitize=fuzzer,$(subst fuzzer-no-link$(comma),,$(SANITIZE)) \
+	    $(PKG_LIBS)
+
+# Each harness for FUZZ_SECONDS; stops at the first crash. The log of each
+# run stays in build/fuzz/run/<name>.log (execution counts at its end).
+fuzz: fuzz-bins
+	@mkdir -p $(FUZZ_BUILD)/run; for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	    echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	    if ! FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(abspath $(FUZZ_BUILD))/crash-$$n- $(FUZZ_BUILD)/corpus/$$n fixtures/fuzz/$$n \
+	        > $(FUZZ_BUILD)/run/$$n.log 2>&1; then \
+	        grep -E 'ERROR|SUMMARY|artifact|confined' $(FUZZ_BUILD)/run/$$n.log | head -8; \
+	        echo "fuzz_$$n FAILED (log: $(FUZZ_BUILD)/run/$$n.log)"; exit 1; fi; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_BUILD)/run/$$n.log; \
+	done; echo "fuzz: $(words $(FUZZ_NAMES)) harnesses, no crash"
+
+# Part of make check: every seed, then FUZZ_SMOKE_RUNS mutations with a fixed
+# seed (deterministic), each harness in a fresh corpus folder.
+fuzz-smoke: fuzz-bins
+	@passed=0; failed=0; for n in $(FUZZ_NAMES); do \
+	    rm -rf $(FUZZ_BUILD)/smoke/$$n && mkdir -p $(FUZZ_BUILD)/smoke/$$n && \
+	    [ -d fixtures/fuzz/$$n ] && [ -n "$$(ls fixtures/fuzz/$$n)" ] || \
+	        { echo "not ok - fuzz_$$n: no seed corpus in fixtures/fuzz/$$n"; failed=$$((failed + 1)); continue; }; \
+	    if FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -seed=$(FUZZ_SEED) -runs=$(FUZZ_SMOKE_RUNS) \
+	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/smoke/$$n fixtures/fuzz/$$n \
+	        > $(FUZZ_BUILD)/smoke/$$n.log 2>&1; then \
+	        echo "ok - fuzz_$$n: $$(grep -Eo '^#[0-9]+' $(FUZZ_BUILD)/smoke/$$n.log | tail -1 | tr -d '#') runs"; \
+	        passed=$$((passed + 1)); \
+	    else echo "not ok - fuzz_$$n (log: $(FUZZ_BUILD)/smoke/$$n.log)"; \
+	        grep -E 'ERROR|SUMMARY|artifact' $(FUZZ_BUILD)/smoke/$$n.log | head -5; failed=$$((failed + 1)); fi; \
+	done; echo "fuzz-smoke: $$passed passed, $$failed failed"; [ $$failed -eq 0 ]
 
 # clang-tidy reads .clang-tidy (its check list says why each check is off);
 # two files at a time in parallel keeps the whole run near a minute.
