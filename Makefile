@@ -156,9 +156,12 @@ check-banned:
 # to build/fuzz/corpus/<name>/, crashes to build/fuzz/crash-<name>-*.
 FUZZ_BUILD   ?= build/fuzz
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= -1
 FUZZ_SMOKE_RUNS ?= 3000
 FUZZ_SEED    ?= 1
 FUZZ_FLAGS   ?= -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25
+# Scratch files of the harnesses that need files (config, manifest, restore).
+FUZZ_TMPDIR  ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo /tmp)
 FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_NAMES   := $(sort $(filter-out common,$(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)))
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
@@ -172,13 +175,14 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.c $(wildcard te
 	    tests/fuzz/fuzz_common.c $(LIB) -fsanitize=fuzzer,$(subst fuzzer-no-link$(comma),,$(SANITIZE)) \
 	    $(PKG_LIBS)
 
-# Each harness for FUZZ_SECONDS; stops at the first crash. The log of each
+# Each harness for FUZZ_SECONDS (or FUZZ_RUNS executions, whichever comes
+# first; FUZZ_NAMES="s3_xml config" runs only those); stops at the first crash. The log of each
 # run stays in build/fuzz/run/<name>.log (execution counts at its end).
 fuzz: fuzz-bins
 	@mkdir -p $(FUZZ_BUILD)/run; for n in $(FUZZ_NAMES); do \
 	    mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
 	    echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
-	    if ! FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    if ! TMPDIR=$(FUZZ_TMPDIR) FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -print_final_stats=1 \
 	        -artifact_prefix=$(abspath $(FUZZ_BUILD))/crash-$$n- $(FUZZ_BUILD)/corpus/$$n fixtures/fuzz/$$n \
 	        > $(FUZZ_BUILD)/run/$$n.log 2>&1; then \
 	        grep -E 'ERROR|SUMMARY|artifact|confined' $(FUZZ_BUILD)/run/$$n.log | head -8; \
@@ -193,7 +197,7 @@ fuzz-smoke: fuzz-bins
 	    rm -rf $(FUZZ_BUILD)/smoke/$$n && mkdir -p $(FUZZ_BUILD)/smoke/$$n && \
 	    [ -d fixtures/fuzz/$$n ] && [ -n "$$(ls fixtures/fuzz/$$n)" ] || \
 	        { echo "not ok - fuzz_$$n: no seed corpus in fixtures/fuzz/$$n"; failed=$$((failed + 1)); continue; }; \
-	    if FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -seed=$(FUZZ_SEED) -runs=$(FUZZ_SMOKE_RUNS) \
+	    if TMPDIR=$(FUZZ_TMPDIR) FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -seed=$(FUZZ_SEED) -runs=$(FUZZ_SMOKE_RUNS) \
 	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/smoke/$$n fixtures/fuzz/$$n \
 	        > $(FUZZ_BUILD)/smoke/$$n.log 2>&1; then \
 	        echo "ok - fuzz_$$n: $$(grep -Eo '^#[0-9]+' $(FUZZ_BUILD)/smoke/$$n.log | tail -1 | tr -d '#') runs"; \
