@@ -4,11 +4,12 @@
 #   make check           install missing packages, lint, unit tests (ASan+UBSan), integration
 #                        tests and a short fuzz run (fuzz-smoke)
 #   make fuzz            every libFuzzer harness (tests/fuzz) for FUZZ_SECONDS (default 60) each
-#   make fuzz-smoke      every harness over its seed corpus plus a few seconds, fixed seed
+#   make fuzz-smoke      every harness over its seeds plus 3000 mutations, fixed seed (make check)
 #   make demo            install missing packages, build, archive + backup + PITR on a throwaway server
 #   make install         PREFIX=/usr/local DESTDIR= SYSTEMDDIR=$(PREFIX)/lib/systemd/system
 #   make check-systemd   systemd-analyze verify on systemd/* (part of make check)
-#   make lint            clang-format check, cppcheck, clang-tidy
+#   make lint            clang-format check, headers, banned functions, cppcheck, clang-tidy
+#   make fmt             format every C file (run it before committing)
 #   make SANITIZE=address,undefined BUILD=build/san   sanitized build in its own folder
 
 PREFIX   ?= /usr/local
