@@ -50,7 +50,7 @@ UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
 # the test rigs (it sources the rig's env file first).
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
-TEST_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
+TEST_SUPPORT_SRC := $(filter-out tests/unit/support/test_%.c,$(wildcard tests/unit/support/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps check unit check-banned check-systemd integration integration-bins demo install clean lint fmt fmt-check check-headers bench \
