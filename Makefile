@@ -1,12 +1,16 @@
 # pgpitr - plain Makefile.
 #
 #   make                 build build/pgpitr
-#   make check           install missing packages, unit tests (ASan+UBSan) and integration tests
+#   make check           install missing packages, lint, unit tests (ASan+UBSan), integration
+#                        tests and a short fuzz run (fuzz-smoke)
+#   make fuzz            every libFuzzer harness (tests/fuzz) for FUZZ_SECONDS (default 60) each
+#   make fuzz-smoke      every harness over its seeds plus 3000 mutations, fixed seed (make check)
 #   make demo            install missing packages, build, archive + backup + PITR on a throwaway server
 #   make install         PREFIX=/usr/local DESTDIR= SYSTEMDDIR=$(PREFIX)/lib/systemd/system
 #   make install-barman-links   install, plus barman-cloud-* links to pgpitr in $(PREFIX)/bin
 #   make check-systemd   systemd-analyze verify on systemd/* (part of make check)
-#   make lint            clang-format check, cppcheck, clang-tidy
+#   make lint            clang-format check, headers, banned functions, cppcheck, clang-tidy
+#   make fmt             format every C file (run it before committing)
 #   make SANITIZE=address,undefined BUILD=build/san   sanitized build in its own folder
 
 PREFIX   ?= /usr/local
@@ -16,6 +20,7 @@ DOCDIR   ?= $(PREFIX)/share/doc/pgpitr
 BUILD    ?= build
 SANITIZE ?=
 CC       ?= gcc
+comma    := ,
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Every library through pkg-config; bzip2 ships no .pc file on Debian 12.
@@ -46,10 +51,11 @@ UNIT_BIN := $(UNIT_SRC:%.c=$(BUILD)/%)
 # the test rigs (it sources the rig's env file first).
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
-TEST_SUPPORT_SRC := $(wildcard tests/unit/support/*.c)
+TEST_SUPPORT_SRC := $(filter-out tests/unit/support/test_%.c,$(wildcard tests/unit/support/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit check-banned check-systemd integration integration-bins demo install install-barman-links clean lint fmt fmt-check check-headers bench
+.PHONY: all deps check unit check-banned check-systemd integration integration-bins demo install install-barman-links clean lint fmt fmt-check check-headers bench \
+        cppcheck tidy fuzz fuzz-smoke fuzz-bins
 
 all: $(BIN)
 
@@ -87,8 +93,13 @@ integration-bins: $(INTEG_BIN)
 integration: $(BIN) integration-bins
 	PGPITR_BIN=$(abspath $(BIN)) tests/integration/run.sh
 
+# PITR_CHECK=1: nothing may be skipped (tests/unit/support/rigenv.c refuses
+# PITR_TEST_SKIP; run.sh and run-unit.sh fail on a suite that was not built).
 check: deps
-	$(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" check-systemd unit integration
+	$(MAKE) --no-print-directory lint
+	PITR_CHECK=1 $(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" \
+	    check-systemd unit integration
+	$(MAKE) --no-print-directory fuzz-smoke
 
 demo: deps
 	$(MAKE) --no-print-directory all
@@ -137,7 +148,7 @@ clean:
 	rm -rf build
 
 C_FILES := $(wildcard src/*/*.c include/pgpitr/*/*.h include/pgpitr/*.h src/*/*.h tests/unit/*/*.c tests/unit/*/*.h \
-             tests/integration/*.c)
+             tests/integration/*.c tests/fuzz/*.c tests/fuzz/*.h)
 
 fmt:
 	clang-format -i $(C_FILES)
@@ -155,10 +166,79 @@ check-banned:
 	@! grep -nE '(^|[^_a-z])($(BANNED)) *\(' src/*/*.c src/*/*.h include/pgpitr/*/*.h || \
 	    { echo "banned function used (see docs/CODING.md)"; exit 1; }
 
-lint: fmt-check check-headers check-banned
+# ---- fuzzing (tests/fuzz, docs/TESTING.md) ---------------------------------
+# The library is built again with clang and -fsanitize=fuzzer-no-link,address,
+# undefined into build/fuzz; each tests/fuzz/fuzz_<name>.c links with it and
+# libFuzzer. Seeds: fixtures/fuzz/<name>/ (read only); what a run finds goes
+# to build/fuzz/corpus/<name>/, crashes to build/fuzz/crash-<name>-*.
+FUZZ_BUILD   ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_RUNS    ?= -1
+FUZZ_SMOKE_RUNS ?= 3000
+FUZZ_SEED    ?= 1
+FUZZ_FLAGS   ?= -rss_limit_mb=2048 -malloc_limit_mb=512 -timeout=25
+# Scratch files of the harnesses that need files (config, manifest, restore).
+FUZZ_TMPDIR  ?= $(shell test -d /dev/shm -a -w /dev/shm && echo /dev/shm || echo /tmp)
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(sort $(filter-out common,$(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+fuzz-bins:
+	$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SANITIZE=fuzzer-no-link,address,undefined \
+	    CFLAGS="-O1 -g" $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.c $(wildcard tests/fuzz/*.h) $(LIB)
+	$(CC) $(filter-out -MMD -MP,$(ALL_CFLAGS)) -Itests/fuzz -fsanitize=fuzzer -o $@ $< \
+	    tests/fuzz/fuzz_common.c $(LIB) -fsanitize=fuzzer,$(subst fuzzer-no-link$(comma),,$(SANITIZE)) \
+	    $(PKG_LIBS)
+
+# Each harness for FUZZ_SECONDS (or FUZZ_RUNS executions, whichever comes
+# first; FUZZ_NAMES="s3_xml config" runs only those); stops at the first crash. The log of each
+# run stays in build/fuzz/run/<name>.log (execution counts at its end).
+fuzz: fuzz-bins
+	@mkdir -p $(FUZZ_BUILD)/run; for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$n; \
+	    echo "== fuzz_$$n ($(FUZZ_SECONDS) s)"; \
+	    if ! TMPDIR=$(FUZZ_TMPDIR) FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) -runs=$(FUZZ_RUNS) -print_final_stats=1 \
+	        -artifact_prefix=$(abspath $(FUZZ_BUILD))/crash-$$n- $(FUZZ_BUILD)/corpus/$$n fixtures/fuzz/$$n \
+	        > $(FUZZ_BUILD)/run/$$n.log 2>&1; then \
+	        grep -E 'ERROR|SUMMARY|artifact|confined' $(FUZZ_BUILD)/run/$$n.log | head -8; \
+	        echo "fuzz_$$n FAILED (log: $(FUZZ_BUILD)/run/$$n.log)"; exit 1; fi; \
+	    grep -E '^stat::(number_of_executed_units|average_exec_per_sec)' $(FUZZ_BUILD)/run/$$n.log; \
+	done; echo "fuzz: $(words $(FUZZ_NAMES)) harnesses, no crash"
+
+# Part of make check: every seed, then FUZZ_SMOKE_RUNS mutations with a fixed
+# seed (deterministic), each harness in a fresh corpus folder.
+fuzz-smoke: fuzz-bins
+	@passed=0; failed=0; for n in $(FUZZ_NAMES); do \
+	    rm -rf $(FUZZ_BUILD)/smoke/$$n && mkdir -p $(FUZZ_BUILD)/smoke/$$n && \
+	    [ -d fixtures/fuzz/$$n ] && [ -n "$$(ls fixtures/fuzz/$$n)" ] || \
+	        { echo "not ok - fuzz_$$n: no seed corpus in fixtures/fuzz/$$n"; failed=$$((failed + 1)); continue; }; \
+	    if TMPDIR=$(FUZZ_TMPDIR) FUZZ_WRITABLE=$(abspath $(FUZZ_BUILD)) $(FUZZ_BUILD)/fuzz_$$n $(FUZZ_FLAGS) -seed=$(FUZZ_SEED) -runs=$(FUZZ_SMOKE_RUNS) \
+	        -artifact_prefix=$(FUZZ_BUILD)/crash-$$n- $(FUZZ_BUILD)/smoke/$$n fixtures/fuzz/$$n \
+	        > $(FUZZ_BUILD)/smoke/$$n.log 2>&1; then \
+	        echo "ok - fuzz_$$n: $$(grep -Eo '^#[0-9]+' $(FUZZ_BUILD)/smoke/$$n.log | tail -1 | tr -d '#') runs"; \
+	        passed=$$((passed + 1)); \
+	    else echo "not ok - fuzz_$$n (log: $(FUZZ_BUILD)/smoke/$$n.log)"; \
+	        grep -E 'ERROR|SUMMARY|artifact' $(FUZZ_BUILD)/smoke/$$n.log | head -5; failed=$$((failed + 1)); fi; \
+	done; echo "fuzz-smoke: $$passed passed, $$failed failed"; [ $$failed -eq 0 ]
+
+# clang-tidy reads .clang-tidy (its check list says why each check is off);
+# two files at a time in parallel keeps the whole run near a minute.
+TIDY_FLAGS := -std=c11 -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(PKG_CFLAGS)
+TIDY_JOBS ?= 2
+
+cppcheck:
 	cppcheck --std=c11 --enable=warning,performance,portability --error-exitcode=1 --inline-suppr \
 	    --suppress=missingIncludeSystem -Iinclude -Isrc -q src
-	clang-tidy --quiet $(LIB_SRC) src/cmd/main.c -- -std=c11 -D_DEFAULT_SOURCE \
-	    -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc $(PKG_CFLAGS)
+
+tidy:
+	@echo "clang-tidy on $(words $(LIB_SRC) src/cmd/main.c) files ($(TIDY_JOBS) at a time)"
+	@printf '%s\n' $(LIB_SRC) src/cmd/main.c | \
+	    xargs -P$(TIDY_JOBS) -n4 sh -c 'clang-tidy --quiet "$$@" -- $(TIDY_FLAGS) 2>/dev/null' tidy || \
+	    { echo "clang-tidy found problems (see above; checks in .clang-tidy)"; exit 1; }
+
+lint: fmt-check check-headers check-banned cppcheck tidy
+	@echo "lint: OK"
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/src/cmd/main.d

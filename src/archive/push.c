@@ -152,7 +152,6 @@ pitr_rc pitr_archive_push_loaded(struct pitr_storage *st,
         pthread_join(ztid, NULL);
     else
         compress_job(&zjob);
-    zstarted = 0;
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "cannot check whether '%s' is already archived", name);
         goto out;

@@ -136,6 +136,8 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
         char *colon, *end;
         unsigned long oid;
 
+        if (argv[i] == NULL)
+            break;
         if (strcmp(argv[i], "--tablespace") == 0 && i + 1 < argc)
             v = argv[i + 1];
         else if (strncmp(argv[i], "--tablespace=", 13) == 0)

@@ -1,4 +1,5 @@
 /* err.c - the error struct; see include/pgpitr/core/err.h. */
+#define PITR_ERR_IMPL /* no analyser-only macros over the definitions */
 #include "pgpitr/core/err.h"
 
 #include <stdarg.h>
@@ -10,7 +11,7 @@ void pitr_err_clear(struct pitr_err *err)
     memset(err, 0, sizeof(*err));
 }
 
-static void vset(struct pitr_err *err, pitr_rc code, const char *fmt, va_list ap)
+static PITR_PRINTF(3, 0) void vset(struct pitr_err *err, pitr_rc code, const char *fmt, va_list ap)
 {
     err->code = code;
     err->sys_errno = 0;

@@ -30,6 +30,10 @@ trap cleanup EXIT
 unset AWS_CA_BUNDLE AWS_ENDPOINT_URL AWS_PROFILE PGPITR_REPO PGPITR_SERVER PGPITR_CONFIG
 
 export IT_REPO_KINDS=file
+if [ ! -x "$top/tests/rig/swift.sh" ]; then
+    echo "tests/rig/swift.sh is missing: the S3 suites cannot run"
+    exit 1
+fi
 if [ -x "$top/tests/rig/swift.sh" ]; then
     "$top/tests/rig/swift.sh" start "$IT_TMP/swift" || { echo "cannot start the Swift rig"; exit 1; }
     . "$IT_TMP/swift/env"
@@ -52,11 +56,26 @@ for t in "$here"/test_*.sh; do
     echo "== $(basename "$t")"
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
-for t in "$BUILD_DIR"/tests/integration/test_*; do
-    [ -x "$t" ] || continue
-    selected "$(basename "$t")" || continue
-    echo "== $(basename "$t")"
+# Every C suite with a source is expected: a binary that was not built is a
+# failure, never a silent pass.
+for src in "$here"/test_*.c; do
+    name=$(basename "$src" .c)
+    selected "$name" || continue
+    t=$BUILD_DIR/tests/integration/$name
+    echo "== $name"
+    if [ ! -x "$t" ]; then
+        echo "not ok - $name: $t was not built (make integration-bins)"
+        failed=$((failed + 1))
+        continue
+    fi
     if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+done
+# A suite named in IT_ONLY that does not exist is a typo, not a pass.
+for want in ${IT_ONLY:-}; do
+    [ -e "$here/$want.sh" ] || [ -e "$here/$want.c" ] || {
+        echo "not ok - IT_ONLY names '$want', which is no suite in tests/integration"
+        failed=$((failed + 1))
+    }
 done
 echo "integration suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

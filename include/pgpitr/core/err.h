@@ -70,6 +70,19 @@ pitr_rc pitr_err_set(struct pitr_err *err, pitr_rc code, const char *fmt, ...) P
 pitr_rc pitr_err_set_errno(struct pitr_err *err, pitr_rc code, int errnum, const char *fmt, ...)
   PITR_PRINTF(4, 5);
 
+#if defined(__clang_analyzer__) && !defined(PITR_ERR_IMPL)
+/*
+ * For clang-tidy's analyser only (it cannot see err.c from other files):
+ * both functions return the code they are given, so "return
+ * pitr_err_set(...)" is never PITR_OK when the code is not. Without this
+ * every such failure path reads as a possible success with its outputs
+ * unset. err.c, which defines them, sets PITR_ERR_IMPL.
+ */
+#define pitr_err_set(err, code, ...) (pitr_err_set((err), (code), __VA_ARGS__), (code))
+#define pitr_err_set_errno(err, code, errnum, ...)                                                 \
+    (pitr_err_set_errno((err), (code), (errnum), __VA_ARGS__), (code))
+#endif
+
 /*
  * Put context in front of an existing message: "<context>: <old message>".
  * Keeps code, errno, HTTP status and S3 code. Returns err->code.

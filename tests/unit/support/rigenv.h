@@ -17,4 +17,19 @@
  */
 int pitr_test_rig_env_ok(const char *suite, const char *const *names, size_t n);
 
+/*
+ * True when this run must not leave anything out: under `make check`
+ * (PITR_CHECK=1) or in CI (CI=true).
+ */
+int pitr_test_strict(void);
+
+/*
+ * Apply PITR_TEST_SKIP (a cmocka skip filter, e.g. "*200mb*"), for manual
+ * runs such as valgrind's. cmocka counts a filtered test as passed, so under
+ * pitr_test_strict() a set PITR_TEST_SKIP is refused: returns 0 (the caller
+ * fails) with a message. Otherwise the skip is announced on stderr and 1 is
+ * returned.
+ */
+int pitr_test_skip_filter_ok(const char *suite);
+
 #endif

@@ -1,0 +1,7 @@
+/* fuzz_gunzip.c - the gzip decompressor, bounded output, bombs included (see decompress.h). */
+#include "decompress.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_decompress(PITR_CODEC_GZIP, data, size);
+}

@@ -1,0 +1,7 @@
+/* fuzz_unxz.c - the xz decompressor, bounded output, bombs included (see decompress.h). */
+#include "decompress.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    return fuzz_decompress(PITR_CODEC_XZ, data, size);
+}
