@@ -128,7 +128,7 @@ enum opt_id {
  * compression flags and --min-chunk-size that CloudNativePG may pass).
  * not_impl: why pgpitr refuses it, or NULL.
  */
-static const struct bopt {
+static const struct bopt { // NOLINT(clang-analyzer-optin.performance.Padding): a small table
     enum opt_id id;
     const char *name;
     char short_name;

@@ -673,14 +673,14 @@ pitr_rc pitr_codec_decompress(enum pitr_codec c,
 #define MT_MAX_THREADS 16
 
 struct mt_piece {
-    int level;
     const unsigned char *dict; /* the input before in */
     size_t dict_len;
     const unsigned char *in;
     size_t n;
     struct pitr_codec_piece out;
-    pitr_rc rc;
     struct pitr_err err;
+    int level;
+    pitr_rc rc;
 };
 
 static void *mt_worker(void *arg)
