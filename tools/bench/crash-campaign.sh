@@ -9,8 +9,8 @@
 #
 #   sudo tools/bench/crash-campaign.sh            # SEED from the clock, printed
 #   SEED=1234 KILLS=50 tools/bench/crash-campaign.sh
-#   PARALLEL=2 ...   two campaign processes at once (kinds split in two halves;
-#                    each has its own PostgreSQL, both use one Swift rig)
+#   PARALLEL=2|4 ... two or four campaign processes at once (the kinds split;
+#                    each has its own PostgreSQL, all use one Swift rig)
 #   CRASH_KINDS="backup-s3 restore" ...  only these kinds (see campaign.sh)
 #
 # Needs root (tmpfs mounts; PostgreSQL runs as postgres). Work folder:
@@ -38,17 +38,22 @@ cp "$ROOT/build/pgpitr" "$WORK/bin/pgpitr"
 chmod 755 "$WORK/bin/pgpitr"
 bench_rig_start
 
-# Split the kinds: part 1 gets the WAL kinds, part 2 the backup kinds.
+# Split the kinds: PARALLEL=2 runs the WAL kinds and the backup kinds side by
+# side; PARALLEL=4 runs wal-push, wal-fetch+restore+disk-full, backup-file and
+# backup-s3 as four parts.
 parts=("$KINDS")
 if [ "$PARALLEL" -ge 2 ]; then
-    p1= p2=
+    parts=("" "" "" "")
     for k in $KINDS; do
-        case $k in
-        wal-push-* | archiver | wal-fetch) p1+=" $k" ;;
-        *) p2+=" $k" ;;
+        case $PARALLEL:$k in
+        2:wal-push-* | 2:archiver | 2:wal-fetch) parts[0]+=" $k" ;;
+        2:*) parts[1]+=" $k" ;;
+        *:wal-push-* | *:archiver) parts[0]+=" $k" ;;
+        *:backup-file) parts[2]+=" $k" ;;
+        *:backup-s3) parts[3]+=" $k" ;;
+        *) parts[1]+=" $k" ;;
         esac
     done
-    parts=("$p1" "$p2")
 fi
 t0=$(date +%s)
 pids=()
