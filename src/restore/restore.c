@@ -182,6 +182,25 @@ static const char *strip_dot(const char *n)
     return n;
 }
 
+/* A failed write names the file, and the system's reason (ENOSPC) when there is one. */
+static pitr_rc write_failed(struct pitr_err *err,
+                            struct archive *w,
+                            const char *verb,
+                            const char *path,
+                            const char *key)
+{
+    if (archive_errno(w) > 0)
+        return pitr_err_set_errno(
+          err, PITR_EIO, archive_errno(w), "cannot %s '%s' from volume '%s'", verb, path, key);
+    return pitr_err_set(err,
+                        PITR_EIO,
+                        "cannot %s '%s' from volume '%s': %s",
+                        verb,
+                        path,
+                        key,
+                        archive_error_string(w));
+}
+
 static pitr_rc extract_volume(struct pitr_storage *st,
                               const struct volume *vol,
                               struct pitr_err *err)
@@ -240,34 +259,19 @@ static pitr_rc extract_volume(struct pitr_storage *st,
         }
         r = archive_write_header(w, ae);
         if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-            rc = pitr_err_set(err,
-                              PITR_EIO,
-                              "cannot write '%s' from volume '%s': %s",
-                              path,
-                              vol->key,
-                              archive_error_string(w));
+            rc = write_failed(err, w, "write", path, vol->key);
             goto out;
         }
         while ((r = archive_read_data_block(a, &blk, &sz, &off)) == ARCHIVE_OK) {
             if (archive_write_data_block(w, blk, sz, off) != ARCHIVE_OK) {
-                rc = pitr_err_set(err,
-                                  PITR_EIO,
-                                  "cannot write '%s' from volume '%s': %s",
-                                  path,
-                                  vol->key,
-                                  archive_error_string(w));
+                rc = write_failed(err, w, "write", path, vol->key);
                 goto out;
             }
         }
         if (r != ARCHIVE_EOF)
             goto arch_err;
         if (archive_write_finish_entry(w) != ARCHIVE_OK) {
-            rc = pitr_err_set(err,
-                              PITR_EIO,
-                              "cannot finish '%s' from volume '%s': %s",
-                              path,
-                              vol->key,
-                              archive_error_string(w));
+            rc = write_failed(err, w, "finish", path, vol->key);
             goto out;
         }
     }
