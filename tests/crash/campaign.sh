@@ -112,6 +112,12 @@ killed_run() {
     [ "$RC" -eq 137 ] && KILLED=1
 }
 
+# shrink MAX: the kill window after a kill that came too late (the run
+# ended first): three quarters of it, at least 50 ms.
+shrink() {
+    echo $(($1 * 3 / 4 > 50 ? $1 * 3 / 4 : 50))
+}
+
 # timed CMD...: run it, MS = its duration in milliseconds, RC its status.
 timed() {
     local t0
@@ -299,7 +305,7 @@ campaign_wal_push() {
     [ "$RC" -eq 0 ] || { not_ok "$tag: calibration push failed (exit $RC)"; return; }
     max=$((MS + MS / 5 + 20))
     echo "# $tag: an unkilled push of $((LA + 1)) segments takes $MS ms; kills within 10..$max ms"
-    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3)) ]; do
+    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3 + 10)) ]; do
         i=$((i + 1))
         rnd $((POOL_N - LA))
         j=$R
@@ -312,6 +318,7 @@ campaign_wal_push() {
             "$PGPITR_BIN" --config "$cf" --look-ahead $LA wal-push "$d/${POOL_SEGS[$j]}"
         if [ $KILLED -eq 0 ]; then
             [ "$RC" -eq 0 ] || { fails=$((fails + 1)); not_ok "$tag #$i: unkilled push exit $RC: $(cat "$W/wp/$kind-$i/push.out")"; }
+            max=$(shrink "$max")
             rm -rf "$W/wp/$kind-$i"
             continue
         fi
@@ -337,12 +344,11 @@ campaign_wal_push() {
             not_ok "$tag #$i (seg ${POOL_SEGS[$j]}, kill at $delay ms): after the retry ($STORED stored):$WP_BAD"
         fi
         left=$((left + TEMPS))
-        case $kind in
-        file) rm -rf "$W/repo-file/wp-$kind-$i" ;;
-        s3) s3q rm "wp-$kind-$i/" ;;
-        esac
+        # s3: the objects stay until the end (deleting them one by one costs more than the run).
+        [ "$kind" = file ] && rm -rf "$W/repo-file/wp-$kind-$i"
         rm -rf "$W/wp/$kind-$i"
     done
+    [ "$kind" = s3 ] && s3q rm "wp-$kind-"
     echo "# $tag: $i runs, $kills killed, $stored_sum segments already stored at the kill," \
         "$left temp file(s) of killed pushes left after the retries (hidden from readers)"
     SUMMARY+=("$tag: $kills kills in $i runs, $fails invariant failures")
@@ -456,7 +462,7 @@ campaign_backup() {
     [ "$RC" -eq 0 ] || { not_ok "$tag: calibration backup failed: $(cat "$out")"; return; }
     max=$((MS + MS / 5 + 20))
     echo "# $tag: an unkilled backup takes $MS ms; kills within 10..$max ms"
-    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3)) ]; do
+    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3 + 10)) ]; do
         i=$((i + 1))
         rnd $((max - 10))
         delay=$((R + 10))
@@ -465,6 +471,7 @@ campaign_backup() {
             "$PGPITR_BIN" --config "$cf" backup -J 1 --immediate-checkpoint --wal-wait-timeout 60 --compression $comp
         if [ $KILLED -eq 0 ]; then
             [ "$RC" -eq 0 ] || { fails=$((fails + 1)); not_ok "$tag #$i: unkilled backup exit $RC: $(cat "$out")"; }
+            max=$(shrink "$max")
             continue
         fi
         kills=$((kills + 1))
@@ -560,7 +567,7 @@ campaign_restore() {
         test "$(start_check "$W/rs/ref")" = "$SRC_SUM"
     check "$tag: the reference restore from s3 recovers the source's rows" \
         test "$(start_check "$W/rs/ref-s3")" = "$SRC_SUM"
-    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3)) ]; do
+    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3 + 10)) ]; do
         i=$((i + 1))
         rnd $((max - 10))
         delay=$((R + 10))
@@ -568,6 +575,7 @@ campaign_restore() {
         killed_run "$delay" "$out" "$PGPITR_BIN" --config "$W/src-file.conf" restore "$REF_ID" "$t/data"
         if [ $KILLED -eq 0 ]; then
             [ "$RC" -eq 0 ] || { fails=$((fails + 1)); not_ok "$tag #$i: unkilled restore exit $RC: $(cat "$out")"; }
+            max=$(shrink "$max")
             rm -rf "$t"
             continue
         fi
@@ -654,11 +662,12 @@ campaign_wal_fetch() {
     timed "$PGPITR_BIN" --config "$W/wf-s3.conf" wal-fetch "${POOL_SEGS[0]}" "$d/pg_wal/RECOVERYXLOG" >/dev/null 2>&1
     local call_ms=$MS t0
     t0=$(now_ms)
-    while worker_pid "$d/pg_wal/pgpitr_prefetch" >/dev/null && [ $(($(now_ms) - t0)) -lt 30000 ]; do sleep 0.05; done
+    # Kills land within its first 3 s at most (later it only idles).
+    while worker_pid "$d/pg_wal/pgpitr_prefetch" >/dev/null && [ $(($(now_ms) - t0)) -lt 3000 ]; do sleep 0.05; done
     local worker_ms=$(($(now_ms) - t0))
     "$PGPITR_BIN" --config "$W/wf-s3.conf" wal-fetch --clean-spool --spool-dir "$d/pg_wal/pgpitr_prefetch" >/dev/null 2>&1
-    echo "# $tag: a call takes $call_ms ms, its worker lives $worker_ms ms more (incl. idle wait)"
-    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3)) ]; do
+    echo "# $tag: a call takes $call_ms ms; worker kills within 5..$((worker_ms + 5)) ms after it"
+    while [ $kills -lt "$CRASH_KILLS" ] && [ $i -lt $((CRASH_KILLS * 3 + 10)) ]; do
         i=$((i + 1))
         kind=s3
         [ $((i % 3)) -eq 0 ] && kind="file"
@@ -676,6 +685,7 @@ campaign_wal_fetch() {
             rnd $((call_ms + call_ms / 5 + 10))
             delay=$((R + 5))
             killed_run "$delay" "$out" "$PGPITR_BIN" --config "$cf" wal-fetch "$seg" "$dest"
+            [ $KILLED -eq 1 ] || call_ms=$(shrink "$call_ms")
         else
             victim=worker
             "$PGPITR_BIN" --config "$cf" wal-fetch "$seg" "$dest" >"$out" 2>&1 ||
@@ -685,7 +695,7 @@ campaign_wal_fetch() {
             rm -f "$dest"
             KILLED=0
             # Only the time the worker fetches (the idle wait is not interesting).
-            rnd $((worker_ms > 3000 ? 3000 : worker_ms))
+            rnd "$worker_ms"
             delay=$((R + 5))
             sleep "$(printf '%d.%03d' $((delay / 1000)) $((delay % 1000)))"
             pid=$(worker_pid "$d/pg_wal/pgpitr_prefetch") && kill -9 "$pid" 2>/dev/null && KILLED=1

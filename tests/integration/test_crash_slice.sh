@@ -7,13 +7,13 @@
 # DONE or FAILED/absent backups with nothing left behind, right bytes at
 # DEST), then every disk-full case on tmpfs mounts. CRASH_SEED picks the
 # seed (default: the clock; printed), CRASH_KILLS the kills per kind
-# (default 3). PostgreSQL ports 29800-29803.
+# (default 2). PostgreSQL ports 29800-29803.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 : "${PGPITR_BIN:?}" "${IT_TMP:?}"
 export CRASH_WORK=$IT_TMP/crash
 export CRASH_SEED=${CRASH_SEED:-$(date +%s)}
-export CRASH_KILLS=${CRASH_KILLS:-3}
+export CRASH_KILLS=${CRASH_KILLS:-2}
 export CRASH_PG_PORT=${CRASH_PG_PORT:-29800}
 mkdir -p "$CRASH_WORK"
 chmod 755 "$CRASH_WORK"
