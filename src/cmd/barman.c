@@ -492,7 +492,8 @@ static int connectivity_test(const struct prog *p,
     struct pitr_storage *st = NULL;
     struct pitr_obj_info info;
     struct pitr_err err = { 0 };
-    char *key = pitr_asprintf("%s/", server);
+    /* any key will do: a store that answers "not found" is reachable */
+    char *key = pitr_asprintf("%s/pgpitr-connectivity-test", server);
     int rc;
 
     rc = open_store(flags, nflags, &cfg, &st, &err);
