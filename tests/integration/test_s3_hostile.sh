@@ -125,6 +125,8 @@ run "d: wal-fetch" 20 "$P" $(S3 --retry-max-time 5) wal-fetch "$SEG" "$w/out"
 expect_err_has "d: the size is refused" "announces 4294967296 bytes, more than the"
 expect_err_has "d: the object is named" "GET 's3://bkt/pre/srv/wals/0000000100000000/$SEG'"
 sent=$(awk '$2 == "sent" { s += $3 } END { print s + 0 }' "$w/oversize.log")
-check "d: next to nothing of the body was read (the endpoint wrote $sent bytes)" test "$sent" -lt $((4 * 1024 * 1024))
+# What the endpoint wrote includes the kernel's socket buffers (up to ~10 MiB on
+# loopback) filled before pgpitr read the headers; main read 1.2 GB here.
+check "d: next to nothing of the body was read (the endpoint wrote $sent bytes)" test "$sent" -lt $((32 * 1024 * 1024))
 
 finish
