@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "pgpitr/catalog/catalog.h"
+#include "pgpitr/codec/codec.h"
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/fsutil.h"
@@ -24,6 +25,7 @@
 #include "pgpitr/crypto/hash.h"
 #include "pgpitr/pg/pg.h"
 #include "pgpitr/restore/restore.h"
+#include "pgpitr/restore/snapframe.h"
 #include "pgpitr/storage/storage.h"
 
 #define MANIFEST_LIMIT ((size_t)1024 * 1024 * 1024)
@@ -137,16 +139,34 @@ static pitr_rc collect_volume(const char *key,
 struct rd {
     struct pitr_storage_reader *r;
     char *buf;
+    struct pitr_snapframe *sf; /* a .tar.snappy volume: its framing decoded here */
     struct pitr_err err;
     int failed;
 };
 
+static pitr_rc snap_source(void *ud, void *p, size_t cap, size_t *got, struct pitr_err *err)
+{
+    return pitr_storage_reader_read(ud, p, cap, got, err);
+}
+
+/*
+ * libarchive reads gzip, bzip2, xz, zstd and lz4 by itself; snappy's framing
+ * format (barman-cloud-backup --snappy) it does not know: decoded here.
+ */
 static la_ssize_t read_cb(struct archive *a, void *ud, const void **out)
 {
     struct rd *rd = ud;
     size_t got = 0;
 
     (void)a;
+    if (rd->sf != NULL) {
+        if (pitr_snapframe_next(rd->sf, out, &got, &rd->err) != PITR_OK) {
+            rd->failed = 1;
+            archive_set_error(a, EIO, "%s", rd->err.msg);
+            return -1;
+        }
+        return (la_ssize_t)got;
+    }
     if (pitr_storage_reader_read(rd->r, rd->buf, READ_CHUNK, &got, &rd->err) != PITR_OK) {
         rd->failed = 1;
         archive_set_error(a, EIO, "%s", rd->err.msg);
@@ -189,14 +209,20 @@ static pitr_rc extract_volume(struct pitr_storage *st,
     struct archive *a = NULL, *w = NULL;
     struct archive_entry *ae;
     struct rd rd = { 0 };
+    struct pitr_snapframe sf;
     char *path = NULL;
     pitr_rc rc = PITR_OK;
+    size_t stem;
     int r;
 
     rc = pitr_storage_open_read(st, vol->key, 0, PITR_STORAGE_TO_END, &rd.r, err);
     if (rc != PITR_OK)
         return rc;
     rd.buf = pitr_malloc(READ_CHUNK);
+    if (pitr_codec_from_suffix(vol->name, &stem) == PITR_CODEC_SNAPPY) {
+        pitr_snapframe_init(&sf, snap_source, rd.r);
+        rd.sf = &sf;
+    }
     a = archive_read_new();
     w = archive_write_disk_new();
     archive_read_support_filter_all(a);
@@ -294,6 +320,8 @@ arch_err:
 out:
     archive_read_free(a);
     archive_write_free(w);
+    if (rd.sf != NULL)
+        pitr_snapframe_release(rd.sf);
     pitr_storage_reader_close(rd.r);
     pitr_free(rd.buf);
     pitr_free(path);
