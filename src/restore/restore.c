@@ -868,9 +868,10 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
                       b->id);
     }
     /*
-     * A stream backup carries the server's tablespace_map, which names the
-     * original locations; PostgreSQL would rebuild pg_tblspc from it at
-     * start and undo --tablespace. The links made above are the truth.
+     * A stream backup written before data.tar left tablespace_map out
+     * carries the server's, which names the original locations; PostgreSQL
+     * would rebuild pg_tblspc from it at start and undo --tablespace. The
+     * links made above are the truth.
      */
     pitr_free(tmp);
     tmp = pitr_asprintf("%s/tablespace_map", o->pgdata);
