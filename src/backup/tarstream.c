@@ -18,6 +18,8 @@
 
 #define DEFAULT_CHUNK ((size_t)1 << 20)
 #define READ_SIZE     ((size_t)256 * 1024)
+/* gzip pieces get the input before them as a preset dictionary (deflate's window). */
+#define DICT_SIZE ((size_t)32768)
 
 enum item_kind { IT_OPEN, IT_DATA, IT_COMMIT };
 enum item_state { ST_PENDING, ST_WORKING, ST_DONE };
@@ -31,7 +33,9 @@ struct item {
     char *key;          /* owned; IT_OPEN */
     unsigned char *raw; /* owned; IT_DATA: tar bytes */
     size_t raw_len;
-    struct pitr_buf out; /* IT_DATA: compressed bytes (unused for codec none) */
+    unsigned char *dict; /* owned; IT_DATA: the volume's input just before raw (gzip) */
+    size_t dict_len;
+    struct pitr_codec_piece piece; /* IT_DATA: compressed (unused for codec none) */
 };
 
 struct pitr_tarstream {
@@ -54,6 +58,9 @@ struct pitr_tarstream {
     int nworkers;
     pthread_t writer;
     int writer_started;
+    /* The writer's own: the open volume's stream (one gzip member, one bzip2 stream). */
+    struct pitr_codec_join join;
+    struct pitr_buf wbuf;
 
     /* Producer state (the caller's thread only). */
     struct archive *a;
@@ -63,6 +70,8 @@ struct pitr_tarstream {
     char *vol_name; /* owned; the open volume's object name */
     unsigned char *chunk;
     size_t chunk_len, chunk_size;
+    unsigned char *dtail; /* the last DICT_SIZE bytes of the volume's input so far */
+    size_t dtail_len;
     uint64_t vol_raw, total_raw, file_bytes;
     unsigned commits_sent;
     struct pitr_err cb_err; /* an error raised inside a libarchive callback */
@@ -90,7 +99,8 @@ static void item_free(struct item *it)
         return;
     pitr_free(it->key);
     pitr_free(it->raw);
-    pitr_buf_release(&it->out);
+    pitr_free(it->dict);
+    pitr_codec_piece_release(&it->piece);
     pitr_free(it);
 }
 
@@ -151,9 +161,15 @@ static void *worker_main(void *arg)
         it->state = ST_WORKING;
         skip = ts->failed;
         pthread_mutex_unlock(&ts->mu);
-        if (!skip)
-            rc =
-              pitr_codec_compress(ts->o.codec, ts->o.level, it->raw, it->raw_len, &it->out, &err);
+        if (!skip && ts->o.codec != PITR_CODEC_NONE)
+            rc = pitr_codec_piece_compress(ts->o.codec,
+                                           ts->o.level,
+                                           it->dict,
+                                           it->dict_len,
+                                           it->raw,
+                                           it->raw_len,
+                                           &it->piece,
+                                           &err);
         pthread_mutex_lock(&ts->mu);
         it->state = ST_DONE;
         if (rc != PITR_OK) {
@@ -194,25 +210,35 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&ts->mu);
 
         if (!skip) {
+            pitr_buf_reset(&ts->wbuf);
             switch (it->kind) {
             case IT_OPEN:
                 rc = pitr_sink_open(ts->o.sink, it->key, &err);
                 open = rc == PITR_OK;
+                if (rc == PITR_OK)
+                    rc =
+                      pitr_codec_join_begin(&ts->join, ts->o.codec, ts->o.level, &ts->wbuf, &err);
                 break;
             case IT_DATA:
                 if (ts->o.codec == PITR_CODEC_NONE) {
                     rc = pitr_sink_write(ts->o.sink, it->raw, it->raw_len, &err);
                     stored = it->raw_len;
                 } else {
-                    rc = pitr_sink_write(ts->o.sink, it->out.data, it->out.len, &err);
-                    stored = it->out.len;
+                    rc = pitr_codec_join_add(&ts->join, &it->piece, &ts->wbuf, &err);
                 }
                 break;
             case IT_COMMIT:
+                rc = pitr_codec_join_end(&ts->join, &ts->wbuf, &err);
+                break;
+            }
+            if (rc == PITR_OK && ts->wbuf.len > 0) {
+                rc = pitr_sink_write(ts->o.sink, ts->wbuf.data, ts->wbuf.len, &err);
+                stored += ts->wbuf.len;
+            }
+            if (rc == PITR_OK && it->kind == IT_COMMIT) {
                 /* A failed commit still needs its abort (sink.h). */
                 rc = pitr_sink_commit(ts->o.sink, &err);
                 open = rc != PITR_OK;
-                break;
             }
         }
 
@@ -224,12 +250,12 @@ static void *writer_main(void *arg)
             ts->w_vol_stored = 0;
             ts->w_vol_raw_done = 0;
         } else if (it->kind == IT_DATA) {
-            ts->w_vol_stored += stored;
-            ts->w_stored += stored;
             ts->w_vol_raw_done += it->raw_len;
         } else {
             ts->w_commits++;
         }
+        ts->w_vol_stored += stored;
+        ts->w_stored += stored;
         pthread_cond_broadcast(&ts->cv);
         pthread_mutex_unlock(&ts->mu);
         item_free(it);
@@ -256,7 +282,27 @@ static pitr_rc flush_chunk(struct pitr_tarstream *ts, struct pitr_err *err)
     it->raw = ts->chunk;
     it->raw_len = ts->chunk_len;
     /* Worst case of any codec on incompressible data, plus headers. */
-    pitr_buf_init(&it->out, ts->chunk_size + ts->chunk_size / 8 + 65536);
+    pitr_codec_piece_init(&it->piece, ts->chunk_size + ts->chunk_size / 8 + 65536);
+    if (ts->o.codec == PITR_CODEC_GZIP) {
+        size_t keep;
+
+        if (ts->dtail_len > 0) {
+            it->dict = pitr_malloc(ts->dtail_len);
+            memcpy(it->dict, ts->dtail, ts->dtail_len);
+            it->dict_len = ts->dtail_len;
+        }
+        /* The next piece's dictionary: the last DICT_SIZE bytes up to the end of this one. */
+        if (ts->chunk_len >= DICT_SIZE) {
+            memcpy(ts->dtail, ts->chunk + ts->chunk_len - DICT_SIZE, DICT_SIZE);
+            ts->dtail_len = DICT_SIZE;
+        } else {
+            keep =
+              DICT_SIZE - ts->chunk_len < ts->dtail_len ? DICT_SIZE - ts->chunk_len : ts->dtail_len;
+            memmove(ts->dtail, ts->dtail + ts->dtail_len - keep, keep);
+            memcpy(ts->dtail + keep, ts->chunk, ts->chunk_len);
+            ts->dtail_len = keep + ts->chunk_len;
+        }
+    }
     ts->chunk = pitr_malloc(ts->chunk_size);
     ts->chunk_len = 0;
     return submit(ts, it, err);
@@ -360,13 +406,14 @@ static pitr_rc open_volume(struct pitr_tarstream *ts, struct pitr_err *err)
     ts->volumes[ts->nvolumes++] = pitr_strdup(ts->vol_name);
     ts->vol_seq++;
     ts->vol_raw = 0;
+    ts->dtail_len = 0; /* a new gzip member: nothing before it to refer to */
 
     it = pitr_calloc(1, sizeof(*it));
     it->kind = IT_OPEN;
     it->state = ST_DONE;
     it->vol_seq = ts->vol_seq;
     it->key = pitr_asprintf("%s%s", ts->prefix, ts->vol_name);
-    pitr_buf_init(&it->out, 0);
+    pitr_codec_piece_init(&it->piece, 0);
     if (submit(ts, it, err) != PITR_OK)
         return err->code;
 
@@ -400,7 +447,7 @@ static pitr_rc close_volume(struct pitr_tarstream *ts, struct pitr_err *err)
     it->kind = IT_COMMIT;
     it->state = ST_DONE;
     it->vol_seq = ts->vol_seq;
-    pitr_buf_init(&it->out, 0);
+    pitr_codec_piece_init(&it->piece, 0);
     rc = submit(ts, it, err);
     if (rc == PITR_OK)
         ts->commits_sent++;
@@ -461,7 +508,10 @@ pitr_rc pitr_tarstream_new(const struct pitr_tarstream_opts *o,
     ts->o.key_prefix = ts->prefix;
     ts->chunk_size = o->chunk_size ? o->chunk_size : DEFAULT_CHUNK;
     ts->chunk = pitr_malloc(ts->chunk_size);
+    ts->dtail = pitr_malloc(DICT_SIZE);
     ts->readbuf = pitr_malloc(READ_SIZE);
+    /* A piece's worst case (as flush_chunk's) plus the stream's header and trailer. */
+    pitr_buf_init(&ts->wbuf, ts->chunk_size + ts->chunk_size / 8 + 65536 + 64);
     ts->max_items = (size_t)o->jobs * 2 + 4;
     pthread_mutex_init(&ts->mu, NULL);
     pthread_cond_init(&ts->cv, NULL);
@@ -850,6 +900,8 @@ void pitr_tarstream_free(struct pitr_tarstream *ts)
     pitr_free(ts->files);
     pitr_free(ts->workers);
     pitr_free(ts->chunk);
+    pitr_free(ts->dtail);
+    pitr_buf_release(&ts->wbuf);
     pitr_free(ts->readbuf);
     pitr_free(ts->stream);
     pitr_free(ts->vol_name);

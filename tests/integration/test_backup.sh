@@ -121,7 +121,7 @@ run_kind() {
     begin=$(sed -n 's/^begin_wal=//p' <<<"$info")
     check "$kind: --json begin_wal matches backup.info" grep -q "\"begin_wal\": \"$begin\"" <<<"$json"
     check "$kind: data.tar.gz and $tbs_oid.tar.gz stored" test -s "$bk/data.tar.gz" -a -s "$bk/$tbs_oid.tar.gz"
-    check "$kind: data.tar.gz is gzip (several members)" gzip -t "$bk/data.tar.gz"
+    check "$kind: data.tar.gz is valid gzip" gzip -t "$bk/data.tar.gz"
     check "$kind: backup_label is in data.tar.gz, tablespace_map is not" \
         sh -c "tar -tzf '$bk/data.tar.gz' | grep -qx backup_label && ! tar -tzf '$bk/data.tar.gz' | grep -q tablespace_map"
     check "$kind: global/pg_control is the last PGDATA file before backup_label" \

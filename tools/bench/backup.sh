@@ -32,6 +32,12 @@
 #   PITR_BENCH_PG_PORT   port of the throwaway PostgreSQL (default 26290)
 #   PITR_BENCH_SKIP      space-separated labels to skip (pgpitr-gzip pgpitr-zstd
 #                        barman pgbackrest-gz pgbackrest-lz4)
+#   PITR_BENCH_BEFORE    another pgpitr binary (say, built from an older commit):
+#                        each pgpitr gzip run is followed by the same backup with
+#                        it ("pgpitr-gzip-before"), for a before/after comparison
+#   PITR_BENCH_REPEAT    run the pgpitr backups (and the BEFORE ones) this many
+#                        times, interleaved (default 1); runs after the first get
+#                        a "-N" label suffix, and the table ends with the medians
 #   PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT, PITR_SWIFT_BACKEND_PORT
 #                        Swift rig ports (defaults 43280, 43643, 43210)
 set -euo pipefail
@@ -39,6 +45,8 @@ set -euo pipefail
 SCALE=${PITR_BENCH_SCALE:-100}
 PG_PORT=${PITR_BENCH_PG_PORT:-26290}
 SKIP=" ${PITR_BENCH_SKIP:-} "
+BEFORE_BIN=${PITR_BENCH_BEFORE:-}
+REPEAT=${PITR_BENCH_REPEAT:-1}
 PITR_SWIFT_PORT=${PITR_SWIFT_PORT:-43280}
 PITR_SWIFT_TLS_PORT=${PITR_SWIFT_TLS_PORT:-43643}
 PITR_SWIFT_BACKEND_PORT=${PITR_SWIFT_BACKEND_PORT:-43210}
@@ -140,12 +148,17 @@ BUSY_BEFORE=$(busy_pct)
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------- 4a. pgpitr
-for c in gzip zstd; do
-    label=pgpitr-$c
-    case "$SKIP" in *" $label "*) continue ;; esac
-    if timed "$label" "pgpitr backup --compression $c -J 2" \
-        "$PGPITR" --config "$PCONF" --compression "$c" backup -J 2 --immediate-checkpoint \
-        --pgdata "$PG/data" --name "bench-$c" --json; then
+if [ -n "$BEFORE_BIN" ]; then
+    cp "$BEFORE_BIN" "$WORK/bin/pgpitr-before" && chmod 755 "$WORK/bin/pgpitr-before" ||
+        die "cannot copy PITR_BENCH_BEFORE=$BEFORE_BIN"
+fi
+
+# pgpitr_backup LABEL BINARY CODEC: one timed backup, checked DONE, its size recorded.
+pgpitr_backup() {
+    local label=$1 bin=$2 c=$3 id info n mib
+    if timed "$label" "$(basename "$bin") backup --compression $c -J 2" \
+        "$bin" --config "$PCONF" --compression "$c" backup -J 2 --immediate-checkpoint \
+        --pgdata "$PG/data" --name "$label" --json; then
         id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["backup_id"])' <"$WORK/log/$label.out") ||
             die "$label: no backup_id in --json output: $(cat "$WORK/log/$label.out")"
         info=$(get_object "$PITR_PREFIX/bench/base/$id/backup.info")
@@ -154,6 +167,19 @@ for c in gzip zstd; do
         SIZE[$label]=$mib
         NOTE[$label]="$n objects, backup.info status=DONE"
     fi
+}
+
+for r in $(seq 1 "$REPEAT"); do
+    sfx=""
+    [ "$r" -gt 1 ] && sfx="-$r"
+    for c in gzip zstd; do
+        label=pgpitr-$c
+        case "$SKIP" in *" $label "*) continue ;; esac
+        pgpitr_backup "$label$sfx" "$PGPITR" "$c" || true
+        if [ "$c" = gzip ] && [ -n "$BEFORE_BIN" ]; then
+            pgpitr_backup "pgpitr-gzip-before$sfx" "$WORK/bin/pgpitr-before" gzip || true
+        fi
+    done
 done
 
 # ---------------------------------------------------------------- 4b. barman-cloud-backup
@@ -233,6 +259,34 @@ RESULTS=$WORK/results.md
             printf "| %s | %.1f | %.1f | %s | %s | %s | %s | %s |\n", t, w, c, r, s,
                 (bw > 0 ? sprintf("%.2fx", w / bw) : "n/a"), (bc > 0 ? sprintf("%.2fx", c / bc) : "n/a"), n }'
     done
+    echo
+    if [ "$REPEAT" -gt 1 ] || [ -n "$BEFORE_BIN" ]; then
+        echo
+        for group in pgpitr-gzip pgpitr-gzip-before; do
+            walls=""
+            for label in "${ORDER[@]}"; do
+                [[ "$label" =~ ^$group(-[0-9]+)?$ ]] && walls="$walls ${WALL[$label]}"
+            done
+            [ -n "$walls" ] || continue
+            med=$(tr ' ' '\n' <<<"$walls" | grep . | sort -n | awk '{ a[NR] = $1 } END {
+                print (NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }')
+            echo "$group: wall s per run:$walls; median $med"
+            eval "MED_${group//-/_}=$med"
+        done
+        if [ -n "${MED_pgpitr_gzip_before:-}" ] && [ -n "${MED_pgpitr_gzip:-}" ]; then
+            awk -v a="$MED_pgpitr_gzip" -v b="$MED_pgpitr_gzip_before" 'BEGIN {
+                printf "pgpitr gzip after / before (medians): %.2fx\n", a / b }'
+        fi
+        best=""
+        for label in pgbackrest-gz pgbackrest-lz4; do
+            [ -n "${WALL[$label]:-}" ] || continue
+            if [ -z "$best" ] || awk -v x="${WALL[$label]}" -v y="${WALL[$best]}" 'BEGIN { exit !(x < y) }'; then best=$label; fi
+        done
+        if [ -n "$best" ] && [ -n "${MED_pgpitr_gzip:-}" ]; then
+            awk -v a="$MED_pgpitr_gzip" -v b="${WALL[$best]}" -v l="$best" 'BEGIN {
+                printf "pgpitr gzip (median) / pgBackRest best (%s): %.2fx\n", l, a / b }'
+        fi
+    fi
     echo
     echo "Ratios are tool / pgpitr gzip (above 1: pgpitr gzip is faster or cheaper)."
     echo "Peak RSS is GNU time's %M: the largest single process in the tree (pgpitr is one process"

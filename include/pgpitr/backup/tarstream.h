@@ -3,11 +3,13 @@
  *
  *   producer (the caller's thread): walker entries -> libarchive (PAX tar)
  *        -> the tar byte stream cut into chunks
- *   compressor workers (jobs threads): each chunk compressed on its own, as
- *        one gzip member / zstd frame / lz4 frame / bzip2 stream, so every
- *        core works (readers accept concatenated members, as with pigz)
- *   writer (one thread): the chunks in order -> struct pitr_sink (one object
- *        per volume: open, write, commit)
+ *   compressor workers (jobs threads): each chunk compressed on its own as
+ *        a codec piece (codec.h: gzip with the previous 32 KiB as its
+ *        dictionary, bzip2 blocks, a zstd or lz4 frame), so every core works
+ *   writer (one thread): the pieces in order joined into ONE gzip member or
+ *        ONE bzip2 stream per volume (Python's tarfile stream mode, which
+ *        barman-cloud-restore uses, stops after the first) -> struct
+ *        pitr_sink (one object per volume: open, write, commit)
  *
  * Memory is bounded: at most 2 * jobs + 4 chunks are in flight, and the
  * producer waits when the writer falls behind. Nothing is staged on disk.

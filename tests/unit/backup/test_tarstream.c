@@ -13,11 +13,13 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <bzlib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "pgpitr/backup/sink.h"
 #include "pgpitr/backup/tarstream.h"
@@ -210,6 +212,87 @@ static int read_volume(const struct pitr_buf *body, struct pitr_buf *out)
     return n;
 }
 
+/*
+ * A gzip volume is ONE member and a bzip2 volume ONE stream, however many
+ * chunks it was compressed in: one zlib inflate / libbz2 decompress ends
+ * exactly at the end of the body.
+ */
+static void expect_one_stream(enum pitr_codec codec, const struct pitr_buf *body)
+{
+    static char sink[1 << 16];
+
+    if (codec == PITR_CODEC_GZIP) {
+        z_stream zs;
+        int zrc;
+
+        memset(&zs, 0, sizeof(zs));
+        assert_int_equal(inflateInit2(&zs, 15 + 16), Z_OK);
+        zs.next_in = (unsigned char *)body->data;
+        zs.avail_in = (uInt)body->len;
+        do {
+            zs.next_out = (unsigned char *)sink;
+            zs.avail_out = sizeof(sink);
+            zrc = inflate(&zs, Z_NO_FLUSH);
+        } while (zrc == Z_OK);
+        assert_int_equal(zrc, Z_STREAM_END);
+        assert_int_equal(zs.avail_in, 0);
+        inflateEnd(&zs);
+    } else if (codec == PITR_CODEC_BZIP2) {
+        bz_stream bz;
+        int brc;
+
+        memset(&bz, 0, sizeof(bz));
+        assert_int_equal(BZ2_bzDecompressInit(&bz, 0, 0), BZ_OK);
+        bz.next_in = body->data;
+        bz.avail_in = (unsigned)body->len;
+        do {
+            bz.next_out = sink;
+            bz.avail_out = sizeof(sink);
+            brc = BZ2_bzDecompress(&bz);
+        } while (brc == BZ_OK);
+        assert_int_equal(brc, BZ_STREAM_END);
+        assert_int_equal(bz.avail_in, 0);
+        BZ2_bzDecompressEnd(&bz);
+    }
+}
+
+/*
+ * Python's tarfile in stream mode (what barman-cloud-restore uses) reads the
+ * volume to its end: prints the number of members, or fails.
+ */
+static int python_stream_members(enum pitr_codec codec, const struct pitr_buf *body)
+{
+    char path[] = "/tmp/pitr-ts-XXXXXX", cmd[512];
+    const char *mode = codec == PITR_CODEC_GZIP    ? "r|gz"
+                       : codec == PITR_CODEC_BZIP2 ? "r|bz2"
+                                                   : "r|";
+    FILE *f;
+    int fd, n = -1;
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, body->data, body->len), (ssize_t)body->len);
+    close(fd);
+    snprintf(cmd,
+             sizeof(cmd),
+             "python3 -c 'import sys, tarfile\n"
+             "n = 0\n"
+             "with tarfile.open(sys.argv[1], mode=\"%s\") as t:\n"
+             "    for m in t:\n"
+             "        n += 1\n"
+             "        if m.isfile(): t.extractfile(m).read()\n"
+             "print(n)' %s",
+             mode,
+             path);
+    f = popen(cmd, "r");
+    assert_non_null(f);
+    if (fscanf(f, "%d", &n) != 1)
+        n = -1;
+    assert_int_equal(pclose(f), 0);
+    unlink(path);
+    return n;
+}
+
 static void run_codec(struct fx *fx, enum pitr_codec codec, const char *suffix)
 {
     struct mem_sink ms;
@@ -229,7 +312,7 @@ static void run_codec(struct fx *fx, enum pitr_codec codec, const char *suffix)
     o.codec = codec;
     o.jobs = 2;
     o.max_volume = (uint64_t)1 << 30;
-    o.chunk_size = 16384; /* many chunks, so members are concatenated */
+    o.chunk_size = 16384; /* many chunks, joined into one member/stream */
     assert_int_equal(pitr_tarstream_new(&o, &ts, &err), PITR_OK);
     assert_int_equal(pitr_tarstream_begin(ts, "data", &err), PITR_OK);
     w.root = fx->dir;
@@ -245,6 +328,9 @@ static void run_codec(struct fx *fx, enum pitr_codec codec, const char *suffix)
     pitr_buf_init(&listing, 1 << 20);
     entries = read_volume(&ms.bodies[0], &listing);
     assert_int_equal(entries, 8);
+    expect_one_stream(codec, &ms.bodies[0]);
+    if (codec == PITR_CODEC_GZIP || codec == PITR_CODEC_BZIP2 || codec == PITR_CODEC_NONE)
+        assert_int_equal(python_stream_members(codec, &ms.bodies[0]), 8);
     files = pitr_tarstream_files(ts, &nfiles);
     assert_int_equal(nfiles, 6);
     /* Every file's manifest line matches what the tar holds. */
