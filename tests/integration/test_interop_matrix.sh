@@ -27,8 +27,8 @@
 # recover from the writer's main folder; WAL cells restore the writer's
 # uncompressed backup and point restore_command at the codec's folder (the
 # gzip WAL cell is the main folder, so it is the `codec=none` base cell's
-# recovery). Each cell prints one ok/not ok line naming writer, reader, method
-# and codec. A missing barman-cloud fails its cells: nothing is skipped.
+# recovery); each WAL folder is checked to hold its codec's names only. Each
+# cell prints one ok/not ok line naming writer, reader, method and codec. A missing barman-cloud fails its cells: nothing is skipped.
 # PostgreSQL ports 29300-29340.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -296,6 +296,28 @@ CONF
     fi
 }
 
+# wal_codec_check FOLDER SUFFIX: FOLDER/wals/ holds WAL segments, each stored
+# with SUFFIX ("" for none) and nothing else: the codec really is the one named.
+wal_codec_check() {
+    local out rc
+    out=$(/usr/bin/python3 - "$PITR_TEST_BUCKET" "$PREFIX/$1/wals/" "$2" <<'PY' 2>&1
+import os, re, sys
+import boto3
+bucket, prefix, sfx = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=os.environ["PITR_TEST_S3_ENDPOINT"],
+                  region_name=os.environ.get("AWS_REGION", "us-east-1"))
+keys = [o["Key"] for p in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        for o in p.get("Contents", [])]
+segs = [k for k in keys if re.fullmatch(r"[0-9A-F]{24}(\.[a-z0-9]+)?", k.rsplit("/", 1)[1])]
+bad = [k for k in segs if not re.fullmatch(r"[0-9A-F]{24}" + re.escape(sfx), k.rsplit("/", 1)[1])]
+print(len(segs), " ".join(bad[:3]))
+sys.exit(0 if segs and not bad else 1)
+PY
+    )
+    rc=$?
+    check "WAL folder $1 holds segments stored as NAME$2 only (count, wrong ones: $out)" test "$rc" -eq 0
+}
+
 READERS="pgpitr barman-cloud"
 rdr() { [ "$1" = pgpitr ] && echo pgpitr || echo barman; }
 
@@ -314,9 +336,14 @@ for c in $CODECS; do
 done
 
 echo "# WAL: the writer's uncompressed backup restored by the reader, WAL from the codec's folder"
+declare -A SFX=([gzip]=.gz [bzip2]=.bz2 [snappy]=.snappy [none]="")
 for w in pgpitr barman-cloud; do
     [ "$w" = pgpitr ] && { pre=pw; wm=wal-push; } || { pre=bw; wm=barman-cloud-wal-archive; }
     key=$(rdr "$w")/local/none
+    wal_codec_check "$pre" .gz
+    for c in bzip2 snappy none; do
+        wal_codec_check "$pre-wal-$c" "${SFX[$c]}"
+    done
     for rd in $READERS; do
         # gzip is the main folder: the codec=none base cell recovered from it.
         if [ "${CELL_RESULT[$key/$rd]:-}" = ok ]; then
