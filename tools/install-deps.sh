@@ -13,10 +13,12 @@ RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
 # check-wal-archive) and the barman-cloud backups the PITR matrix restores;
 # systemd for systemd-analyze, which checks the units in systemd/ (no running
 # systemd needed); clang and its libFuzzer runtime for make fuzz, the linters
-# for make lint, isal (igzip) to cross-check the ISA-L gzip codec.
+# for make lint, isal (igzip) to cross-check the ISA-L gzip codec;
+# python3-snappy (and python3-crcmod to mend its CRC-32C, tests/rig/pysnappy)
+# for barman-cloud's --snappy (the interop matrix).
 TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
   stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils barman-cli-cloud systemd
-  clang libclang-rt-14-dev clang-format clang-tidy cppcheck isal"
+  clang libclang-rt-14-dev clang-format clang-tidy cppcheck isal python3-snappy python3-crcmod"
 BENCH_PKGS="pgbackrest hyperfine time"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"

@@ -657,7 +657,7 @@ static pitr_rc take_backup(struct pitr_backup_run *r, const char **phase, struct
         if (rc != PITR_OK)
             goto out;
     }
-    /* Stream mode: the server put backup_label (and tablespace_map) into base.tar. */
+    /* Stream mode: the server put backup_label into base.tar (tablespace_map is left out). */
     if (r->method != PITR_BACKUP_STREAM)
         rc = add_label(r, err);
     if (rc == PITR_OK)

@@ -128,6 +128,17 @@ static pitr_rc repack(struct pitr_backup_run *r,
         memset(&e, 0, sizeof(e));
         if (m.name == NULL)
             continue;
+        /*
+         * base.tar's tablespace_map stays out: barman-cloud's layout has
+         * none (backup.info names the tablespaces and every restore links
+         * pg_tblspc from it), and left in PGDATA by barman-cloud-restore it
+         * makes PostgreSQL point the links back at the original locations,
+         * undoing --tablespace (libarchive skips the unread contents).
+         */
+        if (label != NULL && strcmp(m.name, "tablespace_map") == 0) {
+            pitr_log_debug("backup: leaving the server's tablespace_map out of data.tar");
+            continue;
+        }
         switch (archive_entry_filetype(ae)) {
         case AE_IFDIR:
             e.type = PITR_WALK_DIR;

@@ -117,3 +117,29 @@ finish() {
     echo "$(basename "$0"): $T_PASS passed, $T_FAIL failed"
     [ "$T_FAIL" -eq 0 ]
 }
+
+# ---- helpers of the interop matrix (test_interop_matrix.sh) ----
+
+# it_table_md5s DIR TABLE...: prints "TABLE=MD5" for each table, the md5 of
+# its rows as text in a fixed order, so two servers compare with one string.
+it_table_md5s() {
+    local d=$1 t sums=""
+    shift
+    for t in "$@"; do
+        sums="$sums $t=$(pg_rig_psql "$d" "select md5(coalesce(string_agg(r::text, '|' order by r::text), '')) from $t r")" ||
+            return 1
+    done
+    echo "${sums# }"
+}
+
+# it_wait_recovery_end DIR SECONDS: wait until the server in DIR has left
+# recovery (0); 1 when the time is up or the postmaster went away first.
+it_wait_recovery_end() {
+    local d=$1 i
+    for ((i = 0; i < $2 * 5; i++)); do
+        [ "$(pg_rig_psql "$d" "select pg_is_in_recovery()" 2>/dev/null)" = f ] && return 0
+        [ -f "$d/data/postmaster.pid" ] || return 1
+        sleep 0.2
+    done
+    return 1
+}
