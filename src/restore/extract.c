@@ -432,8 +432,12 @@ static pitr_rc extract_entry(struct pitr_extract *x,
     }
     if (hard != NULL)
         rc = make_hardlink(x, hard, dfd, base, name, err);
-    else if (type == AE_IFREG)
+    else if (type == AE_IFREG) {
         rc = write_file(a, ae, dfd, base, name, err);
+        /* ENOSPC and friends: the operator wants the full path of the file. */
+        if (rc == PITR_EIO)
+            pitr_err_prefix(err, "in '%s/'", x->root);
+    }
     else if (type == AE_IFDIR)
         rc = make_dir(dfd, base, name, (int)archive_entry_perm(ae), err);
     else if (type == AE_IFLNK)
