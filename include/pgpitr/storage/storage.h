@@ -162,8 +162,8 @@ struct pitr_storage_ops {
                        size_t *removed,
                        struct pitr_err *err);
     /*
-     * Every lease under prefix (all pages). NULL: the driver keeps no lease
-     * objects (posix: a killed writer leaves only its temp file).
+     * Every lease under prefix (S3: all pages; posix: the temp files, whose
+     * names follow the same host/pid rule). NULL: the driver has none.
      */
     pitr_rc (*list_leases)(struct pitr_storage *st,
                            const char *prefix,
