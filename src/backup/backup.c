@@ -21,6 +21,7 @@
 #include "pgpitr/backup/walker.h"
 #include "pgpitr/codec/codec.h"
 #include "pgpitr/core/buf.h"
+#include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/pg/pg.h"
@@ -204,9 +205,218 @@ static pitr_rc choose_id(struct pitr_backup_run *r, struct pitr_err *err)
     return rc;
 }
 
+/*
+ * ---- the backup's lease ------------------------------------------------
+ *
+ * On a store whose driver keeps leases (S3), a backup stores the empty
+ * object "<prefix>backup.pitr-tmp.<host>.<pid>.<n>" before its first volume,
+ * refreshes it every PITR_STORAGE_LEASE_REFRESH seconds and removes it only
+ * once backup.info (DONE or FAILED) is stored. A folder without backup.info
+ * whose backup lease, and every other lease, names a dead writer was left
+ * by a killed backup: sweep_dead_backups removes it. A folder with no
+ * lease (barman-cloud's, an older pgpitr's) or with backup.info is never
+ * touched.
+ */
+#define LEASE_NAME "backup"
+/* Bounds one sweep; the rest waits for the next backup. */
+#define SWEEP_MAX_FOLDERS 10000
+#define SWEEP_MAX_KEYS    100000
+
+static pitr_rc take_lease(struct pitr_backup_run *r, struct pitr_err *err)
+{
+    char *key;
+    pitr_rc rc;
+
+    if (!pitr_storage_has_leases(r->st))
+        return PITR_OK;
+    key = pitr_asprintf("%s" LEASE_NAME, r->prefix);
+    r->lease = pitr_fs_temp_path(key);
+    pitr_free(key);
+    rc = pitr_storage_put(r->st, r->lease, "", 0, err);
+    if (rc != PITR_OK) {
+        pitr_free(r->lease);
+        r->lease = NULL;
+        return pitr_err_prefix(err, "cannot store the lease of backup '%s'", r->res->backup_id);
+    }
+    r->lease_at = time(NULL);
+    return PITR_OK;
+}
+
+static void refresh_lease(struct pitr_backup_run *r)
+{
+    struct pitr_err lerr = { 0 };
+    time_t now = time(NULL);
+
+    if (r->lease == NULL || now - r->lease_at <= PITR_STORAGE_LEASE_REFRESH)
+        return;
+    if (pitr_storage_put(r->st, r->lease, "", 0, &lerr) == PITR_OK) {
+        r->lease_at = now;
+        return;
+    }
+    pitr_log_warn("backup %s: cannot refresh its lease: %s", r->res->backup_id, lerr.msg);
+    /* Try again in a minute, not on every file. */
+    r->lease_at = now - PITR_STORAGE_LEASE_REFRESH + 60;
+}
+
+static void drop_lease(struct pitr_backup_run *r)
+{
+    struct pitr_err lerr = { 0 };
+
+    if (r->lease == NULL)
+        return;
+    if (pitr_storage_remove(r->st, r->lease, &lerr) != PITR_OK)
+        pitr_log_warn("backup %s: cannot remove its lease '%s' (the next backup will): %s",
+                      r->res->backup_id,
+                      r->lease,
+                      lerr.msg);
+}
+
+struct lease_folder {
+    char *folder; /* owned; "<server>/base/<id>/" */
+    char *lease;  /* owned; a stale backup lease in it, NULL: none */
+    int live;     /* some lease in it names a live writer */
+};
+
+struct sweep {
+    const char *base; /* "<server>/base/" */
+    size_t base_len;
+    struct lease_folder *v; /* owned; n of them */
+    size_t n, cap;
+};
+
+static pitr_rc on_base_lease(const char *key, int stale, void *ud, struct pitr_err *err)
+{
+    struct sweep *sw = ud;
+    const char *id = key + sw->base_len, *slash;
+    struct lease_folder *f = NULL;
+    size_t flen;
+
+    (void)err;
+    if (strncmp(key, sw->base, sw->base_len) != 0 || (slash = strchr(id, '/')) == NULL ||
+        slash == id)
+        return PITR_OK;
+    flen = (size_t)(slash + 1 - key);
+    /* The listing is in key order, so a folder's leases come together. */
+    if (sw->n > 0 && strncmp(sw->v[sw->n - 1].folder, key, flen) == 0 &&
+        sw->v[sw->n - 1].folder[flen] == '\0')
+        f = &sw->v[sw->n - 1];
+    if (f == NULL) {
+        if (sw->n >= SWEEP_MAX_FOLDERS)
+            return PITR_OK;
+        if (sw->n == sw->cap) {
+            sw->cap = sw->cap ? 2 * sw->cap : 16;
+            sw->v = pitr_realloc(sw->v, sw->cap * sizeof(*sw->v));
+        }
+        f = &sw->v[sw->n++];
+        memset(f, 0, sizeof(*f));
+        f->folder = pitr_strndup(key, flen);
+    }
+    if (!stale)
+        f->live = 1;
+    else if (f->lease == NULL && pitr_fs_temp_base_len(key) == flen + strlen(LEASE_NAME) &&
+             strncmp(key + flen, LEASE_NAME, strlen(LEASE_NAME)) == 0)
+        f->lease = pitr_strdup(key);
+    return PITR_OK;
+}
+
+struct key_vec {
+    char **v; /* owned; n of them */
+    size_t n, cap;
+};
+
+static pitr_rc collect_key(const char *key,
+                           const struct pitr_obj_info *info,
+                           void *ud,
+                           struct pitr_err *err)
+{
+    struct key_vec *kv = ud;
+
+    (void)info;
+    (void)err;
+    if (kv->n >= SWEEP_MAX_KEYS)
+        return PITR_OK;
+    if (kv->n == kv->cap) {
+        kv->cap = kv->cap ? 2 * kv->cap : 16;
+        kv->v = pitr_realloc(kv->v, kv->cap * sizeof(*kv->v));
+    }
+    kv->v[kv->n++] = pitr_strdup(key);
+    return PITR_OK;
+}
+
+/* Remove folder f's objects, then its lease, unless it holds backup.info. */
+static pitr_rc sweep_folder(struct pitr_storage *st,
+                            const struct lease_folder *f,
+                            size_t *removed,
+                            struct pitr_err *err)
+{
+    struct pitr_obj_info oi;
+    struct key_vec kv = { 0 };
+    char *info_key = pitr_asprintf("%sbackup.info", f->folder);
+    size_t i;
+    pitr_rc rc;
+
+    rc = pitr_storage_head(st, info_key, &oi, err);
+    if (rc == PITR_OK) {
+        /* A finished backup: only its lease is left, which cleanup removes. */
+        goto out;
+    }
+    if (rc != PITR_ENOTFOUND)
+        goto out;
+    pitr_err_clear(err);
+    rc = pitr_storage_list(st, f->folder, collect_key, &kv, err);
+    if (rc == PITR_OK)
+        rc = pitr_storage_remove_many(st, (const char *const *)kv.v, kv.n, err);
+    /* The lease last, and only once all is gone: a run that stops halfway keeps the evidence. */
+    if (rc == PITR_OK && kv.n < SWEEP_MAX_KEYS)
+        rc = pitr_storage_remove(st, f->lease, err);
+    if (rc != PITR_OK)
+        goto out;
+    pitr_log_info("backup: removed '%s' (%zu object(s)): a backup killed before it wrote "
+                  "backup.info, its lease names a writer that is gone",
+                  f->folder,
+                  kv.n);
+    *removed += kv.n;
+out:
+    for (i = 0; i < kv.n; i++)
+        pitr_free(kv.v[i]);
+    pitr_free(kv.v);
+    pitr_free(info_key);
+    return rc;
+}
+
+/*
+ * Remove the folders under base (<server>/base/) that killed backups left:
+ * no backup.info, a backup lease, and no lease of a live writer. *removed
+ * counts the objects removed.
+ */
+static pitr_rc sweep_dead_backups(struct pitr_storage *st,
+                                  const char *base,
+                                  size_t *removed,
+                                  struct pitr_err *err)
+{
+    struct sweep sw = { base, strlen(base), NULL, 0, 0 };
+    size_t i;
+    pitr_rc rc;
+
+    *removed = 0;
+    rc = pitr_storage_list_leases(st, base, on_base_lease, &sw, err);
+    for (i = 0; rc == PITR_OK && i < sw.n; i++)
+        if (sw.v[i].lease != NULL && !sw.v[i].live)
+            rc = sweep_folder(st, &sw.v[i], removed, err);
+    for (i = 0; i < sw.n; i++) {
+        pitr_free(sw.v[i].folder);
+        pitr_free(sw.v[i].lease);
+    }
+    pitr_free(sw.v);
+    return rc;
+}
+
 static pitr_rc add_entry(const struct pitr_walk_entry *e, void *ud, struct pitr_err *err)
 {
-    return pitr_tarstream_add(ud, e, err);
+    struct pitr_backup_run *r = ud;
+
+    refresh_lease(r);
+    return pitr_tarstream_add(r->ts, e, err);
 }
 
 void pitr_backup_add_item(struct pitr_backup_run *r, const char *name, double secs)
@@ -248,7 +458,7 @@ static pitr_rc backup_tablespaces(struct pitr_backup_run *r, struct pitr_err *er
         w.tblspc_prefix = prefix;
         rc = pitr_tarstream_begin(r->ts, name, err);
         if (rc == PITR_OK)
-            rc = pitr_walk(&w, add_entry, r->ts, err);
+            rc = pitr_walk(&w, add_entry, r, err);
         if (rc == PITR_OK)
             rc = pitr_tarstream_end(r->ts, err);
         if (rc != PITR_OK)
@@ -307,7 +517,7 @@ static pitr_rc backup_pgdata(struct pitr_backup_run *r, struct timespec *t0, str
     w.nskip = nskip;
     rc = pitr_tarstream_begin(r->ts, "data", err);
     if (rc == PITR_OK)
-        rc = pitr_walk(&w, add_entry, r->ts, err);
+        rc = pitr_walk(&w, add_entry, r, err);
     /* pg_control last in the PGDATA stream, as barman adds it. */
     snprintf(path, sizeof(path), "%s/global/pg_control", r->pgdata);
     if (rc == PITR_OK)
@@ -383,6 +593,7 @@ static pitr_rc wait_for_wal(struct pitr_backup_run *r, struct pitr_err *err)
             rc = pitr_err_set(err, PITR_EGENERAL, "interrupted by a signal");
             break;
         }
+        refresh_lease(r);
         sleep(1);
     }
     pitr_free(key);
@@ -724,12 +935,19 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
         /* What an earlier, killed backup was still writing. */
         char *base = pitr_asprintf("%s/base/", o->cfg->server);
         struct pitr_err cerr = { 0 };
-        size_t removed = 0;
+        size_t removed = 0, swept = 0;
 
-        if (pitr_storage_cleanup(r.st, base, &removed, &cerr) != PITR_OK)
+        /*
+         * Killed backups' folders first: cleanup deletes stale leases, and
+         * a folder's lease is what proves its backup dead.
+         */
+        if (sweep_dead_backups(r.st, base, &swept, &cerr) != PITR_OK)
+            pitr_log_warn("backup: cannot remove what killed backups left: %s", cerr.msg);
+        else if (pitr_storage_cleanup(r.st, base, &removed, &cerr) != PITR_OK)
             pitr_log_warn("backup: cannot clean up after earlier backups: %s", cerr.msg);
-        else if (removed > 0)
-            pitr_log_info("backup: removed %zu file(s) an interrupted backup left behind", removed);
+        else if (removed + swept > 0)
+            pitr_log_info("backup: removed %zu file(s) an interrupted backup left behind",
+                          removed + swept);
         pitr_free(base);
     }
     /* A volume may overshoot --max-archive-size by one file, as barman's do. */
@@ -795,6 +1013,8 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
             goto out;
     }
     rc = choose_id(&r, err);
+    if (rc == PITR_OK)
+        rc = take_lease(&r, err);
     if (rc != PITR_OK)
         goto out;
 
@@ -820,6 +1040,9 @@ out:
                            ferr.msg);
         pitr_free(msg);
     }
+    /* Without backup.info the lease stays: the next backup removes the folder. */
+    if (res->status[0] != '\0')
+        drop_lease(&r);
     res->seconds = pitr_backup_elapsed(&r.t0);
     /* Closing the sessions aborts a backup PostgreSQL still has running. */
     pitr_pg_free(r.repl);
@@ -834,6 +1057,7 @@ out:
     pitr_free(r.item_names);
     pitr_free(r.items);
     pitr_free(r.pgdata);
+    pitr_free(r.lease);
     pitr_free(r.prefix);
     return rc;
 }

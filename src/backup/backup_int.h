@@ -29,8 +29,10 @@ struct pitr_backup_run {
     struct pitr_pg *pg;           /* owned; the SQL session */
     struct pitr_pg *repl;         /* owned; stream mode: the replication connection */
     struct pitr_pg_info info;
-    char *pgdata; /* owned; realpath (local), the server's data_directory (stream) */
-    char *prefix; /* owned; "<server>/base/<id>/" */
+    char *pgdata;    /* owned; realpath (local), the server's data_directory (stream) */
+    char *prefix;    /* owned; "<server>/base/<id>/" */
+    char *lease;     /* owned; the backup's lease key in prefix, NULL: none (see backup.c) */
+    time_t lease_at; /* when the lease was last stored */
     struct pitr_pg_start start;
     struct pitr_pg_stop stop;
     int started, stopped;

@@ -465,21 +465,24 @@ static int cmp_entry(const void *a, const void *b)
 
 /*
  * Collect every regular file below folder dfd (root/rel) whose key starts
- * with prefix. Only folders that can hold such keys are entered; symbolic
- * links are neither listed nor entered (a warning names each one).
+ * with prefix: the keys, or with leases set only the temp files (their
+ * "size" is 1 when pitr_fs_temp_is_stale says their writer is gone). Only folders that can hold
+ * such keys are entered; symbolic links are neither listed nor entered (a warning names each one).
  */
-static pitr_rc walk(const struct posix_storage *ps,
-                    int dfd,
-                    const char *rel,
-                    const char *prefix,
-                    unsigned depth,
-                    struct key_list *kl,
-                    struct pitr_err *err)
+static pitr_rc walk_files(const struct posix_storage *ps,
+                          int dfd,
+                          const char *rel,
+                          const char *prefix,
+                          unsigned depth,
+                          int leases,
+                          struct key_list *kl,
+                          struct pitr_err *err)
 {
     int dup_fd = dup(dfd);
     DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
     struct dirent *de;
     size_t plen = strlen(prefix);
+    time_t now = time(NULL);
     pitr_rc rc = PITR_OK;
 
     if (d == NULL) {
@@ -493,8 +496,7 @@ static pitr_rc walk(const struct posix_storage *ps,
         char *key;
         size_t klen;
 
-        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
-            pitr_fs_is_temp_name(de->d_name))
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
             continue;
         key = *rel ? pitr_asprintf("%s/%s", rel, de->d_name) : pitr_strdup(de->d_name);
         klen = strlen(key);
@@ -524,12 +526,16 @@ static pitr_rc walk(const struct posix_storage *ps,
                     rc = pitr_err_set_errno(
                       err, PITR_EIO, errno, "cannot open '%s/%s'", ps->root, key);
                 else if (sub >= 0)
-                    rc = walk(ps, sub, key, prefix, depth + 1, kl, err);
+                    rc = walk_files(ps, sub, key, prefix, depth + 1, leases, kl, err);
                 if (sub >= 0)
                     close(sub);
             }
-        } else if (S_ISREG(sb.st_mode) && strncmp(key, prefix, plen) == 0) {
-            key_list_add(kl, key, (uint64_t)sb.st_size);
+        } else if (S_ISREG(sb.st_mode) && strncmp(key, prefix, plen) == 0 &&
+                   pitr_fs_is_temp_name(de->d_name) == leases) {
+            key_list_add(kl,
+                         key,
+                         leases ? (uint64_t)pitr_fs_temp_is_stale(de->d_name, sb.st_mtime, now)
+                                : (uint64_t)sb.st_size);
         }
         pitr_free(key);
     }
@@ -537,9 +543,15 @@ static pitr_rc walk(const struct posix_storage *ps,
     return rc;
 }
 
-static pitr_rc posix_list(struct pitr_storage *st,
+/*
+ * posix_list and posix_list_leases: walk prefix (leases: the temp files),
+ * then hand the keys in order to fn or lfn.
+ */
+static pitr_rc list_files(struct pitr_storage *st,
                           const char *prefix,
+                          int leases,
                           pitr_storage_list_fn fn,
+                          pitr_storage_lease_fn lfn,
                           void *ud,
                           struct pitr_err *err)
 {
@@ -569,7 +581,7 @@ static pitr_rc posix_list(struct pitr_storage *st,
         }
         goto out;
     }
-    rc = walk(ps, dfd, start, prefix, 0, &kl, err);
+    rc = walk_files(ps, dfd, start, prefix, 0, leases, &kl, err);
     if (rc != PITR_OK)
         goto out;
     if (kl.n > 1)
@@ -578,7 +590,8 @@ static pitr_rc posix_list(struct pitr_storage *st,
         struct pitr_obj_info info = { 0 };
 
         info.size = kl.items[i].size;
-        rc = fn(kl.items[i].key, &info, ud, err);
+        rc = leases ? lfn(kl.items[i].key, info.size != 0, ud, err)
+                    : fn(kl.items[i].key, &info, ud, err);
     }
 out:
     if (dfd >= 0)
@@ -588,6 +601,25 @@ out:
     pitr_free(kl.items);
     pitr_free(start);
     return rc;
+}
+
+static pitr_rc posix_list(struct pitr_storage *st,
+                          const char *prefix,
+                          pitr_storage_list_fn fn,
+                          void *ud,
+                          struct pitr_err *err)
+{
+    return list_files(st, prefix, 0, fn, NULL, ud, err);
+}
+
+/* A writer's temp file is its lease: it names host and pid like S3's leases. */
+static pitr_rc posix_list_leases(struct pitr_storage *st,
+                                 const char *prefix,
+                                 pitr_storage_lease_fn fn,
+                                 void *ud,
+                                 struct pitr_err *err)
+{
+    return list_files(st, prefix, 1, NULL, fn, ud, err);
 }
 
 static pitr_rc posix_remove(struct pitr_storage *st, const char *key, struct pitr_err *err)
@@ -944,6 +976,7 @@ static const struct pitr_storage_ops posix_ops = {
     .open_write = posix_open_write,
     .open_read = posix_open_read,
     .cleanup = posix_cleanup,
+    .list_leases = posix_list_leases,
     .free = posix_free,
 };
 

@@ -110,6 +110,19 @@ static pitr_rc s3_remove(struct pitr_storage *st, const char *key, struct pitr_e
     return rc;
 }
 
+/*
+ * The listing prefix starts with the storage prefix, so every listed key
+ * does too; false (with *err set) when the store returned one that does not.
+ */
+static int under_prefix(const struct s3_storage *s, const char *okey, struct pitr_err *err)
+{
+    if (strncmp(okey, s->prefix, s->prefix_len) == 0)
+        return 1;
+    pitr_err_set(
+      err, PITR_ES3, "LIST '%s': the store returned '%s', outside the prefix", s->base.url, okey);
+    return 0;
+}
+
 struct list_ctx {
     const struct s3_storage *s;
     pitr_storage_list_fn fn;
@@ -127,13 +140,8 @@ static pitr_rc on_object(const char *okey,
     /* Writers' lease objects are ours, not the caller's (like posix temp files). */
     if (pitr_fs_is_temp_name(okey))
         return PITR_OK;
-    /* The listing prefix starts with the storage prefix, so every key does too. */
-    if (strncmp(okey, ctx->s->prefix, ctx->s->prefix_len) != 0)
-        return pitr_err_set(err,
-                            PITR_ES3,
-                            "LIST '%s': the store returned '%s', outside the prefix",
-                            ctx->s->base.url,
-                            okey);
+    if (!under_prefix(ctx->s, okey, err))
+        return PITR_ES3;
     memset(&info, 0, sizeof(info));
     info.size = oi->size;
     snprintf(info.etag, sizeof(info.etag), "%s", oi->etag);
@@ -486,6 +494,47 @@ out:
     return rc;
 }
 
+struct lease_list_ctx {
+    const struct s3_storage *s;
+    pitr_storage_lease_fn fn;
+    void *ud;
+    time_t now;
+};
+
+static pitr_rc on_listed_lease(const char *okey,
+                               const struct pitr_s3_object_info *oi,
+                               void *ud,
+                               struct pitr_err *err)
+{
+    struct lease_list_ctx *ctx = ud;
+
+    if (!pitr_fs_is_temp_name(okey))
+        return PITR_OK;
+    if (!under_prefix(ctx->s, okey, err))
+        return PITR_ES3;
+    /* The rule cleanup applies to multipart leases (see on_lease). */
+    return ctx->fn(okey + ctx->s->prefix_len,
+                   pitr_fs_temp_is_stale(okey, oi->mtime ? (time_t)oi->mtime : ctx->now, ctx->now),
+                   ctx->ud,
+                   err);
+}
+
+static pitr_rc s3_list_leases(struct pitr_storage *st,
+                              const char *prefix,
+                              pitr_storage_lease_fn fn,
+                              void *ud,
+                              struct pitr_err *err)
+{
+    struct s3_storage *s = (struct s3_storage *)st;
+    struct lease_list_ctx ctx = { s, fn, ud, time(NULL) };
+    char *oprefix = object_key(s, prefix ? prefix : "");
+    pitr_rc rc;
+
+    rc = pitr_s3_list_objects(s->client, oprefix, on_listed_lease, &ctx, err);
+    pitr_free(oprefix);
+    return rc;
+}
+
 static void s3_free(struct pitr_storage *st)
 {
     struct s3_storage *s = (struct s3_storage *)st;
@@ -510,6 +559,7 @@ static const struct pitr_storage_ops s3_ops = {
     .open_write = s3_open_write,
     .open_read = s3_open_read,
     .cleanup = s3_cleanup,
+    .list_leases = s3_list_leases,
     .free = s3_free,
 };
 

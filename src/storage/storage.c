@@ -194,3 +194,19 @@ pitr_rc pitr_storage_cleanup(struct pitr_storage *st,
         return PITR_OK;
     return st->ops->cleanup(st, prefix, removed, err);
 }
+
+int pitr_storage_has_leases(const struct pitr_storage *st)
+{
+    return st->ops->list_leases != NULL;
+}
+
+pitr_rc pitr_storage_list_leases(struct pitr_storage *st,
+                                 const char *prefix,
+                                 pitr_storage_lease_fn fn,
+                                 void *ud,
+                                 struct pitr_err *err)
+{
+    if (st->ops->list_leases == NULL)
+        return PITR_OK;
+    return st->ops->list_leases(st, prefix, fn, ud, err);
+}

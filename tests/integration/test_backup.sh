@@ -152,9 +152,47 @@ assert n > 900, n
 PY
     if it_recover_copy "$r" $((port + 100)) "$conf"; then ok "$kind: restored copy starts and recovers"; else not_ok "$kind: restored copy did not recover: $(tail -n 5 "$r/log")"; return; fi
     it_check_copy "$kind" "$before" "$r" checksums
+    [ "$kind" = file ] && late_kill_folders "$d" "$port" "$conf" "$IT_TMP/bk-file/pg-bk/base" "$id"
 
     pg_rig_stop "$r"
     pg_rig_stop "$d"
+}
+
+# late_kill_folders D PORT CONF BASE ID: folders a backup killed after its last
+# volume leaves on file:// (a volume, a lease file naming the backup's
+# process, no backup.info): the next backup removes the one whose lease names
+# a dead pid of this host, and leaves the one with a live lease, the one with
+# no lease and the one with backup.info. ID's own lease is gone.
+late_kill_folders() {
+    local d=$1 port=$2 conf=$3 base=$4 id=$5 host dead live f err
+    host=$(hostname | tr / _)
+    true &
+    dead=$!
+    wait "$dead"
+    sleep 300 &
+    live=$!
+    check "file: the DONE backup's lease is gone" test -z "$(ls -a "$base/$id" | grep pitr-tmp)"
+    for f in 20000101T000001 20000101T000002 20000101T000003 20000101T000004; do
+        mkdir -p "$base/$f" && echo volume >"$base/$f/data.tar"
+    done
+    touch "$base/20000101T000001/backup.pitr-tmp.$host.$dead.0" \
+        "$base/20000101T000002/backup.pitr-tmp.$host.$live.0" \
+        "$base/20000101T000004/backup.pitr-tmp.$host.$dead.0"
+    echo status=FAILED >"$base/20000101T000004/backup.info"
+    chown -R postgres:postgres "$base"
+    sleep 1
+    err=$(PGHOST=$d/sock PGPORT=$port PGUSER=postgres "$PGPITR_BIN" --config "$conf" --log-level info \
+        backup -J 1 --immediate-checkpoint 2>&1 >/dev/null)
+    check "file: a backup after late-killed ones succeeds" test $? -eq 0
+    check "file: it removed the dead backup's volume and lease" \
+        test -z "$(ls -A "$base/20000101T000001" 2>/dev/null)"
+    check "file: a live lease keeps its folder" test -f "$base/20000101T000002/data.tar"
+    check "file: a folder without lease or backup.info is left alone" test -f "$base/20000101T000003/data.tar"
+    check "file: a folder with backup.info keeps its volume" test -f "$base/20000101T000004/data.tar"
+    check "file: it says so" grep -q "removed 'pg-bk/base/20000101T000001/' (1 object(s))" <<<"$err"
+    kill "$live" 2>/dev/null
+    wait "$live" 2>/dev/null
+    rm -rf "$base"/20000101T00000?
 }
 
 port=25532

@@ -36,6 +36,9 @@ chmod 600 "$conf"
 #   leases              every lease object (…pitr-tmp…) under base/
 #   info ID             that backup's backup.info, or nothing
 #   wait-upload SECS    wait until an upload and its lease exist; print the upload's key
+#   put KEY [BODY]      store base/KEY
+#   keys PREFIX         every object key under base/PREFIX, leases included
+#   rm PREFIX           remove every object under base/PREFIX
 s3q() {
     python3 - "$PITR_TEST_S3_ENDPOINT" "$PITR_TEST_BUCKET" "$base" "$@" <<'PY'
 import sys, time, boto3
@@ -67,6 +70,17 @@ elif what == "info":
         print(s3.get_object(Bucket=bucket, Key=base + arg + "/backup.info")["Body"].read().decode())
     except s3.exceptions.NoSuchKey:
         pass
+elif what == "put":
+    body = sys.argv[6] if len(sys.argv) > 6 else ""
+    s3.put_object(Bucket=bucket, Key=base + arg, Body=body.encode())
+elif what == "rm":
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base + arg):
+        for o in page.get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=o["Key"])
+elif what == "keys":
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=base + arg):
+        for o in page.get("Contents", []):
+            print(o["Key"][len(base):])
 elif what == "wait-upload":
     end = time.time() + float(arg)
     while time.time() < end:
@@ -171,7 +185,46 @@ check "the stopped backup, continued, ends with exit 0" test "$rc" -eq 0
 check "and is DONE" grep -qx 'status=DONE' <<<"$(s3q info "$slow_id")"
 check "no multipart upload or lease is left at the end" test -z "$(s3q uploads)$(s3q leases)"
 
-# 3. barman-cloud's --tags KEY,VALUE [KEY,VALUE ...]: parsed, sent, and Swift's refusal explained.
+# 3. Folders killed backups leave after a volume was complete (no backup.info):
+# a backup lease naming a dead process of this host proves the writer gone, and
+# the next backup removes the folder; a live lease, no lease at all (another
+# tool's folder), or a backup.info keep it.
+host=$(hostname | tr / _)
+true &
+dead_pid=$!
+wait "$dead_pid"
+sleep 300 &
+live_pid=$!
+s3q put "20000101T000001/data.tar" "volume"
+s3q put "20000101T000001/backup_manifest" "{}"
+s3q put "20000101T000001/backup.pitr-tmp.$host.$dead_pid.0"
+s3q put "20000101T000002/data.tar" "volume"
+s3q put "20000101T000002/backup.pitr-tmp.$host.$live_pid.0"
+s3q put "20000101T000003/data.tar" "volume"
+s3q put "20000101T000004/data.tar" "volume"
+s3q put "20000101T000004/backup.info" "status=FAILED"
+s3q put "20000101T000004/backup.pitr-tmp.$host.$dead_pid.0"
+sleep 1
+expect_exit "a backup after a late-killed one succeeds" 0 backup --log-level info --compression gzip
+expect_err_has "it says it removed the dead backup's folder" \
+    "removed '${base#"$prefix/"}20000101T000001/' (2 object(s))"
+check "the dead backup's folder is gone, lease included" test -z "$(s3q keys 20000101T000001/)"
+check "a folder whose backup lease names a live process is untouched" \
+    test "$(s3q keys 20000101T000002/ | wc -l)" -eq 2
+check "a folder without backup.info and without a lease is untouched" \
+    test "$(s3q keys 20000101T000003/)" = "20000101T000003/data.tar"
+check "a folder with backup.info keeps its objects" \
+    test "$(s3q keys 20000101T000004/ | grep -vc pitr-tmp)" -eq 2
+new_id=$(sed -n 's/.*backup \([0-9T]\{15\}\): started.*/\1/p' <<<"$T_ERR" | head -n 1)
+check "the new backup ($new_id) is DONE" grep -qx 'status=DONE' <<<"$(s3q info "$new_id")"
+check "and its own lease is gone" test -z "$(s3q keys "$new_id/" | grep pitr-tmp)"
+kill "$live_pid" 2>/dev/null
+wait "$live_pid" 2>/dev/null
+for id in 20000101T000002 20000101T000003 20000101T000004; do
+    s3q rm "$id/"
+done
+
+# 4. barman-cloud's --tags KEY,VALUE [KEY,VALUE ...]: parsed, sent, and Swift's refusal explained.
 expect_exit "a malformed tag is a usage error" 3 backup --tags team,dba 'a,b,c'
 expect_err_has "naming the tag" "invalid tag 'a,b,c'"
 sleep 1

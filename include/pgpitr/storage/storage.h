@@ -56,6 +56,20 @@ typedef pitr_rc (*pitr_storage_list_fn)(const char *key,
                                         void *ud,
                                         struct pitr_err *err);
 
+/*
+ * Called once per lease (a writer's "<key>.pitr-tmp.<host>.<pid>.<n>"
+ * object, hidden from list()) by list_leases: its key relative to the
+ * repository root and whether its writer is gone (pitr_fs_temp_is_stale on
+ * its last-modified time).
+ */
+typedef pitr_rc (*pitr_storage_lease_fn)(const char *key,
+                                         int stale,
+                                         void *ud,
+                                         struct pitr_err *err);
+
+/* How often a long-lived lease is stored again (a day-old one is stale). */
+#define PITR_STORAGE_LEASE_REFRESH (6 * 3600)
+
 struct pitr_storage;
 
 /* Length argument of open_read meaning "to the end of the object". */
@@ -147,6 +161,15 @@ struct pitr_storage_ops {
                        const char *prefix,
                        size_t *removed,
                        struct pitr_err *err);
+    /*
+     * Every lease under prefix (S3: all pages; posix: the temp files, whose
+     * names follow the same host/pid rule). NULL: the driver has none.
+     */
+    pitr_rc (*list_leases)(struct pitr_storage *st,
+                           const char *prefix,
+                           pitr_storage_lease_fn fn,
+                           void *ud,
+                           struct pitr_err *err);
     void (*free)(struct pitr_storage *st);
 };
 
@@ -239,6 +262,16 @@ PITR_MUST_CHECK pitr_rc pitr_storage_cleanup(struct pitr_storage *st,
                                              const char *prefix,
                                              size_t *removed,
                                              struct pitr_err *err);
+
+/* True when the driver has list_leases (callers may then keep leases of their own). */
+int pitr_storage_has_leases(const struct pitr_storage *st);
+
+/* See the list_leases op; drivers without one report nothing. */
+PITR_MUST_CHECK pitr_rc pitr_storage_list_leases(struct pitr_storage *st,
+                                                 const char *prefix,
+                                                 pitr_storage_lease_fn fn,
+                                                 void *ud,
+                                                 struct pitr_err *err);
 
 /* Streaming (ranged) reads; close with pitr_storage_reader_close. */
 PITR_MUST_CHECK pitr_rc pitr_storage_open_read(struct pitr_storage *st,
