@@ -104,6 +104,8 @@ for f in man["files"]:
 print(len(man["files"]))
 '
 
+# barman-cloud's own interpreter (the one with python3-snappy), not whatever python3 is first in PATH.
+BARMAN_PY=$(sed -n '1s/^#! *//p' "$(command -v barman-cloud-restore)")
 PYSNAPPY=$IT_TMP/bsr-pysnappy
 mkdir -p "$PYSNAPPY"
 cp "$here/../rig/pysnappy/sitecustomize.py" "$PYSNAPPY/"
@@ -148,7 +150,7 @@ for codec in gzip bzip2 snappy none; do
         if [ "$kind" = file ]; then
             bk=$IT_TMP/bsr-$codec/$SERVER/base/$id
             check "$codec: more than one volume (--max-archive-size 4MB)" test -e "$bk/data_0001.tar$sfx"
-            res=$(PYTHONPATH=$PYSNAPPY python3 -c "$STREAM_READ" "$bk" "$codec" 2>&1)
+            res=$(PYTHONPATH=$PYSNAPPY $BARMAN_PY -c "$STREAM_READ" "$bk" "$codec" 2>&1)
             if [[ "$res" =~ ^[0-9]+\ [0-9]+$ ]] && [ "${res#* }" -gt 500 ]; then
                 ok "$codec: every volume one stream, read to its end by tarfile stream mode (volumes, files: $res)"
             else
@@ -177,15 +179,19 @@ for codec in gzip bzip2 snappy none; do
     done
 done
 
-# Older pgpitr wrote one gzip member per 1 MiB chunk: such volumes must still
-# restore with pgpitr (restore checks every file's SHA-256 itself).
+# Older pgpitr wrote one gzip member per 1 MiB chunk and a manifest without
+# "objects" (volume sizes and checksums): such volumes must still restore with
+# pgpitr (restore checks every file's SHA-256 itself).
 MULTI_MEMBER='
 import gzip, json, sys
 root = sys.argv[1]
-for v in json.load(open(root + "/pgpitr.manifest.json"))["volumes"]:
+man = json.load(open(root + "/pgpitr.manifest.json"))
+for v in man["volumes"]:
     raw = gzip.decompress(open(root + "/" + v, "rb").read())
     open(root + "/" + v, "wb").write(b"".join(gzip.compress(raw[i:i + 1048576], 1)
                                              for i in range(0, len(raw), 1048576)))
+man.pop("objects", None)
+json.dump(man, open(root + "/pgpitr.manifest.json", "w"))
 '
 old_style() {
     local conf=$IT_TMP/pgpitr-bsr-file-gzip.conf id=$1 bk=$IT_TMP/bsr-gzip/$SERVER/base/$1
