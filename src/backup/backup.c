@@ -918,11 +918,11 @@ pitr_rc pitr_backup_run(const struct pitr_backup_opts *o,
     rc = pitr_codec_from_name(o->cfg->compression ? o->cfg->compression : "gzip", &r.codec, err);
     if (rc != PITR_OK)
         goto out;
-    if (r.codec == PITR_CODEC_XZ || r.codec == PITR_CODEC_SNAPPY) {
+    if (r.codec == PITR_CODEC_XZ) {
         rc = pitr_err_set(err,
                           PITR_EUSAGE,
                           "compression '%s' is not supported for backups; use gzip, zstd, lz4, "
-                          "bzip2 or none",
+                          "bzip2, snappy or none",
                           pitr_codec_name(r.codec));
         goto out;
     }

@@ -483,12 +483,18 @@ static uint32_t snappy_mask(uint32_t crc)
     return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 
-static pitr_rc snappyf_compress(const unsigned char *in,
-                                size_t n,
-                                struct pitr_buf *out,
-                                struct pitr_err *err)
+pitr_rc pitr_codec_snappy_stream_id(struct pitr_buf *out, struct pitr_err *err)
 {
-    pitr_rc rc = pitr_buf_append(out, snappy_stream_id, sizeof(snappy_stream_id), err);
+    return pitr_buf_append(out, snappy_stream_id, sizeof(snappy_stream_id), err);
+}
+
+pitr_rc pitr_codec_snappy_chunks(const void *vin,
+                                 size_t n,
+                                 struct pitr_buf *out,
+                                 struct pitr_err *err)
+{
+    const unsigned char *in = vin;
+    pitr_rc rc = PITR_OK;
 
     while (rc == PITR_OK && n > 0) {
         size_t blk = n < SNAPPY_MAX_BLOCK ? n : SNAPPY_MAX_BLOCK;
@@ -525,6 +531,16 @@ static pitr_rc snappyf_compress(const unsigned char *in,
         n -= blk;
     }
     return rc;
+}
+
+static pitr_rc snappyf_compress(const unsigned char *in,
+                                size_t n,
+                                struct pitr_buf *out,
+                                struct pitr_err *err)
+{
+    pitr_rc rc = pitr_codec_snappy_stream_id(out, err);
+
+    return rc == PITR_OK ? pitr_codec_snappy_chunks(in, n, out, err) : rc;
 }
 
 static pitr_rc snappyf_decompress(const unsigned char *in,

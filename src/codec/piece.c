@@ -1,6 +1,6 @@
 /*
  * piece.c - streams compressed in pieces on many threads and joined into one
- * gzip member or one bzip2 stream; see codec/codec.h.
+ * gzip member, one bzip2 stream or one snappy stream; see codec/codec.h.
  *
  * gzip pieces are compressed with ISA-L (igzip): raw deflate, a sync flush at
  * the end of each piece and no final block. Measured in this function on
@@ -12,6 +12,9 @@
  * bzip2 blocks are bit aligned: each piece is compressed by libbz2 as whole
  * one-block streams, whose block bits are cut out (between the 4-byte stream
  * header and the 48-bit end-of-stream marker) and shifted into place.
+ *
+ * snappy chunks are independent: a piece is data chunks only and the join
+ * writes the stream identifier once.
  */
 #include <bzlib.h>
 #include <isa-l/crc.h>
@@ -311,6 +314,9 @@ pitr_rc pitr_codec_piece_compress(enum pitr_codec c,
         return gzip_piece(level, dict, dict_len, in, n, p, err);
     case PITR_CODEC_BZIP2:
         return bzip2_piece(level, in, n, p, err);
+    case PITR_CODEC_SNAPPY:
+        p->in_len = n;
+        return pitr_codec_snappy_chunks(in, n, &p->data, err);
     default:
         p->in_len = n;
         return pitr_codec_compress(c, level, in, n, &p->data, err);
@@ -339,6 +345,8 @@ pitr_rc pitr_codec_join_begin(struct pitr_codec_join *j,
             return pitr_err_set(err, PITR_EUSAGE, "bzip2 level %d is out of range 1-9", level);
         return pitr_buf_append(out, h, sizeof(h), err);
     }
+    if (c == PITR_CODEC_SNAPPY)
+        return pitr_codec_snappy_stream_id(out, err);
     return PITR_OK;
 }
 

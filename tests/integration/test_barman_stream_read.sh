@@ -2,16 +2,19 @@
 # barman-cloud-restore 3.4 reads pgpitr's base-backup volumes. It opens every
 # volume with Python's tarfile in stream mode (r|gz, r|bz2, r|), which stops
 # after the first gzip member or bzip2 stream, so each volume must be ONE
-# member / ONE stream (issue 10). For gzip, bzip2 and none, a backup of a
-# small real PostgreSQL 15 (split into several volumes) is written:
+# member / ONE stream (issue 10). For gzip, bzip2, snappy and none, a backup
+# of a small real PostgreSQL 15 (split into several volumes) is written:
 #   - to a file:// repository: every volume is read with tarfile.open(mode=
 #     'r|gz' / 'r|bz2' / 'r|') to its end, and checked to be exactly one gzip
 #     member (zlib stops at the member's end with nothing left) or one bzip2
-#     stream;
+#     stream; a snappy volume must hold exactly one stream identifier chunk
+#     (at its start) and is decoded by python3-snappy's StreamDecompressor,
+#     as barman does, then read with 'r|';
 #   - to Swift's s3api: barman-cloud-restore restores it without error, and
 #     every file in the copy has the size and SHA-256 of pgpitr.manifest.json.
-# snappy: pgpitr refuses it for backups (it never writes .tar.snappy), which
-# is asserted. WAL pushed by pgpitr (gzip, parallel pieces) is fetched with
+# Python processes get tests/rig/pysnappy on PYTHONPATH: Debian 12's
+# python3-snappy cannot compute CRC-32C on Python 3.11 without it (as in
+# test_interop_matrix.sh). WAL pushed by pgpitr (gzip, parallel pieces) is fetched with
 # barman-cloud-wal-restore and must equal the segment pgpitr wal-fetch gives.
 # Volumes of many gzip members (what older pgpitr wrote) still restore with
 # pgpitr.
@@ -55,9 +58,9 @@ write_conf() {
 
 # Every volume read to its end in stream mode, and its compressed framing counted.
 STREAM_READ='
-import bz2, json, sys, tarfile, zlib
+import bz2, io, json, sys, tarfile, zlib
 root, codec = sys.argv[1], sys.argv[2]
-mode = {"gzip": "r|gz", "bzip2": "r|bz2", "none": "r|"}[codec]
+mode = {"gzip": "r|gz", "bzip2": "r|bz2", "snappy": "r|", "none": "r|"}[codec]
 vols = json.load(open(root + "/pgpitr.manifest.json"))["volumes"]
 files = 0
 for v in vols:
@@ -70,7 +73,19 @@ for v in vols:
         d = bz2.BZ2Decompressor()
         d.decompress(raw)
         assert d.eof and d.unused_data == b"", "%s: not exactly one bzip2 stream" % v
-    with open(root + "/" + v, "rb") as f, tarfile.open(fileobj=f, mode=mode) as t:
+    elif codec == "snappy":
+        import snappy
+        ids, off = 0, 0
+        while off < len(raw):
+            n = int.from_bytes(raw[off + 1:off + 4], "little")
+            assert off + 4 + n <= len(raw), "%s: truncated snappy chunk at %d" % (v, off)
+            ids += raw[off] == 0xff
+            off += 4 + n
+        assert raw[:1] == b"\xff" and ids == 1, "%s: %d snappy stream identifiers, not one stream" % (v, ids)
+        d = snappy.StreamDecompressor()
+        raw = d.decompress(raw)
+        d.flush()
+    with io.BytesIO(raw) as f, tarfile.open(fileobj=f, mode=mode) as t:
         for m in t:
             if m.isfile():
                 t.extractfile(m).read()
@@ -89,10 +104,17 @@ for f in man["files"]:
 print(len(man["files"]))
 '
 
+# barman-cloud's own interpreter (the one with python3-snappy), not whatever python3 is first in PATH.
+BARMAN_PY=$(sed -n '1s/^#! *//p' "$(command -v barman-cloud-restore)")
+PYSNAPPY=$IT_TMP/bsr-pysnappy
+mkdir -p "$PYSNAPPY"
+cp "$here/../rig/pysnappy/sitecustomize.py" "$PYSNAPPY/"
+chmod -R a+rX "$PYSNAPPY"
+
 echo "# [${SECONDS}s] source server"
 # A backup waits for its end WAL in its own repository: archive into all of them.
 confs=""
-for codec in gzip bzip2 none; do
+for codec in gzip bzip2 snappy none; do
     for kind in file s3; do
         write_conf "$IT_TMP/pgpitr-bsr-$kind-$codec.conf" "$kind" "$codec"
         confs="$confs $IT_TMP/pgpitr-bsr-$kind-$codec.conf"
@@ -114,8 +136,8 @@ pg_rig_psql "$D" "create table noise as select g, decode(md5(g::text) || md5((g 
     from generate_series(1, 200000) g" >/dev/null || not_ok "noise table"
 pg_rig_wait_archived "$D" 60 || not_ok "the archiver did not catch up"
 
-for codec in gzip bzip2 none; do
-    sfx=$(case $codec in gzip) echo .gz ;; bzip2) echo .bz2 ;; none) echo "" ;; esac)
+for codec in gzip bzip2 snappy none; do
+    sfx=$(case $codec in gzip) echo .gz ;; bzip2) echo .bz2 ;; snappy) echo .snappy ;; none) echo "" ;; esac)
     for kind in file s3; do
         conf=$IT_TMP/pgpitr-bsr-$kind-$codec.conf
         out=$(PGHOST=$D/sock PGPORT=$PORT PGUSER=postgres "$PGPITR_BIN" --config "$conf" backup \
@@ -128,7 +150,7 @@ for codec in gzip bzip2 none; do
         if [ "$kind" = file ]; then
             bk=$IT_TMP/bsr-$codec/$SERVER/base/$id
             check "$codec: more than one volume (--max-archive-size 4MB)" test -e "$bk/data_0001.tar$sfx"
-            res=$(python3 -c "$STREAM_READ" "$bk" "$codec" 2>&1)
+            res=$(PYTHONPATH=$PYSNAPPY $BARMAN_PY -c "$STREAM_READ" "$bk" "$codec" 2>&1)
             if [[ "$res" =~ ^[0-9]+\ [0-9]+$ ]] && [ "${res#* }" -gt 500 ]; then
                 ok "$codec: every volume one stream, read to its end by tarfile stream mode (volumes, files: $res)"
             else
@@ -139,7 +161,7 @@ for codec in gzip bzip2 none; do
         fi
         dest=$IT_TMP/bsr-restore-$codec
         rm -rf "$dest"
-        if AWS_DEFAULT_REGION=$AWS_REGION barman-cloud-restore --endpoint-url "$PITR_TEST_S3_ENDPOINT" "s3://$PITR_TEST_BUCKET/bsr-$codec" \
+        if PYTHONPATH=$PYSNAPPY AWS_DEFAULT_REGION=$AWS_REGION barman-cloud-restore --endpoint-url "$PITR_TEST_S3_ENDPOINT" "s3://$PITR_TEST_BUCKET/bsr-$codec" \
             "$SERVER" "$id" "$dest" >"$IT_TMP/bsr-barman-$codec.log" 2>&1; then
             ok "$codec/s3: barman-cloud-restore 3.4 restores the pgpitr backup"
         else
@@ -157,15 +179,19 @@ for codec in gzip bzip2 none; do
     done
 done
 
-# Older pgpitr wrote one gzip member per 1 MiB chunk: such volumes must still
-# restore with pgpitr (restore checks every file's SHA-256 itself).
+# Older pgpitr wrote one gzip member per 1 MiB chunk and a manifest without
+# "objects" (volume sizes and checksums): such volumes must still restore with
+# pgpitr (restore checks every file's SHA-256 itself).
 MULTI_MEMBER='
 import gzip, json, sys
 root = sys.argv[1]
-for v in json.load(open(root + "/pgpitr.manifest.json"))["volumes"]:
+man = json.load(open(root + "/pgpitr.manifest.json"))
+for v in man["volumes"]:
     raw = gzip.decompress(open(root + "/" + v, "rb").read())
     open(root + "/" + v, "wb").write(b"".join(gzip.compress(raw[i:i + 1048576], 1)
                                              for i in range(0, len(raw), 1048576)))
+man.pop("objects", None)
+json.dump(man, open(root + "/pgpitr.manifest.json", "w"))
 '
 old_style() {
     local conf=$IT_TMP/pgpitr-bsr-file-gzip.conf id=$1 bk=$IT_TMP/bsr-gzip/$SERVER/base/$1
@@ -185,13 +211,6 @@ old_style() {
     check "multi-member: the restored PG_VERSION is there" test -s "$dest/PG_VERSION"
 }
 if [ -n "${GZIP_FILE_ID:-}" ]; then old_style "$GZIP_FILE_ID"; else not_ok "multi-member: no gzip file:// backup to rewrite"; fi
-
-# snappy: never written for a backup (so there is no .tar.snappy to read).
-conf=$IT_TMP/pgpitr-bsr-file-snappy.conf
-write_conf "$conf" file snappy
-expect_exit "snappy: pgpitr backup refuses it" 3 env PGHOST="$D/sock" PGPORT=$PORT PGUSER=postgres \
-    "$PGPITR_BIN" --config "$conf" backup --pgdata "$D/data" --name bsr-snappy
-expect_err_has "snappy: the refusal names the supported codecs" "not supported for backups"
 
 # WAL: a gzip segment pgpitr pushed, read by barman-cloud-wal-restore.
 seg=$(pg_rig_psql "$D" "select pg_walfile_name(pg_current_wal_lsn())")

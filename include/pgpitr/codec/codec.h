@@ -78,6 +78,9 @@ PITR_MUST_CHECK pitr_rc pitr_codec_compress_mt(enum pitr_codec c,
  * final empty block and one trailer (CRC-32s joined with crc32_combine).
  * bzip2: a piece is whole bzip2 blocks (bit aligned); the join shifts them
  * into place after one stream header and ends with the combined CRC.
+ * snappy: a piece is framing-format data chunks (each at most 64 KiB of
+ * input, with its own masked CRC-32C); the join writes the one stream
+ * identifier chunk first and concatenates.
  * Other codecs: a piece is a whole frame and the join only concatenates.
  */
 struct pitr_codec_piece {
@@ -105,6 +108,17 @@ PITR_MUST_CHECK pitr_rc pitr_codec_piece_compress(enum pitr_codec c,
                                                   size_t n,
                                                   struct pitr_codec_piece *p,
                                                   struct pitr_err *err);
+
+/*
+ * snappy framing format parts, shared by whole streams and pieces: append the
+ * stream identifier chunk; append in[0..n) as data chunks (compressed, or
+ * uncompressed when that is not smaller), without a stream identifier.
+ */
+PITR_MUST_CHECK pitr_rc pitr_codec_snappy_stream_id(struct pitr_buf *out, struct pitr_err *err);
+PITR_MUST_CHECK pitr_rc pitr_codec_snappy_chunks(const void *in,
+                                                 size_t n,
+                                                 struct pitr_buf *out,
+                                                 struct pitr_err *err);
 
 /* The state of one stream being joined; plain data, no cleanup needed. */
 struct pitr_codec_join {

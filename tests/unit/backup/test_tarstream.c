@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../support/snapcheck.h"
 #include "pgpitr/backup/sink.h"
 #include "pgpitr/backup/tarstream.h"
 #include "pgpitr/backup/walker.h"
@@ -326,7 +327,17 @@ static void run_codec(struct fx *fx, enum pitr_codec codec, const char *suffix)
     snprintf(want, sizeof(want), "srv/base/20240101T000000/data.tar%s", suffix);
     assert_string_equal(ms.keys[0], want);
     pitr_buf_init(&listing, 1 << 20);
-    entries = read_volume(&ms.bodies[0], &listing);
+    if (codec == PITR_CODEC_SNAPPY) {
+        /* ONE framing stream (libarchive has no snappy framing: decode it first). */
+        struct pitr_buf tar;
+
+        pitr_buf_init(&tar, 64 << 20);
+        pitr_test_snappy_one_stream(ms.bodies[0].data, ms.bodies[0].len, &tar);
+        entries = read_volume(&tar, &listing);
+        pitr_buf_release(&tar);
+    } else {
+        entries = read_volume(&ms.bodies[0], &listing);
+    }
     assert_int_equal(entries, 8);
     expect_one_stream(codec, &ms.bodies[0]);
     if (codec == PITR_CODEC_GZIP || codec == PITR_CODEC_BZIP2 || codec == PITR_CODEC_NONE)
@@ -379,6 +390,11 @@ static void tarstream__bzip2_volume_reads_back(void **state)
     run_codec(*state, PITR_CODEC_BZIP2, ".bz2");
 }
 
+static void tarstream__snappy_volume_reads_back(void **state)
+{
+    run_codec(*state, PITR_CODEC_SNAPPY, ".snappy");
+}
+
 static void tarstream__uncompressed_volume_reads_back(void **state)
 {
     run_codec(*state, PITR_CODEC_NONE, "");
@@ -422,8 +438,17 @@ static void split_with(struct fx *fx, enum pitr_codec codec)
             snprintf(want, sizeof(want), "p/16384_%04d.tar%s", i, pitr_codec_suffix(codec));
         assert_string_equal(ms.keys[i], want);
         assert_string_equal(vols[i], want + 2);
-        /* Every volume is a complete tar of its own... */
-        entries += read_volume(&ms.bodies[i], &all);
+        /* Every volume is a complete tar of its own (snappy: in ONE framing stream)... */
+        if (codec == PITR_CODEC_SNAPPY) {
+            struct pitr_buf tar;
+
+            pitr_buf_init(&tar, 64 << 20);
+            pitr_test_snappy_one_stream(ms.bodies[i].data, ms.bodies[i].len, &tar);
+            entries += read_volume(&tar, &all);
+            pitr_buf_release(&tar);
+        } else {
+            entries += read_volume(&ms.bodies[i], &all);
+        }
         /* ...and only the one that crossed the limit may be larger, by its last file. */
         if (i < ms.n - 1)
             assert_true(ms.bodies[i].len > 100000 || i == ms.n - 1);
@@ -441,6 +466,11 @@ static void split_with(struct fx *fx, enum pitr_codec codec)
 static void tarstream__splits_volumes_past_max_size_gzip(void **state)
 {
     split_with(*state, PITR_CODEC_GZIP);
+}
+
+static void tarstream__splits_volumes_past_max_size_snappy(void **state)
+{
+    split_with(*state, PITR_CODEC_SNAPPY);
 }
 
 static void tarstream__splits_volumes_past_max_size_none(void **state)
@@ -657,11 +687,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(tarstream__zstd_volume_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(tarstream__lz4_volume_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(tarstream__bzip2_volume_reads_back, setup, teardown),
+        cmocka_unit_test_setup_teardown(tarstream__snappy_volume_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(tarstream__uncompressed_volume_reads_back, setup, teardown),
         cmocka_unit_test_setup_teardown(
           tarstream__splits_volumes_past_max_size_gzip, setup, teardown),
         cmocka_unit_test_setup_teardown(
           tarstream__splits_volumes_past_max_size_none, setup, teardown),
+        cmocka_unit_test_setup_teardown(
+          tarstream__splits_volumes_past_max_size_snappy, setup, teardown),
         cmocka_unit_test_setup_teardown(
           tarstream__shrunk_file_padded_vanished_skipped, setup, teardown),
         cmocka_unit_test_setup_teardown(
