@@ -437,8 +437,7 @@ static pitr_rc extract_entry(struct pitr_extract *x,
         /* ENOSPC and friends: the operator wants the full path of the file. */
         if (rc == PITR_EIO)
             pitr_err_prefix(err, "in '%s/'", x->root);
-    }
-    else if (type == AE_IFDIR)
+    } else if (type == AE_IFDIR)
         rc = make_dir(dfd, base, name, (int)archive_entry_perm(ae), err);
     else if (type == AE_IFLNK)
         rc = make_link(x, ae, dfd, base, name, err);
