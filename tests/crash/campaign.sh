@@ -362,8 +362,11 @@ campaign_archiver() {
     local n=$(((CRASH_KILLS + 4) / 5)) k q=$W/arch-delays seg bad=0 kills cf=$W/arch.conf
     local tag=wal-push-archiver
     conf file crash-arch "$cf"
-    : >"$q"
-    for ((k = 0; k < n; k++)); do
+    # The first call is killed at once (a push of 16 MiB cannot be done in
+    # 1 ms), so every run kills at least one; the others at a seeded delay,
+    # which may come after the push has ended.
+    echo 1 >"$q"
+    for ((k = 1; k < n + 1; k++)); do
         rnd 400
         echo $((R + 10)) >>"$q"
     done
