@@ -24,7 +24,7 @@ comma    := ,
 VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 # Every library through pkg-config; bzip2 ships no .pc file on Debian 12.
-PKGS     := libcurl openssl zlib libdeflate libisal expat libzstd liblz4 liblzma snappy libpq libarchive jansson
+PKGS     := libcurl openssl zlib libdeflate libisal expat libzstd liblz4 liblzma snappy libpq libarchive jansson yaml-0.1 libsystemd libmicrohttpd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lbz2 -lpthread
 

@@ -5,7 +5,7 @@ set -euo pipefail
 
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libexpat1-dev
   libzstd-dev liblz4-dev libbz2-dev liblzma-dev libsnappy-dev libpq-dev libarchive-dev
-  libjansson-dev libyaml-dev libcmocka-dev libisal-dev"
+  libjansson-dev libyaml-dev libcmocka-dev libisal-dev libsystemd-dev libmicrohttpd-dev"
 RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
 # The test rig: OpenStack Swift with s3api as the signature-checking S3 server,
 # stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks,
@@ -18,7 +18,7 @@ RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
 # for barman-cloud's --snappy (the interop matrix).
 TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
   stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils barman-cli-cloud systemd
-  clang libclang-rt-14-dev clang-format clang-tidy cppcheck isal python3-snappy python3-crcmod"
+  clang libclang-rt-14-dev clang-format clang-tidy cppcheck isal python3-snappy python3-crcmod python3-croniter"
 BENCH_PKGS="pgbackrest hyperfine time"
 
 want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"

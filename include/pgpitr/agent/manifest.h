@@ -1,0 +1,153 @@
+/*
+ * manifest.h - CloudNativePG manifests read from a directory with libyaml:
+ * Cluster, ScheduledBackup and Backup (postgresql.cnpg.io/v1) and Secret
+ * (v1) documents in *.yaml / *.yml files, several documents a file.
+ *
+ * Only what pgpitr acts on is kept (cnpg-semantics.md). Every field pgpitr
+ * does not support is reported once as a diagnostic with its file and line;
+ * fields that do not change what a backup does (labels, annotations,
+ * instances, storage, ...) are not reported. Secret references
+ * (s3Credentials, endpointCA) are resolved against the Secrets of the same
+ * namespace when the set is built; a missing Secret or key is a diagnostic
+ * on the referring Cluster, which then has store.resolved = 0.
+ *
+ * A directory is watched with pitr_manifest_dir: every poll re-reads the
+ * files whose size, mtime or inode changed, and a file that no longer parses
+ * keeps its last good documents in force (its error is a diagnostic).
+ *
+ * Ownership: every char * in these structs is owned by the struct that holds
+ * it; a pitr_mf_set owns its arrays and is released with
+ * pitr_manifest_set_release. Sets returned by pitr_manifest_dir_snapshot are
+ * independent copies.
+ */
+#ifndef PGPITR_AGENT_MANIFEST_H
+#define PGPITR_AGENT_MANIFEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pgpitr/core/err.h"
+
+/* Where a document or field came from. */
+struct pitr_mf_loc {
+    char *file; /* owned */
+    int line;   /* 1-based */
+};
+
+struct pitr_mf_meta {
+    char *name;      /* owned; metadata.name */
+    char *namespace; /* owned; metadata.namespace, "default" when absent */
+    char *uid;       /* owned; metadata.uid or NULL */
+    struct pitr_mf_loc loc;
+};
+
+/* spec.backup.barmanObjectStore of a Cluster, with its Secrets resolved. */
+struct pitr_mf_store {
+    char *destination_path; /* owned; s3://bucket/prefix or file:///dir */
+    char *endpoint_url;     /* owned or NULL */
+    char *endpoint_ca_pem;  /* owned or NULL; PEM text from the endpointCA Secret key */
+    char *server_name;      /* owned or NULL (then the Cluster's name) */
+    int inherit_iam_role;   /* inheritFromIAMRole: use the credential chain */
+    char *access_key_id;    /* owned or NULL; secrets: never logged */
+    char *secret_access_key;
+    char *session_token;
+    char *region;
+    char *wal_compression; /* owned or NULL: gzip, bzip2, snappy, ... */
+    char *wal_encryption;  /* owned or NULL: AES256, aws:kms */
+    int wal_max_parallel;  /* 0 = default */
+    char *data_compression;
+    char *data_encryption;
+    int data_jobs; /* 0 = default */
+    int data_immediate_checkpoint;
+    char **tags; /* owned; "key=value" strings */
+    size_t n_tags;
+    char **history_tags;
+    size_t n_history_tags;
+    int resolved; /* 1 when every Secret reference was found */
+};
+
+struct pitr_mf_cluster {
+    struct pitr_mf_meta meta;
+    int has_store; /* spec.backup.barmanObjectStore present */
+    struct pitr_mf_store store;
+    char *retention_policy; /* owned or NULL; "30d", ... */
+    char *target;           /* owned or NULL; primary | prefer-standby */
+};
+
+struct pitr_mf_scheduled {
+    struct pitr_mf_meta meta;
+    char *schedule; /* owned; as written */
+    struct pitr_mf_loc schedule_loc;
+    char *cluster; /* owned; spec.cluster.name */
+    int suspend;
+    int immediate;
+    char *owner_reference; /* owned; none (default) | self | cluster */
+    char *method;          /* owned; barmanObjectStore (default) */
+    char *target;          /* owned or NULL */
+};
+
+struct pitr_mf_backup {
+    struct pitr_mf_meta meta;
+    char *cluster; /* owned; spec.cluster.name */
+    char *method;  /* owned; barmanObjectStore (default) */
+    char *target;  /* owned or NULL */
+};
+
+enum pitr_mf_severity { PITR_MF_WARNING, PITR_MF_ERROR };
+
+struct pitr_mf_diag {
+    enum pitr_mf_severity severity;
+    struct pitr_mf_loc loc;
+    char *msg; /* owned; "unsupported field 'spec.backup.volumeSnapshot'" ... */
+};
+
+struct pitr_mf_set {
+    struct pitr_mf_cluster *clusters;
+    size_t n_clusters;
+    struct pitr_mf_scheduled *scheduled;
+    size_t n_scheduled;
+    struct pitr_mf_backup *backups;
+    size_t n_backups;
+    struct pitr_mf_diag *diags;
+    size_t n_diags;
+};
+
+/* Parse one file's text (name is used in locations). Documents of other
+ * kinds or apiVersions are diagnostics; a YAML syntax error fails the call
+ * with PITR_EFORMAT and "file:line: cause" and adds nothing to *set. */
+PITR_MUST_CHECK pitr_rc pitr_manifest_parse(const char *name,
+                                            const char *text,
+                                            size_t len,
+                                            struct pitr_mf_set *set,
+                                            struct pitr_err *err);
+
+/* Resolve Secret references of every Cluster in *set (called by the dir
+ * watcher after parsing all files). */
+PITR_MUST_CHECK pitr_rc pitr_manifest_resolve(struct pitr_mf_set *set, struct pitr_err *err);
+
+const struct pitr_mf_cluster *pitr_manifest_find_cluster(const struct pitr_mf_set *set,
+                                                         const char *ns,
+                                                         const char *name);
+
+void pitr_manifest_set_release(struct pitr_mf_set *set);
+
+/* A watched directory. */
+struct pitr_manifest_dir;
+
+PITR_MUST_CHECK pitr_rc pitr_manifest_dir_new(const char *path,
+                                              struct pitr_manifest_dir **out,
+                                              struct pitr_err *err);
+/* Re-read changed files; *changed = 1 when the resulting set differs. New
+ * diagnostics (not reported before) are appended to the set's diags and
+ * marked new so the caller logs each once. */
+PITR_MUST_CHECK pitr_rc pitr_manifest_dir_poll(struct pitr_manifest_dir *d,
+                                               int *changed,
+                                               struct pitr_err *err);
+/* A copy of the current set (Secrets resolved); diags holds only the
+ * diagnostics first seen in the last poll. */
+PITR_MUST_CHECK pitr_rc pitr_manifest_dir_snapshot(const struct pitr_manifest_dir *d,
+                                                   struct pitr_mf_set *out,
+                                                   struct pitr_err *err);
+void pitr_manifest_dir_free(struct pitr_manifest_dir *d);
+
+#endif

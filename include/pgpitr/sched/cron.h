@@ -1,0 +1,54 @@
+/*
+ * cron.h - cron schedules with the semantics CloudNativePG gives
+ * ScheduledBackup.spec.schedule (robfig/cron), plus the fix for its best
+ * known trap.
+ *
+ * Accepted forms (cnpg-semantics.md section 1):
+ *   - six fields, seconds first: "sec min hour dom month dow", each field a
+ *     list of '*', '?', N, N-M, '*' or N-M or N followed by "/step"; month
+ *     and weekday names (JAN-DEC, SUN-SAT, case-insensitive); dom and dow
+ *     combine with OR when both are restricted, as robfig does;
+ *   - five fields: read as standard Unix cron (minute first, seconds 0). The
+ *     parser returns a note naming the six-field equivalent, because CNPG
+ *     would read "0 0 * * *" as hourly where the user meant daily;
+ *   - descriptors @yearly @annually @monthly @weekly @daily @midnight
+ *     @hourly and "@every <Go duration>" (e.g. 1h30m, 20s; at least 1 s);
+ *   - an optional "CRON_TZ=Zone " or "TZ=Zone " prefix naming an IANA zone;
+ *     without it the default zone given to the parser applies (UTC when
+ *     NULL). Gaps and repeats at DST changes behave as robfig's.
+ * pitr_cron_next searches at most five years ahead, as robfig does.
+ *
+ * Ownership: the parsed schedule is a heap object the caller frees with
+ * pitr_cron_free; *note, when set, is a pitr_malloc'd string the caller frees.
+ */
+#ifndef PGPITR_SCHED_CRON_H
+#define PGPITR_SCHED_CRON_H
+
+#include <stdint.h>
+
+#include "pgpitr/core/err.h"
+
+struct pitr_cron;
+
+/*
+ * Parse spec. default_tz: IANA zone for schedules without a prefix (NULL:
+ * UTC). On success *out is the schedule and *note is NULL or a one-line
+ * warning to log once (the five-field case). PITR_EUSAGE with a message
+ * naming the field and the reason on a malformed spec or unknown zone.
+ */
+PITR_MUST_CHECK pitr_rc pitr_cron_parse(const char *spec,
+                                        const char *default_tz,
+                                        struct pitr_cron **out,
+                                        char **note,
+                                        struct pitr_err *err);
+
+/* The first activation strictly after `after` (Unix seconds, UTC); 0 when
+ * there is none within five years. */
+int64_t pitr_cron_next(const struct pitr_cron *c, int64_t after);
+
+/* The spec as given (borrowed, valid until pitr_cron_free). */
+const char *pitr_cron_spec(const struct pitr_cron *c);
+
+void pitr_cron_free(struct pitr_cron *c);
+
+#endif
