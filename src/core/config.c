@@ -54,6 +54,8 @@ static const struct key_def keys[] = {
     { "method", "PGPITR_METHOD", NULL, FIELD(method), 0 },
     { "insecure-skip-tls-verify", "PGPITR_INSECURE_SKIP_TLS_VERIFY", NULL, NO_FIELD, 0 },
     { "retention-policy", "PGPITR_RETENTION_POLICY", NULL, FIELD(retention_policy), 0 },
+    { "manifests", "PGPITR_MANIFESTS", NULL, FIELD(manifests), 0 },
+    { "dbname", "PGPITR_DBNAME", NULL, FIELD(dbname), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },

@@ -8,7 +8,7 @@
  * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
  * look-ahead, prefetch, max-parts, part-size, retry-max-time, encryption,
  * sse-kms-key-id, tags, history-tags, storage-class, insecure-skip-tls-verify,
- * retention-policy, method) plus
+ * retention-policy, method, manifests, dbname) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -66,6 +66,8 @@ struct pitr_config {
     int insecure_skip_tls;  /* 1: do not verify TLS certificates (insecure-skip-tls-verify) */
     char *retention_policy; /* owned; retention: the policy when --policy is not given */
     char *method;           /* owned; backup: "local", "stream" or NULL (automatic) */
+    char *manifests;        /* owned; agent: the manifest folder, or NULL (the default) */
+    char *dbname;           /* owned; agent: libpq conninfo of the local server, or NULL (PG*) */
 };
 
 /* One global option as given on the command line (--name value). */
