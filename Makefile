@@ -54,7 +54,7 @@ INTEG_BIN := $(INTEG_SRC:%.c=$(BUILD)/%)
 TEST_SUPPORT_SRC := $(filter-out tests/unit/support/test_%.c,$(wildcard tests/unit/support/*.c))
 TEST_SUPPORT_OBJ := $(TEST_SUPPORT_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps check unit check-banned check-systemd integration integration-bins demo install install-barman-links clean lint fmt fmt-check check-headers bench \
+.PHONY: all deps check unit check-banned check-cron-table check-systemd integration integration-bins demo install install-barman-links clean lint fmt fmt-check check-headers bench \
         cppcheck tidy fuzz fuzz-smoke fuzz-bins
 
 all: $(BIN)
@@ -85,8 +85,13 @@ deps:
 	tools/install-deps.sh
 
 # The unit tests: one cmocka binary per source file, run from the top folder.
-unit: $(UNIT_BIN) $(BIN) check-banned
+unit: $(UNIT_BIN) $(BIN) check-banned check-cron-table
 	tools/run-unit.sh $(UNIT_BIN)
+
+# fixtures/cron/next-runs.tsv (read by tests/unit/sched/test_cron.c) must be
+# what tools/cron-table.py makes from python3-croniter today.
+check-cron-table:
+	/usr/bin/python3 tools/cron-table.py --check
 
 integration-bins: $(INTEG_BIN)
 

@@ -6,7 +6,8 @@ set -euo pipefail
 BUILD_PKGS="gcc make pkg-config libcurl4-openssl-dev libssl-dev zlib1g-dev libdeflate-dev libexpat1-dev
   libzstd-dev liblz4-dev libbz2-dev liblzma-dev libsnappy-dev libpq-dev libarchive-dev
   libjansson-dev libyaml-dev libcmocka-dev libisal-dev libsystemd-dev libmicrohttpd-dev"
-RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl"
+# tzdata: /usr/share/zoneinfo, read by src/sched/tz.c for CRON_TZ=/TZ= schedules.
+RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl tzdata"
 # The test rig: OpenStack Swift with s3api as the signature-checking S3 server,
 # stunnel for TLS in front of it, python3-boto3 for cross-checks and benchmarks,
 # barman-cli-cloud for the cross-checks against barman-cloud (retention,
