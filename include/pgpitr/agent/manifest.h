@@ -41,6 +41,13 @@ struct pitr_mf_meta {
     struct pitr_mf_loc loc;
 };
 
+/* A {name, key} reference to a Secret of the same namespace. */
+struct pitr_mf_secret_ref {
+    char *name; /* owned; NULL when the field is absent */
+    char *key;  /* owned */
+    struct pitr_mf_loc loc;
+};
+
 /* spec.backup.barmanObjectStore of a Cluster, with its Secrets resolved. */
 struct pitr_mf_store {
     char *destination_path; /* owned; s3://bucket/prefix or file:///dir */
@@ -63,7 +70,14 @@ struct pitr_mf_store {
     size_t n_tags;
     char **history_tags;
     size_t n_history_tags;
-    int resolved; /* 1 when every Secret reference was found */
+    int resolved; /* 1 when every Secret reference was found (and nothing unsupported) */
+    /* Added after the contract: where the resolved values come from. */
+    struct pitr_mf_secret_ref endpoint_ca_ref;
+    struct pitr_mf_secret_ref access_key_id_ref;
+    struct pitr_mf_secret_ref secret_access_key_ref;
+    struct pitr_mf_secret_ref session_token_ref;
+    struct pitr_mf_secret_ref region_ref;
+    int unsupported; /* azureCredentials/googleCredentials: never resolved */
 };
 
 struct pitr_mf_cluster {
@@ -82,15 +96,25 @@ struct pitr_mf_scheduled {
     int suspend;
     int immediate;
     char *owner_reference; /* owned; none (default) | self | cluster */
-    char *method;          /* owned; barmanObjectStore (default) */
+    char *method;          /* owned; always barmanObjectStore: other methods are an
+                            * error diagnostic and the document is left out */
     char *target;          /* owned or NULL */
 };
 
 struct pitr_mf_backup {
     struct pitr_mf_meta meta;
     char *cluster; /* owned; spec.cluster.name */
-    char *method;  /* owned; barmanObjectStore (default) */
+    char *method;  /* owned; always barmanObjectStore (as pitr_mf_scheduled) */
     char *target;  /* owned or NULL */
+};
+
+/* A v1 Secret: data (base64-decoded) merged with stringData (which wins). */
+struct pitr_mf_secret {
+    struct pitr_mf_meta meta;
+    char **keys;        /* owned */
+    char **values;      /* owned; NUL-terminated, may hold NUL bytes (see lens); wiped on release */
+    size_t *value_lens; /* owned */
+    size_t n;
 };
 
 enum pitr_mf_severity { PITR_MF_WARNING, PITR_MF_ERROR };
@@ -110,7 +134,25 @@ struct pitr_mf_set {
     size_t n_backups;
     struct pitr_mf_diag *diags;
     size_t n_diags;
+    struct pitr_mf_secret *secrets; /* added after the contract */
+    size_t n_secrets;
 };
+
+/*
+ * Hard limits on what one file may hold (hostile input). A file above the
+ * size limit, or whose YAML goes past a depth, node, scalar or document
+ * limit, fails with PITR_ELIMIT ("file:line: cause"); YAML aliases are
+ * refused (PITR_EFORMAT): none is needed in a manifest and they are how an
+ * expansion bomb is written.
+ */
+#define PITR_MF_MAX_FILE_BYTES ((size_t)1024 * 1024)
+#define PITR_MF_MAX_DEPTH      32
+#define PITR_MF_MAX_NODES      100000
+#define PITR_MF_MAX_SCALAR     ((size_t)256 * 1024)
+#define PITR_MF_MAX_DOCS       1000
+#define PITR_MF_MAX_FILES      1000 /* per directory; more are ignored with an error diagnostic */
+
+/* A struct pitr_mf_set is zero-initialised by its owner ({0}) before use. */
 
 /* Parse one file's text (name is used in locations). Documents of other
  * kinds or apiVersions are diagnostics; a YAML syntax error fails the call
@@ -130,6 +172,9 @@ const struct pitr_mf_cluster *pitr_manifest_find_cluster(const struct pitr_mf_se
                                                          const char *name);
 
 void pitr_manifest_set_release(struct pitr_mf_set *set);
+
+/* "file:line: warning|error: msg" for a log line (owned by the caller). */
+char *pitr_manifest_diag_str(const struct pitr_mf_diag *d);
 
 /* A watched directory. */
 struct pitr_manifest_dir;
