@@ -147,6 +147,35 @@ static const struct command commands[] = {
       "keep annotations and non-DONE backups are respected, history files stay, and no WAL at\n"
       "or after a remaining backup's begin_wal is removed. Prints every removed key; --dry-run\n"
       "removes nothing. --now evaluates a window policy at another time." },
+    { "agent",
+      pitr_cmd_agent,
+      "agent [--manifests DIR] [--once] [--dbname CONNINFO] [--pgdata DIR] [--state-dir DIR]\n"
+      "         [--retention-interval SECS] [--retention-retry SECS] [--archive-check-tries N]\n"
+      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]",
+      "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
+      "server from the manifests in DIR (config key 'manifests', default\n"
+      "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
+      "ScheduledBackup, Backup and Secret documents in *.yaml/*.yml, re-read when they change.\n"
+      "Backups are named <scheduledbackup>-<YYYYMMDDHHMMSS> of their slot, missed slots give\n"
+      "one catch-up backup, every phase has a deadline; before each backup pg_stat_archiver\n"
+      "must show working archiving (--archive-check-tries x --archive-check-wait, default 10 x\n"
+      "6 s). The retention policy runs after each completed backup and every\n"
+      "--retention-interval seconds (default 1800; --retention-retry 300 after a failure).\n"
+      "Status and events go to <server>/pgpitr/status.json in the repository and a copy in\n"
+      "--state-dir (default /var/lib/pgpitr/agent). Connects with the PG* variables, --dbname\n"
+      "or config key 'dbname'. --once exits when nothing is pending. SIGTERM cancels a running\n"
+      "backup (recorded as failed). With systemd: Type=notify and the watchdog." },
+    { "get",
+      pitr_cmd_get,
+      "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "
+      "[--state-dir DIR]",
+      "Print the agent's objects as kubectl get does (a table, or a v1 List with --output).\n"
+      "Read from each Cluster's status store (the local copy when the store refuses)." },
+    { "describe",
+      pitr_cmd_describe,
+      "describe cluster|scheduledbackup|backup NAME [--output json|yaml] [--manifests DIR]\n"
+      "         [--state-dir DIR]",
+      "Print one object as kubectl describe does: metadata, spec, status and its last events." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

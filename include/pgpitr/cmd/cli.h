@@ -59,5 +59,8 @@ int pitr_cmd_show(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_keep(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_delete(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_retention(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_get(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_describe(const struct pitr_config *cfg, int argc, char **argv);
 
 #endif

@@ -1,0 +1,1233 @@
+/* agent.c - the reconciler loop of `pgpitr agent`; see agent/agent.h. */
+#include "pgpitr/agent/agent.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent_int.h"
+#include "pgpitr/agent/manifest.h"
+#include "pgpitr/agent/sched.h"
+#include "pgpitr/agent/status.h"
+#include "pgpitr/core/buf.h"
+#include "pgpitr/core/fsutil.h"
+#include "pgpitr/core/log.h"
+#include "pgpitr/core/mem.h"
+#include "pgpitr/sched/cron.h"
+#include "pgpitr/storage/storage.h"
+
+#define POLL_EVERY 2 /* seconds between manifest polls */
+
+/* A parsed schedule, kept while its spec string stays the same. */
+struct sb_cron {
+    char *key;  /* owned; "<ns>/<name>" */
+    char *spec; /* owned */
+    struct pitr_cron *cron;
+    char *error; /* owned; the parse error, logged once */
+    int no_schedule_logged;
+};
+
+/* One Cluster we act for. */
+struct acluster {
+    char *key;    /* owned; "<ns>/<name>" */
+    char *ns;     /* owned */
+    char *name;   /* owned */
+    char *server; /* owned */
+    struct pitr_config cfg;
+    int have_cfg;
+    char *cfg_error; /* owned; why there is no configuration (logged once) */
+    char *sig;       /* owned; what the configuration was built from, to notice changes */
+    struct pitr_storage *st;
+    char *local_path; /* owned */
+    json_t *doc;
+    int dirty;
+    int64_t next_retention;
+    char *store_error; /* owned; last save failure, logged once */
+    int seen;
+};
+
+struct agent {
+    const struct pitr_agent_opts *o;
+    struct pitr_manifest_dir *dir;
+    struct pitr_mf_set set;
+    int have_set;
+    struct acluster *cl;
+    size_t ncl;
+    struct sb_cron *crons;
+    size_t ncrons;
+    struct job *job;
+    char session[320];
+    char host[128];
+    int64_t last_poll;
+};
+
+static int64_t now_s(void)
+{
+    return (int64_t)time(NULL);
+}
+
+static char *keyof(const char *ns, const char *name)
+{
+    struct pitr_buf b;
+    struct pitr_err err = { 0 };
+
+    pitr_buf_init(&b, 1024);
+    if (pitr_buf_appendf(&b, &err, "%s/%s", ns, name) != PITR_OK)
+        pitr_buf_reset(&b);
+    return pitr_buf_detach(&b, NULL);
+}
+
+/* ---- cluster settings ---- */
+
+static void set_str(char **f, const char *v)
+{
+    pitr_free(*f);
+    *f = v != NULL ? pitr_strdup(v) : NULL;
+}
+
+static void wipe_str(char **f)
+{
+    if (*f != NULL)
+        OPENSSL_cleanse(*f, strlen(*f));
+    pitr_free(*f);
+    *f = NULL;
+}
+
+static pitr_rc join_tags(char **list, size_t n, char **out, struct pitr_err *err)
+{
+    struct pitr_buf b;
+    size_t i;
+    pitr_rc rc = PITR_OK;
+
+    pitr_buf_init(&b, 64 * 1024);
+    for (i = 0; i < n && rc == PITR_OK; i++)
+        rc = pitr_buf_appendf(&b, err, "%s%s", i ? "," : "", list[i]);
+    if (rc != PITR_OK) {
+        pitr_buf_release(&b);
+        return rc;
+    }
+    *out = pitr_buf_detach(&b, NULL);
+    return PITR_OK;
+}
+
+pitr_rc pitr_agent_cluster_config(const struct pitr_config *base,
+                                  const struct pitr_mf_cluster *c,
+                                  const char *ca_path,
+                                  struct pitr_config *out,
+                                  struct pitr_err *err)
+{
+    const struct pitr_mf_store *s = &c->store;
+    char *tags = NULL;
+    pitr_rc rc = PITR_OK;
+
+    pitr_config_copy(out, base);
+    if (!c->has_store) {
+        rc = pitr_err_set(
+          err, PITR_EUSAGE, "cluster '%s' has no spec.backup.barmanObjectStore", c->meta.name);
+        goto out;
+    }
+    if (!s->resolved) {
+        rc = pitr_err_set(err,
+                          PITR_EUSAGE,
+                          "cluster '%s': a Secret referenced by barmanObjectStore is missing "
+                          "(see the manifest diagnostics)",
+                          c->meta.name);
+        goto out;
+    }
+    set_str(&out->repo, s->destination_path);
+    set_str(&out->server, s->server_name != NULL ? s->server_name : c->meta.name);
+    if (s->endpoint_url != NULL)
+        set_str(&out->endpoint_url, s->endpoint_url);
+    if (s->region != NULL)
+        set_str(&out->region, s->region);
+    if (s->inherit_iam_role || s->access_key_id != NULL) {
+        set_str(&out->access_key, NULL);
+        wipe_str(&out->secret_key);
+        wipe_str(&out->session_token);
+    }
+    if (!s->inherit_iam_role && s->access_key_id != NULL) {
+        out->access_key = pitr_strdup(s->access_key_id);
+        out->secret_key = s->secret_access_key ? pitr_strdup(s->secret_access_key) : NULL;
+        out->session_token = s->session_token ? pitr_strdup(s->session_token) : NULL;
+    }
+    /* barman-cloud-backup compresses nothing unless data.compression says so */
+    set_str(&out->compression, s->data_compression != NULL ? s->data_compression : "none");
+    if (s->data_encryption != NULL)
+        set_str(&out->encryption, s->data_encryption);
+    if (s->data_jobs > 0)
+        out->jobs = s->data_jobs;
+    if (s->n_tags > 0) {
+        rc = join_tags(s->tags, s->n_tags, &tags, err);
+        if (rc != PITR_OK)
+            goto out;
+        pitr_free(out->tags);
+        out->tags = tags;
+        tags = NULL;
+    }
+    if (s->n_history_tags > 0) {
+        rc = join_tags(s->history_tags, s->n_history_tags, &tags, err);
+        if (rc != PITR_OK)
+            goto out;
+        pitr_free(out->history_tags);
+        out->history_tags = tags;
+        tags = NULL;
+    }
+    if (s->endpoint_ca_pem != NULL && ca_path != NULL) {
+        rc =
+          pitr_fs_write_atomic(ca_path, s->endpoint_ca_pem, strlen(s->endpoint_ca_pem), 0600, err);
+        if (rc != PITR_OK)
+            goto out;
+        set_str(&out->ca_file, ca_path);
+    }
+    rc = pitr_config_require_repo(out, err);
+out:
+    pitr_free(tags);
+    return rc;
+}
+
+/* ---- objects in the status document ---- */
+
+static json_t *labels_of(json_t *it)
+{
+    return json_object_get(json_object_get(it, "metadata"), "labels");
+}
+
+static const char *name_of(json_t *it)
+{
+    return pitr_status_str(json_object_get(it, "metadata"), "name");
+}
+
+static json_t *status_of(json_t *it)
+{
+    return json_object_get(it, "status");
+}
+
+static const char *phase_of(json_t *it)
+{
+    const char *p = pitr_status_str(status_of(it), "phase");
+
+    return p != NULL ? p : "";
+}
+
+static int is_done(json_t *it)
+{
+    const char *p = phase_of(it);
+
+    return strcmp(p, "completed") == 0 || strcmp(p, "failed") == 0;
+}
+
+static void set_phase(json_t *it, const char *phase)
+{
+    json_object_set_new(status_of(it), "phase", json_string(phase));
+}
+
+static void event(struct acluster *c,
+                  const char *kind,
+                  const char *name,
+                  const char *type,
+                  const char *reason,
+                  const char *msg)
+{
+    pitr_status_event(c->doc, kind, name, type, reason, msg, now_s());
+    c->dirty = 1;
+}
+
+static json_t *cluster_item(struct acluster *c)
+{
+    return pitr_status_ensure(c->doc, "Cluster", c->name, c->ns, now_s());
+}
+
+/* Mirror the Cluster's spec (no secrets: only where the backups go). */
+static void mirror_cluster(struct acluster *c, const struct pitr_mf_cluster *m)
+{
+    json_t *it = cluster_item(c), *spec = json_object(), *bk = json_object(), *os = json_object();
+    char *old, *new_text;
+
+    json_object_set_new(os, "destinationPath", json_string(m->store.destination_path));
+    if (m->store.endpoint_url != NULL)
+        json_object_set_new(os, "endpointURL", json_string(m->store.endpoint_url));
+    json_object_set_new(os, "serverName", json_string(c->server));
+    if (m->store.data_compression != NULL)
+        json_object_set_new(
+          os, "data", json_pack("{s:s}", "compression", m->store.data_compression));
+    json_object_set_new(bk, "barmanObjectStore", os);
+    if (m->retention_policy != NULL)
+        json_object_set_new(bk, "retentionPolicy", json_string(m->retention_policy));
+    if (m->target != NULL)
+        json_object_set_new(bk, "target", json_string(m->target));
+    json_object_set_new(spec, "backup", bk);
+    old = json_dumps(json_object_get(it, "spec"), JSON_SORT_KEYS | JSON_COMPACT);
+    new_text = json_dumps(spec, JSON_SORT_KEYS | JSON_COMPACT);
+    if (old == NULL || new_text == NULL || strcmp(old, new_text) != 0) {
+        json_object_set(it, "spec", spec);
+        c->dirty = 1;
+    }
+    pitr_free(old);
+    pitr_free(new_text);
+    json_decref(spec);
+}
+
+static void mirror_scheduled(struct acluster *c, const struct pitr_mf_scheduled *m)
+{
+    json_t *it =
+      pitr_status_ensure(c->doc, "ScheduledBackup", m->meta.name, m->meta.namespace, now_s());
+    json_t *spec = json_object();
+    char *old, *new_text;
+
+    json_object_set_new(spec, "cluster", json_pack("{s:s}", "name", m->cluster));
+    json_object_set_new(spec, "schedule", json_string(m->schedule));
+    json_object_set_new(spec, "suspend", json_boolean(m->suspend));
+    json_object_set_new(spec, "immediate", json_boolean(m->immediate));
+    json_object_set_new(spec,
+                        "backupOwnerReference",
+                        json_string(m->owner_reference != NULL ? m->owner_reference : "none"));
+    json_object_set_new(
+      spec, "method", json_string(m->method != NULL ? m->method : "barmanObjectStore"));
+    if (m->target != NULL)
+        json_object_set_new(spec, "target", json_string(m->target));
+    old = json_dumps(json_object_get(it, "spec"), JSON_SORT_KEYS | JSON_COMPACT);
+    new_text = json_dumps(spec, JSON_SORT_KEYS | JSON_COMPACT);
+    if (old == NULL || new_text == NULL || strcmp(old, new_text) != 0) {
+        json_object_set(it, "spec", spec);
+        c->dirty = 1;
+    }
+    pitr_free(old);
+    pitr_free(new_text);
+    json_decref(spec);
+}
+
+/* A new Backup object in phase pending. labels/owner may be NULL (an on-demand one). */
+static json_t *new_backup(struct acluster *c,
+                          const char *name,
+                          const char *ns,
+                          const char *method,
+                          const char *target,
+                          json_t *labels,
+                          json_t *owners)
+{
+    json_t *it = pitr_status_ensure(c->doc, "Backup", name, ns, now_s());
+    json_t *md = json_object_get(it, "metadata"), *spec = json_object_get(it, "spec");
+
+    if (labels != NULL)
+        json_object_set(md, "labels", labels);
+    if (owners != NULL)
+        json_object_set(md, "ownerReferences", owners);
+    json_object_set_new(spec, "cluster", json_pack("{s:s}", "name", c->name));
+    json_object_set_new(spec, "method", json_string(method != NULL ? method : "barmanObjectStore"));
+    if (target != NULL)
+        json_object_set_new(spec, "target", json_string(target));
+    set_phase(it, "pending");
+    c->dirty = 1;
+    return it;
+}
+
+/* ---- the schedule ---- */
+
+static int64_t cron_next(const void *ctx, int64_t after)
+{
+    return pitr_cron_next((const struct pitr_cron *)ctx, after);
+}
+
+static struct sb_cron *cron_for(struct agent *a, const struct pitr_mf_scheduled *m)
+{
+    char *key = keyof(m->meta.namespace, m->meta.name);
+    struct sb_cron *s = NULL;
+    struct pitr_err err = { 0 };
+    char *note = NULL;
+    size_t i;
+
+    for (i = 0; i < a->ncrons; i++)
+        if (strcmp(a->crons[i].key, key) == 0)
+            s = &a->crons[i];
+    if (s == NULL) {
+        a->crons = pitr_realloc(a->crons, (a->ncrons + 1) * sizeof(*a->crons));
+        s = &a->crons[a->ncrons++];
+        memset(s, 0, sizeof(*s));
+        s->key = key;
+        key = NULL;
+    }
+    pitr_free(key);
+    if (s->spec != NULL && strcmp(s->spec, m->schedule) == 0)
+        return s;
+    pitr_cron_free(s->cron);
+    s->cron = NULL;
+    pitr_free(s->error);
+    s->error = NULL;
+    set_str(&s->spec, m->schedule);
+    s->no_schedule_logged = 0;
+    if (pitr_cron_parse(m->schedule, NULL, &s->cron, &note, &err) != PITR_OK) {
+        s->error = pitr_strdup(err.msg);
+        pitr_log_error("%s:%d: ScheduledBackup '%s': schedule '%s': %s",
+                       m->schedule_loc.file != NULL ? m->schedule_loc.file : m->meta.loc.file,
+                       m->schedule_loc.line > 0 ? m->schedule_loc.line : m->meta.loc.line,
+                       m->meta.name,
+                       m->schedule,
+                       err.msg);
+    } else if (note != NULL) {
+        pitr_log_warn("%s:%d: ScheduledBackup '%s': %s",
+                      m->schedule_loc.file != NULL ? m->schedule_loc.file : m->meta.loc.file,
+                      m->schedule_loc.line > 0 ? m->schedule_loc.line : m->meta.loc.line,
+                      m->meta.name,
+                      note);
+    }
+    pitr_free(note);
+    return s;
+}
+
+static void status_times(json_t *st, const struct pitr_sched_status *s)
+{
+    pitr_status_set_time(st, "lastCheckTime", s->last_check);
+    pitr_status_set_time(st, "lastScheduleTime", s->last_schedule);
+    pitr_status_set_time(st, "nextScheduleTime", s->next_schedule);
+}
+
+static void reconcile_scheduled(struct agent *a,
+                                struct acluster *c,
+                                const struct pitr_mf_scheduled *m)
+{
+    json_t *it, *st, *items;
+    struct sb_cron *sc;
+    struct pitr_sched_input in;
+    struct pitr_sched_decision d;
+    struct pitr_sched_backup *kids = NULL;
+    enum pitr_sched_owner owner;
+    size_t i, n = 0;
+    char when[32], msg[512];
+    int64_t now = now_s();
+
+    mirror_scheduled(c, m);
+    it = pitr_status_find(c->doc, "ScheduledBackup", m->meta.name);
+    st = status_of(it);
+    sc = cron_for(a, m);
+    if (sc->cron == NULL) {
+        if (pitr_status_str(st, "error") == NULL ||
+            strcmp(pitr_status_str(st, "error"), sc->error) != 0) {
+            json_object_set_new(st, "error", json_string(sc->error));
+            c->dirty = 1;
+        }
+        return;
+    }
+    if (pitr_status_str(st, "error") != NULL) {
+        json_object_del(st, "error");
+        c->dirty = 1;
+    }
+    if (pitr_sched_owner_parse(m->owner_reference, &owner) != 0)
+        owner = PITR_SCHED_OWNER_NONE;
+    items = pitr_status_items(c->doc);
+    kids = pitr_calloc(json_array_size(items) + 1, sizeof(*kids));
+    for (i = 0; i < json_array_size(items); i++) {
+        json_t *b = json_array_get(items, i), *lb = labels_of(b);
+        const char *ns = pitr_status_str(json_object_get(b, "metadata"), "namespace");
+
+        if (strcmp(pitr_status_str(b, "kind"), "Backup") != 0 || ns == NULL ||
+            strcmp(ns, m->meta.namespace) != 0)
+            continue;
+        kids[n].name = name_of(b);
+        kids[n].parent = pitr_status_str(lb, "cnpg.io/scheduled-backup");
+        kids[n].immediate = pitr_status_str(lb, "cnpg.io/immediateBackup") != NULL &&
+                            strcmp(pitr_status_str(lb, "cnpg.io/immediateBackup"), "true") == 0;
+        kids[n].done = is_done(b);
+        kids[n].created = pitr_status_time_parse(
+          pitr_status_str(json_object_get(b, "metadata"), "creationTimestamp"));
+        n++;
+    }
+    memset(&in, 0, sizeof(in));
+    in.name = m->meta.name;
+    in.suspend = m->suspend;
+    in.immediate = m->immediate;
+    in.status.last_check = pitr_status_time_parse(pitr_status_str(st, "lastCheckTime"));
+    in.status.last_schedule = pitr_status_time_parse(pitr_status_str(st, "lastScheduleTime"));
+    in.status.next_schedule = pitr_status_time_parse(pitr_status_str(st, "nextScheduleTime"));
+    in.backups = kids;
+    in.n_backups = n;
+    in.next = cron_next;
+    in.next_ctx = sc->cron;
+    pitr_sched_decide(&in, now, &d);
+    if (d.status_changed) {
+        status_times(st, &d.status);
+        c->dirty = 1;
+    }
+    switch (d.action) {
+    case PITR_SCHED_FIRST_CHECK:
+        pitr_status_time(d.requeue, when);
+        snprintf(msg, sizeof(msg), "Scheduled first backup by %s", when);
+        event(c, "ScheduledBackup", m->meta.name, "Normal", "BackupSchedule", msg);
+        break;
+    case PITR_SCHED_CREATE: {
+        json_t *labels = json_object(), *owners = NULL;
+
+        json_object_set_new(labels, "cnpg.io/cluster", json_string(c->name));
+        json_object_set_new(
+          labels, "cnpg.io/immediateBackup", json_string(d.immediate ? "true" : "false"));
+        json_object_set_new(labels, "cnpg.io/scheduled-backup", json_string(m->meta.name));
+        if (owner != PITR_SCHED_OWNER_NONE) {
+            json_t *ref = json_object();
+
+            json_object_set_new(ref, "apiVersion", json_string(PITR_STATUS_API_CNPG));
+            json_object_set_new(
+              ref,
+              "kind",
+              json_string(owner == PITR_SCHED_OWNER_SELF ? "ScheduledBackup" : "Cluster"));
+            json_object_set_new(
+              ref, "name", json_string(owner == PITR_SCHED_OWNER_SELF ? m->meta.name : c->name));
+            if (owner == PITR_SCHED_OWNER_SELF && m->meta.uid != NULL)
+                json_object_set_new(ref, "uid", json_string(m->meta.uid));
+            json_object_set_new(ref, "controller", json_true());
+            owners = json_array();
+            json_array_append_new(owners, ref);
+        }
+        (void)new_backup(c, d.backup_name, m->meta.namespace, m->method, m->target, labels, owners);
+        json_decref(labels);
+        json_decref(owners);
+        snprintf(msg, sizeof(msg), "Created Backup %s", d.backup_name);
+        event(c, "ScheduledBackup", m->meta.name, "Normal", "BackupCreated", msg);
+        pitr_status_time(d.status.next_schedule, when);
+        snprintf(msg, sizeof(msg), "Next backup scheduled by %s", when);
+        event(c, "ScheduledBackup", m->meta.name, "Normal", "BackupSchedule", msg);
+        break;
+    }
+    case PITR_SCHED_ADOPT:
+        snprintf(msg, sizeof(msg), "Adopted Backup %s left by an earlier run", d.backup_name);
+        event(c, "ScheduledBackup", m->meta.name, "Normal", "BackupAdopted", msg);
+        break;
+    case PITR_SCHED_REFUSE:
+        snprintf(msg, sizeof(msg), "Backup %s exists and is not ours: slot skipped", d.backup_name);
+        event(c, "ScheduledBackup", m->meta.name, "Warning", "BackupAdoptionRefused", msg);
+        break;
+    case PITR_SCHED_NO_SCHEDULE:
+        if (!sc->no_schedule_logged) {
+            sc->no_schedule_logged = 1;
+            event(c,
+                  "ScheduledBackup",
+                  m->meta.name,
+                  "Warning",
+                  "NoSchedule",
+                  "the schedule has no next activation within five years");
+        }
+        break;
+    default:
+        break;
+    }
+    pitr_free(kids);
+}
+
+/* ---- Backups ---- */
+
+static void fail_backup(struct acluster *c, json_t *b, const char *reason, const char *msg)
+{
+    json_t *st = status_of(b), *cst = status_of(cluster_item(c));
+    int64_t now = now_s();
+
+    set_phase(b, "failed");
+    json_object_set_new(st, "error", json_string(msg));
+    json_object_set_new(st, "reason", json_string(reason));
+    pitr_status_set_time(st, "reconciliationTerminatedAt", now);
+    pitr_status_set_time(cst, "lastFailedBackup", now);
+    pitr_status_condition(cst, "LastBackupSucceeded", "False", "LastBackupFailed", msg, now);
+    event(c, "Backup", name_of(b), "Warning", reason, msg);
+    event(c, "Cluster", c->name, "Warning", "LastBackupFailed", msg);
+}
+
+/* Backups of an agent session that is gone, and Backups past their phase's deadline. */
+static void check_stale(struct agent *a, struct acluster *c)
+{
+    json_t *items = pitr_status_items(c->doc);
+    int64_t now = now_s();
+    size_t i;
+
+    for (i = 0; i < json_array_size(items); i++) {
+        json_t *b = json_array_get(items, i), *st = status_of(b);
+        const char *phase = phase_of(b), *sess;
+        int64_t since;
+        char msg[512];
+
+        if (strcmp(pitr_status_str(b, "kind"), "Backup") != 0 || is_done(b))
+            continue;
+        sess = pitr_status_str(json_object_get(st, "instanceID"), "sessionID");
+        if ((strcmp(phase, "started") == 0 || strcmp(phase, "running") == 0) &&
+            (a->job == NULL || a->job->backup_name == NULL ||
+             strcmp(a->job->backup_name, name_of(b)) != 0)) {
+            snprintf(msg,
+                     sizeof(msg),
+                     "the agent was restarted during the backup (session %s is gone)",
+                     sess != NULL ? sess : "unknown");
+            fail_backup(c, b, "AgentRestarted", msg);
+            continue;
+        }
+        since = pitr_status_time_parse(pitr_status_str(st, "reconciliationStartedAt"));
+        if (since == 0)
+            since = pitr_status_time_parse(
+              pitr_status_str(json_object_get(b, "metadata"), "creationTimestamp"));
+        if (since != 0 && pitr_sched_deadline_passed(phase, since, now)) {
+            snprintf(msg,
+                     sizeof(msg),
+                     "phase '%s' exceeded its deadline (since %lld s)",
+                     phase[0] ? phase : "pending",
+                     (long long)(now - since));
+            if (a->job != NULL && a->job->backup_name != NULL &&
+                strcmp(a->job->backup_name, name_of(b)) == 0)
+                a->job->cancel = 1; /* recorded when the job returns */
+            else
+                fail_backup(c, b, "DeadlineExceeded", msg);
+        }
+    }
+}
+
+static int64_t ts_of(json_t *it)
+{
+    return pitr_status_time_parse(
+      pitr_status_str(json_object_get(it, "metadata"), "creationTimestamp"));
+}
+
+static void start_backup(struct agent *a,
+                         struct acluster *c,
+                         json_t *b,
+                         const struct pitr_mf_cluster *m)
+{
+    struct job *j = pitr_calloc(1, sizeof(*j));
+    json_t *st = status_of(b), *inst = json_object();
+    struct pitr_err err = { 0 };
+    int64_t now = now_s();
+    char msg[512];
+
+    j->kind = JOB_BACKUP;
+    pitr_config_copy(&j->cfg, &c->cfg);
+    j->cluster_key = pitr_strdup(c->key);
+    j->backup_name = pitr_strdup(name_of(b));
+    j->policy = m->retention_policy != NULL ? pitr_strdup(m->retention_policy) : NULL;
+    j->conninfo = a->o->conninfo;
+    j->pgdata = a->o->pgdata;
+    j->immediate_checkpoint = m->store.data_immediate_checkpoint;
+    j->archive_check_tries = a->o->archive_check_tries;
+    j->archive_check_wait = a->o->archive_check_wait;
+    j->wal_wait_timeout = a->o->wal_wait_timeout;
+    set_phase(b, "started");
+    json_object_set_new(inst, "podName", json_string(a->host));
+    json_object_set_new(inst, "ContainerID", json_string(""));
+    json_object_set_new(inst, "sessionID", json_string(a->session));
+    json_object_set_new(st, "instanceID", inst);
+    json_object_set_new(st, "method", json_string("barmanObjectStore"));
+    json_object_set_new(st, "online", json_true());
+    json_object_set_new(st, "destinationPath", json_string(c->cfg.repo));
+    json_object_set_new(st, "serverName", json_string(c->server));
+    if (c->cfg.endpoint_url != NULL)
+        json_object_set_new(st, "endpointURL", json_string(c->cfg.endpoint_url));
+    pitr_status_set_time(st, "reconciliationStartedAt", now);
+    c->dirty = 1;
+    if (!c->have_cfg) {
+        job_free(j);
+        fail_backup(c, b, "InvalidBackupDefinition", c->cfg_error ? c->cfg_error : "no settings");
+        return;
+    }
+    if (job_start(j, &err) != PITR_OK) {
+        job_free(j);
+        fail_backup(c, b, "BackupFailed", err.msg);
+        return;
+    }
+    a->job = j;
+    snprintf(msg, sizeof(msg), "Starting backup for cluster %s", c->name);
+    event(c, "Backup", name_of(b), "Normal", "Starting", msg);
+    pitr_status_condition(status_of(cluster_item(c)),
+                          "LastBackupSucceeded",
+                          "False",
+                          "BackupStarted",
+                          "New Backup starting up",
+                          now);
+}
+
+static int id_present(const struct job *j, const char *id)
+{
+    return bsearch(
+             id, j->ids, j->nids, sizeof(j->ids[0]), (int (*)(const void *, const void *))strcmp) !=
+           NULL;
+}
+
+/* After a catalog load: cluster facts, and Backups whose backupId left the repository. */
+static void apply_catalog(struct acluster *c, const struct job *j)
+{
+    json_t *cst = status_of(cluster_item(c)), *items = pitr_status_items(c->doc);
+    int64_t now = now_s();
+    size_t i;
+
+    if (!j->have_ids)
+        return;
+    pitr_status_set_time(cst, "firstRecoverabilityPoint", j->first_recoverability);
+    pitr_status_set_time(cst, "lastSuccessfulBackup", j->last_successful);
+    for (i = 0; i < json_array_size(items); i++) {
+        json_t *b = json_array_get(items, i), *md = json_object_get(b, "metadata"), *ann;
+        const char *id = pitr_status_str(status_of(b), "backupId");
+        char msg[256];
+
+        if (strcmp(pitr_status_str(b, "kind"), "Backup") != 0 || id == NULL ||
+            strcmp(phase_of(b), "completed") != 0 || id_present(j, id))
+            continue;
+        ann = json_object_get(md, "annotations");
+        if (pitr_status_str(ann, "pgpitr.io/backup-removed") != NULL)
+            continue;
+        if (!json_is_object(ann)) {
+            ann = json_object();
+            json_object_set_new(md, "annotations", ann);
+        }
+        pitr_status_set_time(ann, "pgpitr.io/backup-removed", now);
+        snprintf(msg, sizeof(msg), "backup %s is no longer in the repository", id);
+        event(c, "Backup", name_of(b), "Normal", "BackupRemoved", msg);
+    }
+    c->dirty = 1;
+}
+
+static void apply_retention(struct agent *a, struct acluster *c, const struct job *j)
+{
+    json_t *cst = status_of(cluster_item(c)), *r = json_object();
+    int64_t now = now_s();
+    char msg[PITR_ERR_MSG_MAX + 128];
+
+    if (!j->retention_ran)
+        return;
+    json_object_set_new(r, "policy", json_string(j->policy_text[0] ? j->policy_text : j->policy));
+    pitr_status_set_time(r, "lastRun", now);
+    if (j->retention_rc == PITR_OK) {
+        snprintf(msg,
+                 sizeof(msg),
+                 "removed %zu backups, %zu objects and %zu WAL files",
+                 j->retention.backups_removed,
+                 j->retention.objects_removed,
+                 j->retention.wals_removed);
+        json_object_set_new(r, "result", json_string("Succeeded"));
+        json_object_set_new(r, "message", json_string(msg));
+        json_object_set_new(
+          r, "backupsRemoved", json_integer((json_int_t)j->retention.backups_removed));
+        json_object_set_new(r, "walsRemoved", json_integer((json_int_t)j->retention.wals_removed));
+        c->next_retention = now + a->o->retention_every;
+        event(c, "Cluster", c->name, "Normal", "RetentionApplied", msg);
+    } else {
+        snprintf(msg, sizeof(msg), "retention failed: %s", j->retention_err.msg);
+        json_object_set_new(r, "result", json_string("Failed"));
+        json_object_set_new(r, "message", json_string(msg));
+        c->next_retention = now + a->o->retention_retry;
+        event(c, "Cluster", c->name, "Warning", "RetentionFailed", msg);
+    }
+    pitr_status_set_time(r, "nextRun", c->next_retention);
+    json_object_set_new(cst, "retention", r);
+    c->dirty = 1;
+}
+
+static void finish_job(struct agent *a)
+{
+    struct job *j = a->job;
+    struct acluster *c = NULL;
+    json_t *b;
+    size_t i;
+    int64_t now = now_s();
+
+    job_join(j);
+    a->job = NULL;
+    for (i = 0; i < a->ncl; i++)
+        if (strcmp(a->cl[i].key, j->cluster_key) == 0)
+            c = &a->cl[i];
+    if (c == NULL || c->doc == NULL)
+        goto out;
+    if (j->kind == JOB_RETENTION) {
+        apply_retention(a, c, j);
+        apply_catalog(c, j);
+        goto out;
+    }
+    b = pitr_status_find(c->doc, "Backup", j->backup_name);
+    if (b == NULL)
+        goto out;
+    if (j->rc != PITR_OK) {
+        json_t *cst = status_of(cluster_item(c));
+
+        if (j->res.backup_id[0] != '\0')
+            json_object_set_new(status_of(b), "backupId", json_string(j->res.backup_id));
+        if (j->wal_failing) {
+            pitr_status_condition(
+              cst, "ContinuousArchiving", "False", "ContinuousArchivingFailing", j->err.msg, now);
+            fail_backup(c, b, "walArchivingFailing", j->err.msg);
+        } else {
+            fail_backup(c, b, j->cancel ? "Cancelled" : "BackupFailed", j->err.msg);
+        }
+        if (c->next_retention > now + a->o->retention_retry)
+            c->next_retention = now + a->o->retention_retry;
+    } else {
+        json_t *st = status_of(b), *cst = status_of(cluster_item(c));
+        char msg[256];
+
+        set_phase(b, "completed");
+        json_object_set_new(st, "backupId", json_string(j->res.backup_id));
+        json_object_set_new(st, "backupName", json_string(j->backup_name));
+        json_object_set_new(st, "beginWal", json_string(j->res.begin_wal));
+        json_object_set_new(st, "endWal", json_string(j->res.end_wal));
+        if (j->begin_lsn[0])
+            json_object_set_new(st, "beginLSN", json_string(j->begin_lsn));
+        if (j->end_lsn[0])
+            json_object_set_new(st, "endLSN", json_string(j->end_lsn));
+        if (j->begin_time[0])
+            pitr_status_set_time(st, "startedAt", pitr_status_time_parse(j->begin_time));
+        if (j->end_time[0])
+            pitr_status_set_time(st, "stoppedAt", pitr_status_time_parse(j->end_time));
+        json_object_del(st, "error");
+        pitr_status_set_time(st, "reconciliationTerminatedAt", now);
+        pitr_status_condition(
+          cst, "LastBackupSucceeded", "True", "LastBackupSucceeded", "Backup was successful", now);
+        pitr_status_condition(cst,
+                              "ContinuousArchiving",
+                              "True",
+                              "ContinuousArchivingSuccess",
+                              "Continuous archiving is working",
+                              now);
+        snprintf(msg, sizeof(msg), "Backup completed: %s", j->res.backup_id);
+        event(c, "Backup", j->backup_name, "Normal", "Completed", msg);
+        apply_retention(a, c, j);
+        apply_catalog(c, j);
+    }
+out:
+    job_free(j);
+}
+
+static void start_retention(struct agent *a, struct acluster *c, const char *policy)
+{
+    struct job *j = pitr_calloc(1, sizeof(*j));
+    struct pitr_err err = { 0 };
+
+    j->kind = JOB_RETENTION;
+    pitr_config_copy(&j->cfg, &c->cfg);
+    j->cluster_key = pitr_strdup(c->key);
+    j->policy = pitr_strdup(policy);
+    if (job_start(j, &err) != PITR_OK) {
+        pitr_log_error("cluster '%s': %s", c->name, err.msg);
+        job_free(j);
+        c->next_retention = now_s() + a->o->retention_retry;
+        return;
+    }
+    a->job = j;
+}
+
+/* ---- clusters ---- */
+
+static void cluster_release(struct acluster *c)
+{
+    pitr_free(c->key);
+    pitr_free(c->ns);
+    pitr_free(c->name);
+    pitr_free(c->server);
+    if (c->have_cfg)
+        pitr_config_release(&c->cfg);
+    pitr_free(c->cfg_error);
+    pitr_free(c->sig);
+    pitr_storage_free(c->st);
+    pitr_free(c->local_path);
+    json_decref(c->doc);
+    pitr_free(c->store_error);
+}
+
+/* A fingerprint of what the settings come from (hashed with the secrets, never shown). */
+static char *cluster_sig(const struct pitr_mf_cluster *m)
+{
+    const struct pitr_mf_store *s = &m->store;
+    struct pitr_buf b;
+    struct pitr_err err = { 0 };
+    unsigned long h = 5381;
+    char *text;
+    size_t i, n;
+
+    pitr_buf_init(&b, 1024 * 1024);
+    if (pitr_buf_appendf(&b,
+                         &err,
+                         "%d|%s|%s|%s|%s|%d|%s|%s|%s|%s|%s|%s|%d|%d|%s|%zu|%d",
+                         m->has_store,
+                         s->destination_path ? s->destination_path : "",
+                         s->endpoint_url ? s->endpoint_url : "",
+                         s->endpoint_ca_pem ? s->endpoint_ca_pem : "",
+                         s->server_name ? s->server_name : "",
+                         s->inherit_iam_role,
+                         s->access_key_id ? s->access_key_id : "",
+                         s->secret_access_key ? s->secret_access_key : "",
+                         s->session_token ? s->session_token : "",
+                         s->region ? s->region : "",
+                         s->data_compression ? s->data_compression : "",
+                         s->data_encryption ? s->data_encryption : "",
+                         s->data_jobs,
+                         s->resolved,
+                         m->retention_policy ? m->retention_policy : "",
+                         s->n_tags,
+                         s->data_immediate_checkpoint) != PITR_OK) {
+        pitr_buf_release(&b);
+        return pitr_strdup("?");
+    }
+    for (i = 0; i < s->n_tags; i++)
+        if (pitr_buf_appendf(&b, &err, "|%s", s->tags[i]) != PITR_OK)
+            break;
+    n = b.len;
+    for (i = 0; i < n; i++)
+        h = h * 33 + (unsigned char)b.data[i];
+    pitr_buf_release_secure(&b);
+    text = pitr_malloc(24);
+    snprintf(text, 24, "%lx", h);
+    return text;
+}
+
+static struct acluster *cluster_for(struct agent *a, const struct pitr_mf_cluster *m)
+{
+    char *key = keyof(m->meta.namespace, m->meta.name), *sig;
+    struct acluster *c = NULL;
+    struct pitr_err err = { 0 };
+    char path[4096], ca[4096];
+    size_t i;
+
+    for (i = 0; i < a->ncl; i++)
+        if (strcmp(a->cl[i].key, key) == 0)
+            c = &a->cl[i];
+    if (c == NULL) {
+        a->cl = pitr_realloc(a->cl, (a->ncl + 1) * sizeof(*a->cl));
+        c = &a->cl[a->ncl++];
+        memset(c, 0, sizeof(*c));
+        c->key = key;
+        key = NULL;
+        c->ns = pitr_strdup(m->meta.namespace);
+        c->name = pitr_strdup(m->meta.name);
+    }
+    pitr_free(key);
+    sig = cluster_sig(m);
+    if (c->sig != NULL && strcmp(c->sig, sig) == 0) {
+        pitr_free(sig);
+        return c;
+    }
+    /* new or changed settings: rebuild them and the store connection */
+    pitr_free(c->sig);
+    c->sig = sig;
+    if (c->have_cfg)
+        pitr_config_release(&c->cfg);
+    c->have_cfg = 0;
+    pitr_storage_free(c->st);
+    c->st = NULL;
+    pitr_free(c->cfg_error);
+    c->cfg_error = NULL;
+    snprintf(ca, sizeof(ca), "%s/%s_%s-ca.pem", a->o->state_dir, c->ns, c->name);
+    if (pitr_agent_cluster_config(a->o->cfg, m, ca, &c->cfg, &err) != PITR_OK ||
+        pitr_storage_open(&c->cfg, &c->st, &err) != PITR_OK) {
+        pitr_config_release(&c->cfg);
+        c->cfg_error = pitr_strdup(err.msg);
+        pitr_log_error(
+          "%s:%d: Cluster '%s': %s", m->meta.loc.file, m->meta.loc.line, m->meta.name, err.msg);
+    } else {
+        c->have_cfg = 1;
+    }
+    set_str(&c->server, m->store.server_name != NULL ? m->store.server_name : m->meta.name);
+    if (c->doc == NULL) {
+        const char *source = "new";
+        struct pitr_err se = { 0 };
+
+        snprintf(path, sizeof(path), "%s/%s_%s.json", a->o->state_dir, c->ns, c->name);
+        set_str(&c->local_path, path);
+        if (pitr_status_load(c->st, c->server, c->local_path, &c->doc, &source, &se, &err) !=
+            PITR_OK) {
+            pitr_log_warn("cluster '%s': %s: starting with an empty status", c->name, err.msg);
+            c->doc = pitr_status_new();
+        }
+        if (se.code != PITR_OK)
+            pitr_log_warn("cluster '%s': cannot read the status store: %s; using the %s copy",
+                          c->name,
+                          se.msg,
+                          source);
+        pitr_log_info("cluster '%s': status from the %s copy", c->name, source);
+        c->dirty = 1;
+    }
+    return c;
+}
+
+static void save(struct acluster *c)
+{
+    struct pitr_err err = { 0 };
+
+    if (!c->dirty || c->doc == NULL)
+        return;
+    if (pitr_status_save(c->have_cfg ? c->st : NULL, c->server, c->local_path, c->doc, &err) !=
+        PITR_OK) {
+        if (c->store_error == NULL || strcmp(c->store_error, err.msg) != 0) {
+            pitr_log_warn("cluster '%s': cannot write the status: %s", c->name, err.msg);
+            set_str(&c->store_error, err.msg);
+        }
+        /* the local copy may have been written; try the store again next tick */
+        return;
+    }
+    if (c->store_error != NULL) {
+        pitr_log_info("cluster '%s': status written again", c->name);
+        set_str(&c->store_error, NULL);
+    }
+    c->dirty = 0;
+}
+
+/* ---- the loop ---- */
+
+static void poll_manifests(struct agent *a)
+{
+    struct pitr_err err = { 0 };
+    struct pitr_mf_set snap;
+    int changed = 0;
+    size_t i;
+
+    if (a->have_set && now_s() - a->last_poll < POLL_EVERY)
+        return;
+    a->last_poll = now_s();
+    if (pitr_manifest_dir_poll(a->dir, &changed, &err) != PITR_OK) {
+        pitr_log_error("manifests '%s': %s", a->o->manifests, err.msg);
+        return;
+    }
+    if (a->have_set && !changed)
+        return;
+    memset(&snap, 0, sizeof(snap));
+    if (pitr_manifest_dir_snapshot(a->dir, &snap, &err) != PITR_OK) {
+        pitr_log_error("manifests '%s': %s", a->o->manifests, err.msg);
+        return;
+    }
+    for (i = 0; i < snap.n_diags; i++) {
+        const struct pitr_mf_diag *d = &snap.diags[i];
+
+        pitr_log(d->severity == PITR_MF_ERROR ? PITR_LOG_ERROR : PITR_LOG_WARN,
+                 "%s:%d: %s",
+                 d->loc.file != NULL ? d->loc.file : a->o->manifests,
+                 d->loc.line,
+                 d->msg);
+    }
+    if (a->have_set)
+        pitr_manifest_set_release(&a->set);
+    a->set = snap;
+    a->have_set = 1;
+    pitr_log_info("manifests: %zu clusters, %zu scheduled backups, %zu backups",
+                  snap.n_clusters,
+                  snap.n_scheduled,
+                  snap.n_backups);
+}
+
+/* One pass over the manifests; returns 1 when a Backup is pending anywhere. */
+static int reconcile(struct agent *a)
+{
+    const struct pitr_mf_set *s = &a->set;
+    json_t *oldest = NULL;
+    struct acluster *oldest_c = NULL;
+    const struct pitr_mf_cluster *oldest_m = NULL;
+    int pending = 0;
+    size_t i, k;
+
+    for (i = 0; i < a->ncl; i++)
+        a->cl[i].seen = 0;
+    for (i = 0; i < s->n_clusters; i++) {
+        const struct pitr_mf_cluster *m = &s->clusters[i];
+        struct acluster *c;
+        json_t *items;
+
+        if (!m->has_store)
+            continue;
+        c = cluster_for(a, m);
+        c->seen = 1;
+        mirror_cluster(c, m);
+        check_stale(a, c);
+        for (k = 0; k < s->n_backups; k++) {
+            const struct pitr_mf_backup *mb = &s->backups[k];
+
+            if (strcmp(mb->cluster, m->meta.name) != 0 ||
+                strcmp(mb->meta.namespace, m->meta.namespace) != 0 ||
+                pitr_status_find(c->doc, "Backup", mb->meta.name) != NULL)
+                continue;
+            (void)new_backup(
+              c, mb->meta.name, mb->meta.namespace, mb->method, mb->target, NULL, NULL);
+            event(
+              c, "Backup", mb->meta.name, "Normal", "Created", "Backup created from its manifest");
+        }
+        for (k = 0; k < s->n_scheduled; k++) {
+            const struct pitr_mf_scheduled *sb = &s->scheduled[k];
+
+            if (strcmp(sb->cluster, m->meta.name) == 0 &&
+                strcmp(sb->meta.namespace, m->meta.namespace) == 0)
+                reconcile_scheduled(a, c, sb);
+        }
+        /* the oldest pending Backup (creation time, then name) runs next */
+        items = pitr_status_items(c->doc);
+        for (k = 0; k < json_array_size(items); k++) {
+            json_t *b = json_array_get(items, k);
+
+            if (strcmp(pitr_status_str(b, "kind"), "Backup") != 0 ||
+                strcmp(phase_of(b), "pending") != 0)
+                continue;
+            pending = 1;
+            if (oldest == NULL || ts_of(b) < ts_of(oldest) ||
+                (ts_of(b) == ts_of(oldest) && strcmp(name_of(b), name_of(oldest)) < 0)) {
+                oldest = b;
+                oldest_c = c;
+                oldest_m = m;
+            }
+        }
+    }
+    if (a->job == NULL && oldest != NULL)
+        start_backup(a, oldest_c, oldest, oldest_m);
+    /* retention on its timer */
+    for (i = 0; i < s->n_clusters && a->job == NULL; i++) {
+        const struct pitr_mf_cluster *m = &s->clusters[i];
+        struct acluster *c;
+
+        if (!m->has_store || m->retention_policy == NULL)
+            continue;
+        c = cluster_for(a, m);
+        if (!c->have_cfg)
+            continue;
+        if (c->next_retention == 0)
+            c->next_retention = now_s(); /* once at start, then on the timer */
+        if (now_s() >= c->next_retention)
+            start_retention(a, c, m->retention_policy);
+    }
+    for (i = 0; i < a->ncl; i++)
+        save(&a->cl[i]);
+    return pending;
+}
+
+static void notify_status(struct agent *a)
+{
+    if (a->job != NULL && a->job->kind == JOB_BACKUP)
+        sd_notifyf(0,
+                   "WATCHDOG=1\nSTATUS=backup %s %s",
+                   a->job->backup_name,
+                   a->job->stage == 0 ? "checking WAL archiving" : "running");
+    else if (a->job != NULL)
+        sd_notify(0, "WATCHDOG=1\nSTATUS=retention running");
+    else
+        sd_notifyf(0, "WATCHDOG=1\nSTATUS=idle: %zu clusters", a->ncl);
+}
+
+static void sleep_tick(const struct pitr_agent_opts *o)
+{
+    int i;
+
+    for (i = 0; i < 10 && !*o->stop; i++) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* SIGTERM with a job running: cancel it, wait (bounded), record it. */
+static void stop_job(struct agent *a)
+{
+    int i;
+
+    if (a->job == NULL)
+        return;
+    pitr_log_info("stopping: cancelling the running job");
+    a->job->cancel = 1;
+    for (i = 0; i < PITR_AGENT_STOP_WAIT * 10 && !a->job->done; i++) {
+        struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+        if (i % 10 == 0)
+            sd_notify(0, "WATCHDOG=1");
+        nanosleep(&ts, NULL);
+    }
+    if (a->job->done) {
+        if (a->job->rc == PITR_OK && a->job->kind == JOB_BACKUP)
+            pitr_log_info("stopping: the backup finished before it could be cancelled");
+        else if (a->job->kind == JOB_BACKUP) {
+            char was[PITR_ERR_MSG_MAX];
+
+            memcpy(was, a->job->err.msg, sizeof(was));
+            snprintf(a->job->err.msg,
+                     sizeof(a->job->err.msg),
+                     "cancelled: the agent was stopped during the backup: %.900s",
+                     was);
+        }
+        finish_job(a);
+        return;
+    }
+    /* it did not stop in time: record the Backup failed; the thread dies with us */
+    for (i = 0; i < (int)a->ncl; i++) {
+        struct acluster *c = &a->cl[i];
+        json_t *b;
+
+        if (a->job->backup_name == NULL || strcmp(c->key, a->job->cluster_key) != 0)
+            continue;
+        b = pitr_status_find(c->doc, "Backup", a->job->backup_name);
+        if (b != NULL)
+            fail_backup(
+              c, b, "Cancelled", "the agent was stopped and the backup did not end in time");
+    }
+    a->job = NULL; /* leaked on purpose: its thread may still use it */
+}
+
+pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
+{
+    struct agent a;
+    pitr_rc rc;
+    size_t i;
+    int ready = 0;
+
+    memset(&a, 0, sizeof(a));
+    a.o = o;
+    json_set_alloc_funcs(pitr_malloc, pitr_free);
+    if (gethostname(a.host, sizeof(a.host) - 1) != 0)
+        snprintf(a.host, sizeof(a.host), "localhost");
+    snprintf(
+      a.session, sizeof(a.session), "%s-%ld-%lld", a.host, (long)getpid(), (long long)now_s());
+    rc = pitr_fs_mkdir_p(o->state_dir, 0700, err);
+    if (rc != PITR_OK)
+        return rc;
+    rc = pitr_manifest_dir_new(o->manifests, &a.dir, err);
+    if (rc != PITR_OK)
+        return rc;
+    pitr_log_info("agent: session %s, manifests '%s'", a.session, o->manifests);
+    while (!*o->stop) {
+        int pending;
+
+        poll_manifests(&a);
+        if (a.job != NULL && a.job->done)
+            finish_job(&a);
+        if (a.job != NULL && a.job->kind == JOB_BACKUP && a.job->stage >= 1) {
+            for (i = 0; i < a.ncl; i++) {
+                json_t *b;
+
+                if (strcmp(a.cl[i].key, a.job->cluster_key) != 0 || a.cl[i].doc == NULL)
+                    continue;
+                b = pitr_status_find(a.cl[i].doc, "Backup", a.job->backup_name);
+                if (b != NULL && strcmp(phase_of(b), "started") == 0) {
+                    set_phase(b, "running");
+                    event(&a.cl[i],
+                          "Backup",
+                          a.job->backup_name,
+                          "Normal",
+                          "Running",
+                          "WAL archiving works; copying the data directory");
+                }
+            }
+        }
+        pending = a.have_set ? reconcile(&a) : 0;
+        if (!ready) {
+            sd_notify(0, "READY=1");
+            ready = 1;
+        }
+        notify_status(&a);
+        if (o->once && a.job == NULL && !pending)
+            break;
+        sleep_tick(o);
+    }
+    sd_notify(0, "STOPPING=1");
+    stop_job(&a);
+    for (i = 0; i < a.ncl; i++)
+        save(&a.cl[i]);
+    for (i = 0; i < a.ncl; i++)
+        cluster_release(&a.cl[i]);
+    pitr_free(a.cl);
+    for (i = 0; i < a.ncrons; i++) {
+        pitr_free(a.crons[i].key);
+        pitr_free(a.crons[i].spec);
+        pitr_free(a.crons[i].error);
+        pitr_cron_free(a.crons[i].cron);
+    }
+    pitr_free(a.crons);
+    if (a.have_set)
+        pitr_manifest_set_release(&a.set);
+    pitr_manifest_dir_free(a.dir);
+    pitr_log_info("agent: stopped");
+    return PITR_OK;
+}
