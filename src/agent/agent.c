@@ -585,6 +585,15 @@ static int64_t ts_of(json_t *it)
       pitr_status_str(json_object_get(it, "metadata"), "creationTimestamp"));
 }
 
+/*
+ * The Cluster's retentionPolicy, else the config file's retention-policy
+ * (which may also be "REDUNDANCY n", a form CNPG's manifests cannot hold).
+ */
+static const char *policy_of(const struct agent *a, const struct pitr_mf_cluster *m)
+{
+    return m->retention_policy != NULL ? m->retention_policy : a->o->cfg->retention_policy;
+}
+
 static void start_backup(struct agent *a,
                          struct acluster *c,
                          json_t *b,
@@ -600,7 +609,7 @@ static void start_backup(struct agent *a,
     pitr_config_copy(&j->cfg, &c->cfg);
     j->cluster_key = pitr_strdup(c->key);
     j->backup_name = pitr_strdup(name_of(b));
-    j->policy = m->retention_policy != NULL ? pitr_strdup(m->retention_policy) : NULL;
+    j->policy = policy_of(a, m) != NULL ? pitr_strdup(policy_of(a, m)) : NULL;
     j->conninfo = a->o->conninfo;
     j->pgdata = a->o->pgdata;
     j->immediate_checkpoint = m->store.data_immediate_checkpoint;
@@ -1071,7 +1080,7 @@ static int reconcile(struct agent *a)
         const struct pitr_mf_cluster *m = &s->clusters[i];
         struct acluster *c;
 
-        if (!m->has_store || m->retention_policy == NULL)
+        if (!m->has_store || policy_of(a, m) == NULL)
             continue;
         c = cluster_for(a, m);
         if (!c->have_cfg)
@@ -1079,7 +1088,7 @@ static int reconcile(struct agent *a)
         if (c->next_retention == 0)
             c->next_retention = now_s(); /* once at start, then on the timer */
         if (now_s() >= c->next_retention)
-            start_retention(a, c, m->retention_policy);
+            start_retention(a, c, policy_of(a, m));
     }
     for (i = 0; i < a->ncl; i++)
         save(&a->cl[i]);
