@@ -5,9 +5,8 @@
  * A zone answers one question: the UTC offset in force at an instant. The
  * conversion from a local wall-clock time back to an instant follows Go's
  * time.Date, because robfig/cron (what CloudNativePG schedules with) walks
- * wall-clock fields through it: a time in a spring-forward gap moves forward
- * by the gap, and a time in a fall-back repeat resolves to the occurrence Go
- * picks (see pitr_tz_local_to_utc).
+ * wall-clock fields through it (see pitr_tz_local_to_utc for gaps and
+ * repeats).
  *
  * Zone files are read from /usr/share/zoneinfo (Debian's tzdata). A name is
  * checked before it is used as a path: letters, digits and "_+-./" only, no
@@ -71,10 +70,12 @@ int32_t pitr_tz_offset(const struct pitr_tz *tz, int64_t t);
 /*
  * The instant of local wall-clock time `wall` (seconds since 1970-01-01
  * 00:00 local) as Go's time.Date computes it: off = offset(wall), then
- * offset(wall - off) when that instant lies in another period. Times in a
- * gap come out moved forward (Berlin 02:30 on a spring-forward day is 03:30
- * CEST); in a repeat the result depends on the sign of the offsets as in Go
- * (Berlin 02:30 -> the CET one, New York 01:30 -> the EDT one). NULL: UTC.
+ * offset(wall - off) when that instant lies in another period. So, as in
+ * Go, the result depends on the sign of the offsets: a time in a gap moves
+ * forward by the gap east of UTC (Berlin 02:30 on a spring-forward day is
+ * 03:30 CEST) and back west of it (New York 02:30 is 01:30 EST); a repeated
+ * time is the later reading east of UTC (Berlin 02:30 CET) and the earlier
+ * west of it (New York 01:30 EDT). NULL: UTC.
  */
 int64_t pitr_tz_local_to_utc(const struct pitr_tz *tz, int64_t wall);
 

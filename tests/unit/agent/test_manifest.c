@@ -698,21 +698,6 @@ static void pitr_manifest_parse__non_utf8_and_binary_refused(void **state)
     pitr_manifest_set_release(&set);
 }
 
-static void pitr_manifest_diag_str__file_line_severity(void **state)
-{
-    struct pitr_mf_diag d = { PITR_MF_WARNING, { (char *)"m.yaml", 7 }, (char *)"x" };
-    char *s;
-
-    (void)state;
-    s = pitr_manifest_diag_str(&d);
-    assert_string_equal(s, "m.yaml:7: warning: x");
-    pitr_free(s);
-    d.severity = PITR_MF_ERROR;
-    s = pitr_manifest_diag_str(&d);
-    assert_string_equal(s, "m.yaml:7: error: x");
-    pitr_free(s);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -733,7 +718,6 @@ int main(void)
         cmocka_unit_test(pitr_manifest_parse__long_value_refused),
         cmocka_unit_test(pitr_manifest_parse__too_many_nodes_or_documents),
         cmocka_unit_test(pitr_manifest_parse__non_utf8_and_binary_refused),
-        cmocka_unit_test(pitr_manifest_diag_str__file_line_severity),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
