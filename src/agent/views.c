@@ -465,7 +465,7 @@ static pitr_rc describe_value(json_t *v, int indent, struct pitr_buf *out, struc
                                       indent,
                                       "",
                                       t,
-                                      (int)(strlen(t) < 22 ? 22 - strlen(t) : 1),
+                                      (int)(indent + strlen(t) < 24 ? 24 - indent - strlen(t) : 1),
                                       "");
                 if (rc == PITR_OK)
                     rc = json_is_string(x) ? pitr_buf_append_str(out, json_string_value(x), err)
