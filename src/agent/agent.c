@@ -46,7 +46,9 @@ struct acluster {
     struct pitr_storage *st;
     char *local_path; /* owned */
     json_t *doc;
-    int dirty;
+    int dirty;       /* changed since the local copy was written */
+    int store_dirty; /* changed since the store was written */
+    int64_t next_store_try;
     int64_t next_retention;
     char *store_error; /* owned; last save failure, logged once */
     int seen;
@@ -881,6 +883,16 @@ static char *cluster_sig(const struct pitr_mf_cluster *m)
     return text;
 }
 
+/* The main thread's storage: the Cluster's settings with at most 5 s of retries. */
+static pitr_rc open_status_storage(struct acluster *c, struct pitr_err *err)
+{
+    struct pitr_config sc = c->cfg; /* shallow: strings stay owned by c->cfg */
+
+    if (sc.retry_max_time > 5)
+        sc.retry_max_time = 5;
+    return pitr_storage_open(&sc, &c->st, err);
+}
+
 static struct acluster *cluster_for(struct agent *a, const struct pitr_mf_cluster *m)
 {
     char *key = keyof(m->meta.namespace, m->meta.name), *sig;
@@ -919,7 +931,7 @@ static struct acluster *cluster_for(struct agent *a, const struct pitr_mf_cluste
     c->cfg_error = NULL;
     snprintf(ca, sizeof(ca), "%s/%s_%s-ca.pem", a->o->state_dir, c->ns, c->name);
     if (pitr_agent_cluster_config(a->o->cfg, m, ca, &c->cfg, &err) != PITR_OK ||
-        pitr_storage_open(&c->cfg, &c->st, &err) != PITR_OK) {
+        open_status_storage(c, &err) != PITR_OK) {
         pitr_config_release(&c->cfg);
         c->cfg_error = pitr_strdup(err.msg);
         pitr_log_error(
@@ -950,26 +962,42 @@ static struct acluster *cluster_for(struct agent *a, const struct pitr_mf_cluste
     return c;
 }
 
-static void save(struct acluster *c)
+/*
+ * Write a changed document: the local copy at once, the store too unless
+ * it failed less than STORE_RETRY seconds ago (a store that hangs must not
+ * hold the loop and its watchdog every tick; its requests are bounded by
+ * the short retry time of c->st).
+ */
+#define STORE_RETRY 30
+
+static void save(struct acluster *c, int force)
 {
     struct pitr_err err = { 0 };
+    int64_t now = now_s();
 
-    if (!c->dirty || c->doc == NULL)
+    if (c->doc == NULL)
         return;
-    if (pitr_status_save(c->have_cfg ? c->st : NULL, c->server, c->local_path, c->doc, &err) !=
-        PITR_OK) {
+    if (c->dirty) {
+        if (pitr_status_save(NULL, c->server, c->local_path, c->doc, &err) != PITR_OK)
+            pitr_log_warn("cluster '%s': cannot write the local status copy: %s", c->name, err.msg);
+        c->dirty = 0;
+        c->store_dirty = 1;
+    }
+    if (!c->store_dirty || !c->have_cfg || (!force && now < c->next_store_try))
+        return;
+    if (pitr_status_save(c->st, c->server, NULL, c->doc, &err) != PITR_OK) {
         if (c->store_error == NULL || strcmp(c->store_error, err.msg) != 0) {
             pitr_log_warn("cluster '%s': cannot write the status: %s", c->name, err.msg);
             set_str(&c->store_error, err.msg);
         }
-        /* the local copy may have been written; try the store again next tick */
+        c->next_store_try = now + STORE_RETRY;
         return;
     }
     if (c->store_error != NULL) {
         pitr_log_info("cluster '%s': status written again", c->name);
         set_str(&c->store_error, NULL);
     }
-    c->dirty = 0;
+    c->store_dirty = 0;
 }
 
 /* ---- the loop ---- */
@@ -1091,7 +1119,7 @@ static int reconcile(struct agent *a)
             start_retention(a, c, policy_of(a, m));
     }
     for (i = 0; i < a->ncl; i++)
-        save(&a->cl[i]);
+        save(&a->cl[i], 0);
     return pending;
 }
 
@@ -1223,7 +1251,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
     sd_notify(0, "STOPPING=1");
     stop_job(&a);
     for (i = 0; i < a.ncl; i++)
-        save(&a.cl[i]);
+        save(&a.cl[i], 1);
     for (i = 0; i < a.ncl; i++)
         cluster_release(&a.cl[i]);
     pitr_free(a.cl);

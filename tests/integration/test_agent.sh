@@ -233,6 +233,10 @@ check "exactly one catch-up Backup after 3 missed slots ($want; $before -> $afte
 check "no Backup name appears twice" [ "$(jq -r '.items[].metadata.name' "$STATE/app-db_$SRV.json" | sort | uniq -d | wc -l)" -eq 0 ]
 n_done=$(count_phase completed)
 check "the next slot runs after the restart" wait_until 30 ge $((n_done + 1)) count_phase completed
+ids_agent=$(jq -r '.items[] | select(.kind == "Backup" and .status.phase == "completed") | .status.backupId' "$STATE/app-db_$SRV.json" | sort)
+ids_list=$("$PGPITR_BIN" --config "$CONF" list --format json | jq -r '.backups_list[] | select(.status == "DONE") | .backup_id' | sort)
+check "after the kills the repository's DONE backups are exactly the completed Backups" \
+    [ -n "$ids_agent" -a "$ids_agent" = "$ids_list" ]
 
 # ---- 4. suspend, and a wrong secret on a second Cluster ----
 scheduled true >"$MF/scheduled.yaml"
