@@ -44,8 +44,17 @@ static pitr_rc archive_check(struct job *j, struct pitr_err *err)
     char last[PITR_ERR_MSG_MAX] = "no answer";
     int attempt, switched = 0;
 
+    char conninfo[1024];
+
+    /* as pitr_pg_connect: NULL is the PG* variables, a bare word a database name */
+    if (j->conninfo == NULL)
+        snprintf(conninfo, sizeof(conninfo), "dbname=postgres");
+    else if (strchr(j->conninfo, '=') == NULL && strncmp(j->conninfo, "postgres", 8) != 0)
+        snprintf(conninfo, sizeof(conninfo), "dbname='%.1000s'", j->conninfo);
+    else
+        snprintf(conninfo, sizeof(conninfo), "%.1020s", j->conninfo);
     for (attempt = 0; attempt < j->archive_check_tries && !j->cancel; attempt++) {
-        PGconn *c = PQconnectdb(j->conninfo != NULL ? j->conninfo : "dbname=postgres");
+        PGconn *c = PQconnectdb(conninfo);
         PGresult *r = NULL;
 
         if (PQstatus(c) != CONNECTION_OK) {

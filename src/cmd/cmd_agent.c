@@ -158,13 +158,14 @@ static int collect(const struct pitr_config *cfg,
         struct pitr_storage *st = NULL;
         struct pitr_err se = { 0 };
         const char *source = NULL;
-        char local[4096];
+        char local[4096], ca[4096];
         json_t *doc = NULL, *its;
 
         if (!c->has_store)
             continue;
         snprintf(local, sizeof(local), "%s/%s_%s.json", state_dir, c->meta.namespace, c->meta.name);
-        if (pitr_agent_cluster_config(cfg, c, NULL, &ccfg, &err) == PITR_OK &&
+        snprintf(ca, sizeof(ca), "%s/%s_%s-ca.pem", state_dir, c->meta.namespace, c->meta.name);
+        if (pitr_agent_cluster_config(cfg, c, ca, &ccfg, &err) == PITR_OK &&
             pitr_storage_open(&ccfg, &st, &err) != PITR_OK)
             st = NULL;
         if (pitr_status_load(st,
