@@ -1,6 +1,6 @@
 /*
  * tz.h - IANA time zones read from TZif files (RFC 8536), without setenv,
- * tzset or localtime (which share hidden process-wide state).
+ * tzset or localtime_r, which share hidden process-wide state.
  *
  * A zone answers one question: the UTC offset in force at an instant. The
  * conversion from a local wall-clock time back to an instant follows Go's
