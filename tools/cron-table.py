@@ -9,7 +9,9 @@ not pgpitr's:
             v1.2.0's (what CloudNativePG uses): the robfig spec is rewritten
             in croniter's order (seconds last) and, for zones, only rows whose
             interval crosses no UTC-offset change are kept (croniter and
-            robfig treat DST changes differently).
+            robfig treat DST changes differently). Besides chosen schedules,
+            150 are drawn with a fixed seed; on those the oracle below must
+            give the same answer or generation fails.
   oracle    a brute-force search below (day by day, then the matching
             hours/minutes/seconds) that implements robfig v1.2.0's day rule
             literally, for UTC rows where croniter differs: a day field
@@ -26,6 +28,7 @@ croniter). `tools/cron-table.py` rewrites the file; `tools/cron-table.py
 --check` regenerates it in memory and fails when the committed file differs
 (make unit runs that).
 """
+import random
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -263,8 +266,68 @@ HAND = [
 ]
 
 
+def random_specs(n):
+    """Six-field specs drawn with a fixed seed, avoiding the two places where
+    croniter and robfig v1.2.0 differ (a stepped '*' in a day field while the
+    other day field is restricted; a day field's full set written as numbers,
+    which croniter folds into '*'; weekday "N/S", which croniter runs to 7)."""
+    rnd = random.Random(13)
+
+    def part(i, allow_star_step):
+        lo, hi, names = BOUNDS[i]
+        kind = rnd.choice(["n", "n", "range", "rstep", "nstep", "list", "star", "sstep"])
+        if kind == "sstep" and not allow_star_step:
+            kind = "n"
+        if kind == "nstep" and i in (3, 5):
+            kind = "rstep"  # croniter runs weekday "N/S" up to 7 and folds full sets into '*'
+        a = rnd.randint(lo, hi)
+        b = rnd.randint(a, hi)
+        if i in (3, 5) and a == lo and b == hi:
+            b = hi - 1 if hi - 1 >= a else a
+        step = rnd.randint(1, max(1, (hi - lo) // 2))
+        name = lambda v: names[v - lo].upper() if names and rnd.random() < 0.5 else str(v)
+        if kind == "n":
+            return name(a)
+        if kind == "range":
+            return "%s-%s" % (name(a), name(b))
+        if kind == "rstep":
+            return "%s-%s/%d" % (name(a), name(b), step)
+        if kind == "nstep":
+            return "%s/%d" % (name(a), step)
+        if kind == "list":
+            vals = sorted(set(rnd.randint(lo, hi) for _ in range(3)))
+            return ",".join(name(v) for v in vals)
+        if kind == "star":
+            return "*"
+        return "*/%d" % step
+
+    out = []
+    while len(out) < n:
+        f = [part(i, True) for i in range(6)]
+        if f[3].startswith("*/") and f[5] != "*":
+            f[3] = "*"
+        if f[5].startswith("*/") and f[3] != "*":
+            f[5] = "*"
+        out.append(" ".join(f))
+    return out
+
+
 def rows():
     out = []
+    for spec in random_specs(150):
+        for t in (TIMES[0], TIMES[2]):
+            after = parse_iso(t)
+            try:
+                nxt = croniter_next(spec, "-", after)
+            except Exception:  # croniter gives up on a date that never comes
+                continue
+            if nxt.year > after.year + 5:
+                continue  # beyond robfig's five-year search
+            ref = oracle(spec, after)
+            if ref != nxt:
+                sys.exit("cron-table.py: croniter and the oracle disagree on '%s' after %s: %s, %s"
+                         % (spec, t, nxt, ref))
+            out.append(("croniter", spec, "-", iso(after), iso(nxt), "random; the oracle agrees"))
     for spec in SIX + FIVE:
         for t in TIMES:
             after = parse_iso(t)

@@ -126,8 +126,8 @@ static void pitr_cron_next__matches_reference_table(void **state)
     }
     fclose(f);
     /* The table is the test: a truncated file must not pass. */
-    assert_true(rows >= 400);
-    assert_true(by_source[0] >= 300 && by_source[1] >= 10 && by_source[2] >= 15 &&
+    assert_true(rows >= 700);
+    assert_true(by_source[0] >= 600 && by_source[1] >= 10 && by_source[2] >= 15 &&
                 by_source[3] >= 15);
     assert_int_equal(bad, 0);
 }
