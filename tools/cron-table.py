@@ -335,6 +335,17 @@ def rows():
                 nxt = croniter_next(spec, "-", after)
                 out.append(("croniter", spec, "-", iso(after), iso(nxt), ""))
                 after = nxt
+    # Zones without DST and with offsets that are not whole hours.
+    for k, spec in enumerate(random_specs(40)):
+        zone = ("Asia/Kolkata", "Asia/Kathmandu")[k % 2]
+        after = parse_iso(TIMES[3])
+        try:
+            nxt = croniter_next(spec, zone, after)
+        except Exception:
+            continue
+        if nxt.year > after.year + 5:
+            continue
+        out.append(("croniter", spec, zone, iso(after), iso(nxt), "random, zone without DST"))
     for zone, spec, t in ZONED:
         after = parse_iso(t)
         for _ in range(3):
