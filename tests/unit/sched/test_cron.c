@@ -175,6 +175,11 @@ static void pitr_cron_parse__six_fields_no_note(void **state)
     assert_int_equal(pitr_cron_parse("@daily", "UTC", &c, &note, &err), PITR_OK);
     assert_null(note);
     pitr_cron_free(c);
+    /* An empty default zone (an unset setting) is UTC. */
+    assert_int_equal(pitr_cron_parse("0 0 0 * * *", "", &c, &note, &err), PITR_OK);
+    assert_int_equal(pitr_cron_next(c, parse_utc("2024-07-01T12:00:00Z")),
+                     parse_utc("2024-07-02T00:00:00Z"));
+    pitr_cron_free(c);
 }
 
 static void pitr_cron_parse__zone_prefix_and_every_notes(void **state)
@@ -219,7 +224,12 @@ static void pitr_cron_parse__malformed_named(void **state)
         { "0 0 0 32 * *", NULL, "day-of-month field '32': 32 is above the maximum 31" },
         { "0 0 0 * 13 *", NULL, "month field '13': 13 is above the maximum 12" },
         { "0 0 0 * 0 *", NULL, "month field '0': 0 is below the minimum 1" },
-        { "0 0 0 * * 7", NULL, "day-of-week field '7': 7 is above the maximum 6" },
+        { "0 0 0 * * 7",
+          NULL,
+          "day-of-week field '7': 7 is above the maximum 6 (Sunday is 0 or SUN)" },
+        { "0 0 * * 5-7",
+          NULL,
+          "day-of-week field '5-7': 7 is above the maximum 6 (Sunday is 0 or SUN)" },
         { "0 0 0 * FOO *", NULL, "month field 'FOO': not a number or a known name" },
         { "0 0 0 * * MONDAY", NULL, "day-of-week field 'MONDAY': not a number or a known name" },
         { "0 0 0 * * FRI-MON", NULL, "range start 5 is after its end 1" },
