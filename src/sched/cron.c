@@ -630,6 +630,14 @@ pitr_rc pitr_cron_parse(const char *spec,
         f_note = five_field_note(prefix, fields);
     }
 done:
+    /* Accepted as robfig does, but say so when it can never run. 2024-01-01
+     * leaves a leap day within the five years searched. */
+    if (!c->every && pitr_cron_next(c, 1704067200) == 0)
+        f_note = join_notes(f_note,
+                            pitr_asprintf("schedule '%.200s' matches no time within five "
+                                          "years (such as day 31 of a 30-day month): it "
+                                          "never runs",
+                                          c->spec));
     *note = join_notes(f_note, tz_note);
     f_note = tz_note = NULL;
     *out = c;

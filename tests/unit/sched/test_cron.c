@@ -340,10 +340,21 @@ static void pitr_cron_next__out_of_range_after_is_none(void **state)
 
 static void pitr_cron_next__never_gives_up_after_five_years(void **state)
 {
-    struct pitr_cron *c = parse_ok("0 0 0 30 2 *", NULL);
+    struct pitr_err err = { 0 };
+    struct pitr_cron *c = NULL;
+    char *note = NULL;
 
     (void)state;
+    /* Accepted, as robfig and CloudNativePG do, with a note. */
+    assert_int_equal(pitr_cron_parse("0 0 0 30 2 *", NULL, &c, &note, &err), PITR_OK);
+    assert_non_null(note);
+    assert_non_null(strstr(note, "'0 0 0 30 2 *' matches no time within five years"));
     assert_int_equal(pitr_cron_next(c, parse_utc("2024-01-01T00:00:00Z")), 0);
+    pitr_free(note);
+    pitr_cron_free(c);
+    /* A leap day alone is a real schedule. */
+    assert_int_equal(pitr_cron_parse("0 0 0 29 2 *", NULL, &c, &note, &err), PITR_OK);
+    assert_null(note);
     pitr_cron_free(c);
 }
 
