@@ -458,6 +458,43 @@ static void pitr_manifest_parse__wrong_types_rejected_with_lines(void **state)
     pitr_manifest_set_release(&set);
 }
 
+static void pitr_manifest_parse__repeated_key_or_too_many_fields_rejected(void **state)
+{
+    static const char text[] = "apiVersion: postgresql.cnpg.io/v1\n"       /* 1 */
+                               "kind: Cluster\n"                           /* 2 */
+                               "metadata: {name: c}\n"                     /* 3 */
+                               "spec:\n"                                   /* 4 */
+                               "  backup:\n"                               /* 5 */
+                               "    barmanObjectStore:\n"                  /* 6 */
+                               "      destinationPath: s3://b/p\n"         /* 7 */
+                               "      s3Credentials:\n"                    /* 8 */
+                               "        inheritFromIAMRole: true\n"        /* 9 */
+                               "        accessKeyId: {name: a, key: b}\n"  /* 10 */
+                               "        accessKeyId: {name: a, key: b}\n"; /* 11 */
+    struct pitr_mf_set set = { 0 };
+    struct pitr_err err = { 0 };
+    char *many = pitr_malloc(64 * 1024);
+    size_t used = 0;
+
+    (void)state;
+    assert_int_equal(parse_str("dup.yaml", text, &set, &err), PITR_OK);
+    assert_diag(&set, "s3Credentials': key 'accessKeyId' appears twice", PITR_MF_ERROR, 11);
+    assert_int_equal(set.n_clusters, 0);
+    pitr_manifest_set_release(&set);
+
+    used += (size_t)snprintf(many,
+                             64 * 1024,
+                             "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+                             "stringData:\n");
+    for (int i = 0; i < 300; i++)
+        used += (size_t)snprintf(many + used, 64 * 1024 - used, "  k%d: v\n", i);
+    assert_int_equal(parse_str("many.yaml", many, &set, &err), PITR_OK);
+    assert_diag(&set, "'stringData' has more than 256 fields", PITR_MF_ERROR, 5);
+    assert_int_equal(set.n_secrets, 0);
+    pitr_manifest_set_release(&set);
+    pitr_free(many);
+}
+
 static void pitr_manifest_parse__multi_document_and_empty_documents(void **state)
 {
     static const char text[] = "---\n"
@@ -709,6 +746,7 @@ int main(void)
         cmocka_unit_test(pitr_manifest_resolve__missing_secret_or_key),
         cmocka_unit_test(pitr_manifest_parse__unsupported_fields_reported_with_lines),
         cmocka_unit_test(pitr_manifest_parse__wrong_types_rejected_with_lines),
+        cmocka_unit_test(pitr_manifest_parse__repeated_key_or_too_many_fields_rejected),
         cmocka_unit_test(pitr_manifest_parse__multi_document_and_empty_documents),
         cmocka_unit_test(pitr_manifest_parse__unknown_kind_or_api_version),
         cmocka_unit_test(pitr_manifest_parse__malformed_yaml_is_eformat_with_line),

@@ -221,7 +221,8 @@ static void pitr_manifest_dir_poll__secret_in_another_file_and_its_change(void *
     put(f, "cluster.yaml", cluster);
     poll_ok(f, 1, &snap);
     assert_int_equal(snap.clusters[0].store.resolved, 0);
-    assert_non_null(find_diag(&snap, "Secret 'app-db/creds' (s3Credentials.accessKeyId) not found"));
+    assert_non_null(
+      find_diag(&snap, "Secret 'app-db/creds' (s3Credentials.accessKeyId) not found"));
     put(f, "secret.yaml", secret1);
     poll_ok(f, 1, &snap);
     assert_int_equal(snap.clusters[0].store.resolved, 1);
