@@ -741,10 +741,11 @@ static void walk_store(struct wctx *c, const struct ynode *v, struct pitr_mf_clu
 {
     struct pitr_mf_store *st = &cl->store;
     struct pitr_err e = { 0 };
-    int line_dest = v->line;
+    int line_dest;
 
     if (v == NULL || want_map(c, v, P_STORE) <= 0)
         return;
+    line_dest = v->line;
     cl->has_store = 1;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];

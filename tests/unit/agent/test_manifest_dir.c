@@ -304,6 +304,26 @@ static void pitr_manifest_dir_poll__oversized_file_keeps_last_good(void **state)
     pitr_manifest_set_release(&snap);
 }
 
+static void pitr_manifest_dir_poll__file_count_bounded(void **state)
+{
+    struct fx *f = *state;
+    struct pitr_mf_set snap = { 0 };
+    const struct pitr_mf_diag *d;
+    char name[32];
+
+    for (int i = 0; i < PITR_MF_MAX_FILES + 2; i++) {
+        snprintf(name, sizeof(name), "f%04d.yaml", i);
+        assert_int_equal(pitr_test_write_file(f->dir, name, "# empty\n"), 0);
+    }
+    poll_ok(f, 1, &snap);
+    d = find_diag(&snap, "more than 1000 manifest files; 2 were ignored");
+    assert_non_null(d);
+    assert_int_equal(d->severity, PITR_MF_ERROR);
+    poll_ok(f, 0, &snap);
+    assert_int_equal(snap.n_diags, 0);
+    pitr_manifest_set_release(&snap);
+}
+
 static void pitr_manifest_dir_new__missing_folder(void **state)
 {
     struct pitr_manifest_dir *d = NULL;
@@ -344,6 +364,7 @@ int main(void)
         T(pitr_manifest_dir_poll__duplicate_first_file_wins),
         T(pitr_manifest_dir_poll__skips_dotfiles_other_names_and_links),
         T(pitr_manifest_dir_poll__oversized_file_keeps_last_good),
+        T(pitr_manifest_dir_poll__file_count_bounded),
         T(pitr_manifest_dir_new__missing_folder),
     };
 #undef T
