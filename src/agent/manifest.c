@@ -672,9 +672,13 @@ static void walk_data(struct wctx *c, const struct ynode *v, struct pitr_mf_stor
     }
 }
 
-static void walk_s3(struct wctx *c, const struct ynode *v, struct pitr_mf_store *st)
+static void walk_s3(struct wctx *c,
+                    const struct ynode *key,
+                    const struct ynode *v,
+                    struct pitr_mf_store *st)
 {
     const char *p = P_STORE ".s3Credentials";
+    int line;
 
     if (v == NULL || want_map(c, v, p) <= 0)
         return;
@@ -698,23 +702,24 @@ static void walk_s3(struct wctx *c, const struct ynode *v, struct pitr_mf_store 
     }
     if (c->reject)
         return;
+    line = key->line;
     /* CNPG's rule: exactly one method, key id and secret together. */
     if (st->inherit_iam_role &&
         (st->access_key_id_ref.name != NULL || st->secret_access_key_ref.name != NULL)) {
         wdiag(c,
               PITR_MF_ERROR,
-              v->line,
+              line,
               "'%s': inheritFromIAMRole and accessKeyId/secretAccessKey exclude each other",
               p);
         c->reject = 1;
     } else if (!st->inherit_iam_role &&
                (st->access_key_id_ref.name == NULL) != (st->secret_access_key_ref.name == NULL)) {
-        wdiag(c, PITR_MF_ERROR, v->line, "'%s': accessKeyId and secretAccessKey go together", p);
+        wdiag(c, PITR_MF_ERROR, line, "'%s': accessKeyId and secretAccessKey go together", p);
         c->reject = 1;
     } else if (!st->inherit_iam_role && st->access_key_id_ref.name == NULL) {
         wdiag(c,
               PITR_MF_ERROR,
-              v->line,
+              line,
               "'%s' needs accessKeyId and secretAccessKey, or inheritFromIAMRole: true",
               p);
         c->reject = 1;
@@ -723,7 +728,7 @@ static void walk_s3(struct wctx *c, const struct ynode *v, struct pitr_mf_store 
         /* As CNPG: with the credential chain no variable is set at all. */
         wdiag(c,
               PITR_MF_WARNING,
-              v->line,
+              line,
               "'%s': region and sessionToken are ignored with inheritFromIAMRole",
               p);
         pitr_free(st->region_ref.name);
@@ -767,7 +772,7 @@ static void walk_store(struct wctx *c, const struct ynode *v, struct pitr_mf_clu
                 c->reject = 1;
             }
         } else if (scalar_is(k, "s3Credentials")) {
-            walk_s3(c, val, st);
+            walk_s3(c, k, val, st);
         } else if (scalar_is(k, "azureCredentials") || scalar_is(k, "googleCredentials")) {
             char path[80];
 
