@@ -9,7 +9,9 @@ not pgpitr's:
             v1.2.0's (what CloudNativePG uses): the robfig spec is rewritten
             in croniter's order (seconds last) and, for zones, only rows whose
             interval crosses no UTC-offset change are kept (croniter and
-            robfig treat DST changes differently).
+            robfig treat DST changes differently). Besides chosen schedules,
+            150 are drawn with a fixed seed; on those the oracle below must
+            give the same answer or generation fails.
   oracle    a brute-force search below (day by day, then the matching
             hours/minutes/seconds) that implements robfig v1.2.0's day rule
             literally, for UTC rows where croniter differs: a day field
@@ -26,6 +28,7 @@ croniter). `tools/cron-table.py` rewrites the file; `tools/cron-table.py
 --check` regenerates it in memory and fails when the committed file differs
 (make unit runs that).
 """
+import random
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -246,6 +249,10 @@ HAND = [
      "default zone: 02:30 skipped on the gap day"),
     ("TZ=UTC 0 0 0 * * *", "Europe/Berlin", "2024-03-30T12:00:00Z", "2024-03-31T00:00:00Z",
      "the prefix wins over the default zone"),
+    ("TZ=Australia/Lord_Howe 0 0 * * * *", "-", "2024-10-05T14:30:00Z", "2024-10-05T16:00:00Z",
+     "30-minute spring forward (02:00 +10:30 -> 02:30 +11): after 01:00 the next minute 0 is 03:00"),
+    ("TZ=Australia/Lord_Howe 0 0 * * * *", "-", "2024-04-06T14:00:00Z", "2024-04-06T15:30:00Z",
+     "30-minute fall back (02:00 +11 -> 01:30 +10:30): after 01:00 the next minute 0 is 02:00 +10:30"),
     ("@every 1h30m", "-", "2024-03-30T12:00:00Z", "2024-03-30T13:30:00Z", "constant delay from 'after'"),
     ("@every 20s", "-", "2024-03-30T12:00:07Z", "2024-03-30T12:00:27Z", "not aligned to a grid"),
     ("@every 1.5h", "-", "2024-03-30T12:00:00Z", "2024-03-30T13:30:00Z", "Go duration with a fraction"),
@@ -263,8 +270,68 @@ HAND = [
 ]
 
 
+def random_specs(n):
+    """Six-field specs drawn with a fixed seed, avoiding the two places where
+    croniter and robfig v1.2.0 differ (a stepped '*' in a day field while the
+    other day field is restricted; a day field's full set written as numbers,
+    which croniter folds into '*'; weekday "N/S", which croniter runs to 7)."""
+    rnd = random.Random(13)
+
+    def part(i, allow_star_step):
+        lo, hi, names = BOUNDS[i]
+        kind = rnd.choice(["n", "n", "range", "rstep", "nstep", "list", "star", "sstep"])
+        if kind == "sstep" and not allow_star_step:
+            kind = "n"
+        if kind == "nstep" and i in (3, 5):
+            kind = "rstep"  # croniter runs weekday "N/S" up to 7 and folds full sets into '*'
+        a = rnd.randint(lo, hi)
+        b = rnd.randint(a, hi)
+        if i in (3, 5) and a == lo and b == hi:
+            b = hi - 1 if hi - 1 >= a else a
+        step = rnd.randint(1, max(1, (hi - lo) // 2))
+        name = lambda v: names[v - lo].upper() if names and rnd.random() < 0.5 else str(v)
+        if kind == "n":
+            return name(a)
+        if kind == "range":
+            return "%s-%s" % (name(a), name(b))
+        if kind == "rstep":
+            return "%s-%s/%d" % (name(a), name(b), step)
+        if kind == "nstep":
+            return "%s/%d" % (name(a), step)
+        if kind == "list":
+            vals = sorted(set(rnd.randint(lo, hi) for _ in range(3)))
+            return ",".join(name(v) for v in vals)
+        if kind == "star":
+            return "*"
+        return "*/%d" % step
+
+    out = []
+    while len(out) < n:
+        f = [part(i, True) for i in range(6)]
+        if f[3].startswith("*/") and f[5] != "*":
+            f[3] = "*"
+        if f[5].startswith("*/") and f[3] != "*":
+            f[5] = "*"
+        out.append(" ".join(f))
+    return out
+
+
 def rows():
     out = []
+    for spec in random_specs(150):
+        for t in (TIMES[0], TIMES[2]):
+            after = parse_iso(t)
+            try:
+                nxt = croniter_next(spec, "-", after)
+            except Exception:  # croniter gives up on a date that never comes
+                continue
+            if nxt.year > after.year + 5:
+                continue  # beyond robfig's five-year search
+            ref = oracle(spec, after)
+            if ref != nxt:
+                sys.exit("cron-table.py: croniter and the oracle disagree on '%s' after %s: %s, %s"
+                         % (spec, t, nxt, ref))
+            out.append(("croniter", spec, "-", iso(after), iso(nxt), "random; the oracle agrees"))
     for spec in SIX + FIVE:
         for t in TIMES:
             after = parse_iso(t)
@@ -272,6 +339,17 @@ def rows():
                 nxt = croniter_next(spec, "-", after)
                 out.append(("croniter", spec, "-", iso(after), iso(nxt), ""))
                 after = nxt
+    # Zones without DST and with offsets that are not whole hours.
+    for k, spec in enumerate(random_specs(40)):
+        zone = ("Asia/Kolkata", "Asia/Kathmandu")[k % 2]
+        after = parse_iso(TIMES[3])
+        try:
+            nxt = croniter_next(spec, zone, after)
+        except Exception:
+            continue
+        if nxt.year > after.year + 5:
+            continue
+        out.append(("croniter", spec, zone, iso(after), iso(nxt), "random, zone without DST"))
     for zone, spec, t in ZONED:
         after = parse_iso(t)
         for _ in range(3):

@@ -489,13 +489,43 @@ static int want_enum(struct wctx *c,
     return -1;
 }
 
+/* Fields of one mapping pgpitr walks (tags, Secret data, ...). */
+#define MAX_FIELDS 256
+
+/*
+ * A mapping field: 1 when v is a mapping to walk, 0 absent, -1 error. Its
+ * keys are unique (the API server refuses a repeated key) and at most
+ * MAX_FIELDS, which keeps the quadratic check small.
+ */
 static int want_map(struct wctx *c, const struct ynode *v, const char *path)
 {
+    char k[80];
+
     if (is_null(v))
         return 0;
     if (v->type != YN_MAP) {
         type_error(c, v, path, "a mapping");
         return -1;
+    }
+    if (v->n / 2 > MAX_FIELDS) {
+        wdiag(c, PITR_MF_ERROR, v->line, "'%s' has more than %d fields", path, MAX_FIELDS);
+        c->reject = 1;
+        return -1;
+    }
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        for (size_t j = i + 2; j + 1 < v->n; j += 2) {
+            if (v->kids[i]->slen == v->kids[j]->slen &&
+                memcmp(v->kids[i]->s, v->kids[j]->s, v->kids[i]->slen) == 0) {
+                wdiag(c,
+                      PITR_MF_ERROR,
+                      v->kids[j]->line,
+                      "'%s': key '%s' appears twice",
+                      path,
+                      sanitize(v->kids[j], k, sizeof(k)));
+                c->reject = 1;
+                return -1;
+            }
+        }
     }
     return 1;
 }
@@ -509,9 +539,9 @@ static void walk_ref(struct wctx *c,
 {
     char p[160];
 
-    if (want_map(c, v, path) <= 0) {
+    if (v == NULL || want_map(c, v, path) <= 0) {
         if (!c->reject) {
-            wdiag(c, PITR_MF_ERROR, v->line, "'%s' must be a {name, key} Secret reference", path);
+            wdiag(c, PITR_MF_ERROR, k->line, "'%s' must be a {name, key} Secret reference", path);
             c->reject = 1;
         }
         return;
@@ -530,13 +560,14 @@ static void walk_ref(struct wctx *c,
         }
     }
     if (ref->name == NULL || ref->key == NULL) {
-        wdiag(c, PITR_MF_ERROR, v->line, "'%s' needs both name and key", path);
+        wdiag(c, PITR_MF_ERROR, k->line, "'%s' needs both name and key", path);
         c->reject = 1;
         pitr_free(ref->name);
         pitr_free(ref->key);
         ref->name = ref->key = NULL;
         return;
     }
+    pitr_free(ref->loc.file);
     ref->loc.file = pitr_strdup(c->file);
     ref->loc.line = k->line;
 }
@@ -550,7 +581,7 @@ static void walk_tags(struct wctx *c,
 {
     char p[200], k[80];
 
-    if (want_map(c, v, path) <= 0)
+    if (v == NULL || want_map(c, v, path) <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *key = v->kids[i];
@@ -595,7 +626,7 @@ static const char *const owner_refs[] = { "none", "self", "cluster", NULL };
 
 static void walk_wal(struct wctx *c, const struct ynode *v, struct pitr_mf_store *st)
 {
-    if (want_map(c, v, P_STORE ".wal") <= 0)
+    if (v == NULL || want_map(c, v, P_STORE ".wal") <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
@@ -617,7 +648,7 @@ static void walk_wal(struct wctx *c, const struct ynode *v, struct pitr_mf_store
 
 static void walk_data(struct wctx *c, const struct ynode *v, struct pitr_mf_store *st)
 {
-    if (want_map(c, v, P_STORE ".data") <= 0)
+    if (v == NULL || want_map(c, v, P_STORE ".data") <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
@@ -641,11 +672,15 @@ static void walk_data(struct wctx *c, const struct ynode *v, struct pitr_mf_stor
     }
 }
 
-static void walk_s3(struct wctx *c, const struct ynode *v, struct pitr_mf_store *st)
+static void walk_s3(struct wctx *c,
+                    const struct ynode *key,
+                    const struct ynode *v,
+                    struct pitr_mf_store *st)
 {
     const char *p = P_STORE ".s3Credentials";
+    int line;
 
-    if (want_map(c, v, p) <= 0)
+    if (v == NULL || want_map(c, v, p) <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
@@ -667,23 +702,24 @@ static void walk_s3(struct wctx *c, const struct ynode *v, struct pitr_mf_store 
     }
     if (c->reject)
         return;
+    line = key->line;
     /* CNPG's rule: exactly one method, key id and secret together. */
     if (st->inherit_iam_role &&
         (st->access_key_id_ref.name != NULL || st->secret_access_key_ref.name != NULL)) {
         wdiag(c,
               PITR_MF_ERROR,
-              v->line,
+              line,
               "'%s': inheritFromIAMRole and accessKeyId/secretAccessKey exclude each other",
               p);
         c->reject = 1;
     } else if (!st->inherit_iam_role &&
                (st->access_key_id_ref.name == NULL) != (st->secret_access_key_ref.name == NULL)) {
-        wdiag(c, PITR_MF_ERROR, v->line, "'%s': accessKeyId and secretAccessKey go together", p);
+        wdiag(c, PITR_MF_ERROR, line, "'%s': accessKeyId and secretAccessKey go together", p);
         c->reject = 1;
     } else if (!st->inherit_iam_role && st->access_key_id_ref.name == NULL) {
         wdiag(c,
               PITR_MF_ERROR,
-              v->line,
+              line,
               "'%s' needs accessKeyId and secretAccessKey, or inheritFromIAMRole: true",
               p);
         c->reject = 1;
@@ -692,7 +728,7 @@ static void walk_s3(struct wctx *c, const struct ynode *v, struct pitr_mf_store 
         /* As CNPG: with the credential chain no variable is set at all. */
         wdiag(c,
               PITR_MF_WARNING,
-              v->line,
+              line,
               "'%s': region and sessionToken are ignored with inheritFromIAMRole",
               p);
         pitr_free(st->region_ref.name);
@@ -710,10 +746,11 @@ static void walk_store(struct wctx *c, const struct ynode *v, struct pitr_mf_clu
 {
     struct pitr_mf_store *st = &cl->store;
     struct pitr_err e = { 0 };
-    int line_dest = v->line;
+    int line_dest;
 
-    if (want_map(c, v, P_STORE) <= 0)
+    if (v == NULL || want_map(c, v, P_STORE) <= 0)
         return;
+    line_dest = v->line;
     cl->has_store = 1;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
@@ -735,7 +772,7 @@ static void walk_store(struct wctx *c, const struct ynode *v, struct pitr_mf_clu
                 c->reject = 1;
             }
         } else if (scalar_is(k, "s3Credentials")) {
-            walk_s3(c, val, st);
+            walk_s3(c, k, val, st);
         } else if (scalar_is(k, "azureCredentials") || scalar_is(k, "googleCredentials")) {
             char path[80];
 
@@ -787,7 +824,7 @@ static void walk_cluster(struct wctx *c, const struct ynode *spec, struct pitr_m
 {
     const struct ynode *backup = map_get(spec, "backup");
 
-    if (want_map(c, backup, "spec.backup") <= 0)
+    if (backup == NULL || want_map(c, backup, "spec.backup") <= 0)
         return;
     for (size_t i = 0; i + 1 < backup->n; i += 2) {
         const struct ynode *k = backup->kids[i], *val = backup->kids[i + 1];
@@ -820,7 +857,7 @@ static void walk_cluster(struct wctx *c, const struct ynode *spec, struct pitr_m
 /* spec.cluster: {name: ...}. */
 static void walk_cluster_name(struct wctx *c, const struct ynode *v, char **out)
 {
-    if (want_map(c, v, "spec.cluster") <= 0)
+    if (v == NULL || want_map(c, v, "spec.cluster") <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         if (scalar_is(v->kids[i], "name"))
@@ -875,7 +912,7 @@ static void walk_scheduled(struct wctx *c, const struct ynode *spec, struct pitr
 {
     int line = spec != NULL ? spec->line : 1;
 
-    if (want_map(c, spec, "spec") > 0) {
+    if (spec != NULL && want_map(c, spec, "spec") > 0) {
         for (size_t i = 0; i + 1 < spec->n; i += 2) {
             const struct ynode *k = spec->kids[i], *val = spec->kids[i + 1];
 
@@ -919,7 +956,7 @@ static void walk_backup(struct wctx *c, const struct ynode *spec, struct pitr_mf
 {
     int line = spec != NULL ? spec->line : 1;
 
-    if (want_map(c, spec, "spec") > 0) {
+    if (spec != NULL && want_map(c, spec, "spec") > 0) {
         for (size_t i = 0; i + 1 < spec->n; i += 2) {
             const struct ynode *k = spec->kids[i], *val = spec->kids[i + 1];
 
@@ -967,7 +1004,7 @@ static void walk_secret_data(struct wctx *c,
 {
     char p[200], k[80];
 
-    if (want_map(c, v, path) <= 0)
+    if (v == NULL || want_map(c, v, path) <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *key = v->kids[i], *val = v->kids[i + 1];

@@ -114,14 +114,23 @@ void pitr_manifest_dir_free(struct pitr_manifest_dir *d)
     pitr_free(d);
 }
 
+/* Folder entries looked at in one poll (a folder of millions of other files). */
+#define MAX_ENTRIES 100000
+
+/* 1: a manifest name; 0: not one; -1: a manifest name with control characters. */
 static int name_wanted(const char *n)
 {
     size_t len = strlen(n);
 
     if (n[0] == '.' || len > 255)
         return 0;
-    return (len > 5 && strcmp(n + len - 5, ".yaml") == 0) ||
-           (len > 4 && strcmp(n + len - 4, ".yml") == 0);
+    if (!((len > 5 && strcmp(n + len - 5, ".yaml") == 0) ||
+          (len > 4 && strcmp(n + len - 4, ".yml") == 0)))
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)n[i] < 0x20 || n[i] == 0x7f)
+            return -1;
+    return 1;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -129,21 +138,28 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The manifest names in the folder, sorted; *extra counts those over the limit. */
+/*
+ * The manifest names in the folder, sorted; *extra counts those over the
+ * limit (or not looked at after MAX_ENTRIES entries), *bad the names with
+ * control characters (left out: they would reach log lines).
+ */
 static pitr_rc list_names(int dfd,
                           const char *path,
                           char ***names,
                           size_t *n,
                           size_t *extra,
+                          size_t *bad,
                           struct pitr_err *err)
 {
     int fd = dup(dfd);
     DIR *dp;
     const struct dirent *de;
+    size_t seen = 0;
 
     *names = NULL;
     *n = 0;
     *extra = 0;
+    *bad = 0;
     if (fd < 0)
         return pitr_err_set_errno(err, PITR_EIO, errno, "cannot list manifest folder '%s'", path);
     dp = fdopendir(fd);
@@ -154,7 +170,15 @@ static pitr_rc list_names(int dfd,
         return pitr_err_set_errno(err, PITR_EIO, e, "cannot list manifest folder '%s'", path);
     }
     while ((de = readdir(dp)) != NULL) {
-        if (!name_wanted(de->d_name))
+        int want = name_wanted(de->d_name);
+
+        if (++seen > MAX_ENTRIES) {
+            (*extra)++;
+            break;
+        }
+        if (want < 0)
+            (*bad)++;
+        if (want <= 0)
             continue;
         if (*n >= PITR_MF_MAX_FILES) {
             (*extra)++;
@@ -532,7 +556,7 @@ pitr_rc pitr_manifest_dir_poll(struct pitr_manifest_dir *d, int *changed, struct
 {
     int dfd = -1;
     char **names = NULL;
-    size_t n_names = 0, extra = 0, n_new = 0;
+    size_t n_names = 0, extra = 0, bad = 0, n_new = 0;
     struct mf_file *nf = NULL;
     struct pitr_mf_set merged = { 0 };
     unsigned char digest[PITR_SHA256_LEN];
@@ -549,7 +573,7 @@ pitr_rc pitr_manifest_dir_poll(struct pitr_manifest_dir *d, int *changed, struct
                                 d->path);
         goto out;
     }
-    rc = list_names(dfd, d->path, &names, &n_names, &extra, err);
+    rc = list_names(dfd, d->path, &names, &n_names, &extra, &bad, err);
     if (rc != PITR_OK)
         goto out;
 
@@ -611,9 +635,17 @@ pitr_rc pitr_manifest_dir_poll(struct pitr_manifest_dir *d, int *changed, struct
                          PITR_MF_ERROR,
                          d->path,
                          0,
-                         "more than %d manifest files; %zu were ignored",
+                         "more than %d manifest files (or %d entries); %zu were ignored",
                          PITR_MF_MAX_FILES,
+                         MAX_ENTRIES,
                          extra);
+    if (bad > 0)
+        pitr_mf_diag_add(&merged,
+                         PITR_MF_WARNING,
+                         d->path,
+                         0,
+                         "%zu file name(s) with control characters ignored",
+                         bad);
     rc = pitr_manifest_resolve(&merged, err);
     if (rc == PITR_OK)
         rc = set_digest(&merged, digest, err);

@@ -184,7 +184,13 @@ static int parse_range(const char *s,
         return -1;
     }
     if (end > b->max) {
-        snprintf(why_buf, why_len, "%u is above the maximum %u", end, b->max);
+        /* Vixie cron takes 7 for Sunday; robfig does not. */
+        snprintf(why_buf,
+                 why_len,
+                 "%u is above the maximum %u%s",
+                 end,
+                 b->max,
+                 b == &b_dow && end == 7 ? " (Sunday is 0 or SUN)" : "");
         return -1;
     }
     if (start > end) {
@@ -495,7 +501,8 @@ pitr_rc pitr_cron_parse(const char *spec,
     struct pitr_cron *c = NULL;
     char *work = NULL, *p, *fields[7], *tz_note = NULL, *f_note = NULL,
          prefix[PITR_TZ_NAME_MAX + 16];
-    const char *zone = default_tz;
+    /* An empty default (an unset setting) is UTC like NULL; an empty prefix is an error. */
+    const char *zone = default_tz != NULL && *default_tz != '\0' ? default_tz : NULL;
     size_t n, nf = 0, i;
     pitr_rc rc = PITR_OK;
 
@@ -623,6 +630,14 @@ pitr_rc pitr_cron_parse(const char *spec,
         f_note = five_field_note(prefix, fields);
     }
 done:
+    /* Accepted as robfig does, but say so when it can never run. 2024-01-01
+     * leaves a leap day within the five years searched. */
+    if (!c->every && pitr_cron_next(c, 1704067200) == 0)
+        f_note = join_notes(f_note,
+                            pitr_asprintf("schedule '%.200s' matches no time within five "
+                                          "years (such as day 31 of a 30-day month): it "
+                                          "never runs",
+                                          c->spec));
     *note = join_notes(f_note, tz_note);
     f_note = tz_note = NULL;
     *out = c;

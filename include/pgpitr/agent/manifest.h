@@ -164,7 +164,9 @@ PITR_MUST_CHECK pitr_rc pitr_manifest_parse(const char *name,
                                             struct pitr_err *err);
 
 /* Resolve Secret references of every Cluster in *set (called by the dir
- * watcher after parsing all files). */
+ * watcher after parsing all files). Each Cluster's resolved values are
+ * replaced; a missing Secret or key adds an error diagnostic, so call it
+ * once per set (snapshots are already resolved). Returns PITR_OK. */
 PITR_MUST_CHECK pitr_rc pitr_manifest_resolve(struct pitr_mf_set *set, struct pitr_err *err);
 
 const struct pitr_mf_cluster *pitr_manifest_find_cluster(const struct pitr_mf_set *set,
@@ -176,20 +178,26 @@ void pitr_manifest_set_release(struct pitr_mf_set *set);
 /* "file:line: warning|error: msg" for a log line (owned by the caller). */
 char *pitr_manifest_diag_str(const struct pitr_mf_diag *d);
 
-/* A watched directory. */
+/* A watched directory (docs/manifests.md: names, links, limits). */
 struct pitr_manifest_dir;
 
+/* PITR_ENOTFOUND when path does not exist, PITR_EUSAGE when it is no
+ * folder. Reads nothing: the first poll does. Free with
+ * pitr_manifest_dir_free. */
 PITR_MUST_CHECK pitr_rc pitr_manifest_dir_new(const char *path,
                                               struct pitr_manifest_dir **out,
                                               struct pitr_err *err);
-/* Re-read changed files; *changed = 1 when the resulting set differs. New
- * diagnostics (not reported before) are appended to the set's diags and
- * marked new so the caller logs each once. */
+/* Re-read changed files; *changed = 1 when the resulting objects differ
+ * (always on the first poll) or when there are new diagnostics (not
+ * present after the previous poll), which the next snapshot's diags hold
+ * so the caller logs each once. A folder that cannot be read fails the
+ * poll (*changed = 0) and keeps the last set. */
 PITR_MUST_CHECK pitr_rc pitr_manifest_dir_poll(struct pitr_manifest_dir *d,
                                                int *changed,
                                                struct pitr_err *err);
-/* A copy of the current set (Secrets resolved); diags holds only the
- * diagnostics first seen in the last poll. */
+/* A copy of the current set (Secrets resolved; the Secrets themselves are
+ * copied too); diags holds only the diagnostics first seen in the last
+ * poll. The caller releases *out with pitr_manifest_set_release. */
 PITR_MUST_CHECK pitr_rc pitr_manifest_dir_snapshot(const struct pitr_manifest_dir *d,
                                                    struct pitr_mf_set *out,
                                                    struct pitr_err *err);

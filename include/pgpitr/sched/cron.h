@@ -38,11 +38,12 @@
 struct pitr_cron;
 
 /*
- * Parse spec. default_tz: IANA zone for schedules without a prefix (NULL:
- * UTC). On success *out is the schedule and *note is NULL or a one-line
+ * Parse spec. default_tz: IANA zone for schedules without a prefix (NULL or
+ * "": UTC). On success *out is the schedule and *note is NULL or a one-line
  * warning to log once (five fields, naming the six-field equivalent; a TZ=
  * prefix, which CloudNativePG does not accept; an @every duration that was
- * rounded). PITR_EUSAGE with a message naming the field and the reason on a
+ * rounded; a schedule that matches no time, like "0 0 0 30 2 *", which is
+ * accepted as robfig accepts it). PITR_EUSAGE with a message naming the field and the reason on a
  * malformed spec, and on a bad, unknown or unreadable zone; on failure *out
  * and *note are NULL.
  */

@@ -1,6 +1,6 @@
 /*
  * tz.h - IANA time zones read from TZif files (RFC 8536), without setenv,
- * tzset or localtime (which share hidden process-wide state).
+ * tzset or localtime_r, which share hidden process-wide state.
  *
  * A zone answers one question: the UTC offset in force at an instant. The
  * conversion from a local wall-clock time back to an instant follows Go's
@@ -13,7 +13,9 @@
  * leading '/', no "." or ".." component, at most PITR_TZ_NAME_MAX bytes; the
  * file must be a regular file of at most PITR_TZ_FILE_MAX bytes with the
  * TZif magic, and every count and index in it is bounded and checked. "UTC"
- * is built in (it works without tzdata).
+ * is built in (it works without tzdata). Symbolic links inside the folder
+ * are followed: tzdata ships them (UTC -> Etc/UTC) and only root can add
+ * one; a name can never reach a path outside the folder by itself.
  *
  * Ownership: a zone is a heap object freed with pitr_tz_free; names and
  * buffers passed in are borrowed (copied when kept).

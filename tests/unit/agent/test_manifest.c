@@ -367,6 +367,78 @@ static const char unsupported_text[] = "apiVersion: postgresql.cnpg.io/v1\n"    
                                        "  pluginConfiguration: {name: x}\n"         /* 38 */
                                        "  method: plugin\n";                        /* 39 */
 
+static void pitr_manifest_parse__s3_credential_rules(void **state)
+{
+    static const char text[] =
+      "apiVersion: postgresql.cnpg.io/v1\n"                         /* 1 */
+      "kind: Cluster\n"                                             /* 2 */
+      "metadata: {name: iam}\n"                                     /* 3 */
+      "spec:\n"                                                     /* 4 */
+      "  backup:\n"                                                 /* 5 */
+      "    barmanObjectStore:\n"                                    /* 6 */
+      "      destinationPath: s3://b/p\n"                           /* 7 */
+      "      s3Credentials:\n"                                      /* 8 */
+      "        inheritFromIAMRole: true\n"                          /* 9 */
+      "        region: {name: r, key: region}\n"                    /* 10 */
+      "---\n"                                                       /* 11 */
+      "apiVersion: postgresql.cnpg.io/v1\n"                         /* 12 */
+      "kind: Cluster\n"                                             /* 13 */
+      "metadata: {name: both}\n"                                    /* 14 */
+      "spec:\n"                                                     /* 15 */
+      "  backup:\n"                                                 /* 16 */
+      "    barmanObjectStore:\n"                                    /* 17 */
+      "      destinationPath: s3://b/p\n"                           /* 18 */
+      "      s3Credentials:\n"                                      /* 19 */
+      "        inheritFromIAMRole: true\n"                          /* 20 */
+      "        accessKeyId: {name: k, key: id}\n"                   /* 21 */
+      "---\n"                                                       /* 22 */
+      "apiVersion: postgresql.cnpg.io/v1\n"                         /* 23 */
+      "kind: Cluster\n"                                             /* 24 */
+      "metadata: {name: half}\n"                                    /* 25 */
+      "spec:\n"                                                     /* 26 */
+      "  backup:\n"                                                 /* 27 */
+      "    barmanObjectStore:\n"                                    /* 28 */
+      "      destinationPath: s3://b/p\n"                           /* 29 */
+      "      s3Credentials:\n"                                      /* 30 */
+      "        accessKeyId: {name: k, key: id}\n"                   /* 31 */
+      "---\n"                                                       /* 32 */
+      "apiVersion: postgresql.cnpg.io/v1\n"                         /* 33 */
+      "kind: Cluster\n"                                             /* 34 */
+      "metadata: {name: azure}\n"                                   /* 35 */
+      "spec:\n"                                                     /* 36 */
+      "  backup:\n"                                                 /* 37 */
+      "    barmanObjectStore:\n"                                    /* 38 */
+      "      destinationPath: https://a.blob.core.windows.net/c\n"; /* 39 */
+    struct pitr_mf_set set = { 0 };
+    struct pitr_err err = { 0 };
+    const struct pitr_mf_cluster *c;
+
+    (void)state;
+    assert_int_equal(parse_str("c.yaml", text, &set, &err), PITR_OK);
+    assert_int_equal(pitr_manifest_resolve(&set, &err), PITR_OK);
+    /* The credential chain: region is ignored as CNPG does, nothing to resolve. */
+    assert_diag(
+      &set, "region and sessionToken are ignored with inheritFromIAMRole", PITR_MF_WARNING, 8);
+    c = pitr_manifest_find_cluster(&set, "default", "iam");
+    assert_non_null(c);
+    assert_int_equal(c->store.inherit_iam_role, 1);
+    assert_null(c->store.region_ref.name);
+    assert_int_equal(c->store.resolved, 1);
+    assert_diag(&set,
+                "inheritFromIAMRole and accessKeyId/secretAccessKey exclude each other",
+                PITR_MF_ERROR,
+                19);
+    assert_null(pitr_manifest_find_cluster(&set, "default", "both"));
+    assert_diag(&set, "accessKeyId and secretAccessKey go together", PITR_MF_ERROR, 30);
+    assert_null(pitr_manifest_find_cluster(&set, "default", "half"));
+    assert_diag(&set, "pgpitr writes to s3:// and file:// only", PITR_MF_ERROR, 39);
+    c = pitr_manifest_find_cluster(&set, "default", "azure");
+    assert_non_null(c);
+    assert_int_equal(c->store.unsupported, 1);
+    assert_int_equal(c->store.resolved, 0);
+    pitr_manifest_set_release(&set);
+}
+
 static void pitr_manifest_parse__unsupported_fields_reported_with_lines(void **state)
 {
     struct pitr_mf_set set = { 0 };
@@ -456,6 +528,43 @@ static void pitr_manifest_parse__wrong_types_rejected_with_lines(void **state)
     for (size_t i = 0; i < set.n_diags; i++)
         assert_null(strstr(set.diags[i].msg, "AKIAPLAIN"));
     pitr_manifest_set_release(&set);
+}
+
+static void pitr_manifest_parse__repeated_key_or_too_many_fields_rejected(void **state)
+{
+    static const char text[] = "apiVersion: postgresql.cnpg.io/v1\n"       /* 1 */
+                               "kind: Cluster\n"                           /* 2 */
+                               "metadata: {name: c}\n"                     /* 3 */
+                               "spec:\n"                                   /* 4 */
+                               "  backup:\n"                               /* 5 */
+                               "    barmanObjectStore:\n"                  /* 6 */
+                               "      destinationPath: s3://b/p\n"         /* 7 */
+                               "      s3Credentials:\n"                    /* 8 */
+                               "        inheritFromIAMRole: true\n"        /* 9 */
+                               "        accessKeyId: {name: a, key: b}\n"  /* 10 */
+                               "        accessKeyId: {name: a, key: b}\n"; /* 11 */
+    struct pitr_mf_set set = { 0 };
+    struct pitr_err err = { 0 };
+    char *many = pitr_malloc(64 * 1024);
+    size_t used = 0;
+
+    (void)state;
+    assert_int_equal(parse_str("dup.yaml", text, &set, &err), PITR_OK);
+    assert_diag(&set, "s3Credentials': key 'accessKeyId' appears twice", PITR_MF_ERROR, 11);
+    assert_int_equal(set.n_clusters, 0);
+    pitr_manifest_set_release(&set);
+
+    used += (size_t)snprintf(many,
+                             64 * 1024,
+                             "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\n"
+                             "stringData:\n");
+    for (int i = 0; i < 300; i++)
+        used += (size_t)snprintf(many + used, 64 * 1024 - used, "  k%d: v\n", i);
+    assert_int_equal(parse_str("many.yaml", many, &set, &err), PITR_OK);
+    assert_diag(&set, "'stringData' has more than 256 fields", PITR_MF_ERROR, 5);
+    assert_int_equal(set.n_secrets, 0);
+    pitr_manifest_set_release(&set);
+    pitr_free(many);
 }
 
 static void pitr_manifest_parse__multi_document_and_empty_documents(void **state)
@@ -707,8 +816,10 @@ int main(void)
         cmocka_unit_test(pitr_manifest_parse__secret_data_base64_and_string_data),
         cmocka_unit_test(pitr_manifest_parse__secret_bad_base64_rejected_value_not_shown),
         cmocka_unit_test(pitr_manifest_resolve__missing_secret_or_key),
+        cmocka_unit_test(pitr_manifest_parse__s3_credential_rules),
         cmocka_unit_test(pitr_manifest_parse__unsupported_fields_reported_with_lines),
         cmocka_unit_test(pitr_manifest_parse__wrong_types_rejected_with_lines),
+        cmocka_unit_test(pitr_manifest_parse__repeated_key_or_too_many_fields_rejected),
         cmocka_unit_test(pitr_manifest_parse__multi_document_and_empty_documents),
         cmocka_unit_test(pitr_manifest_parse__unknown_kind_or_api_version),
         cmocka_unit_test(pitr_manifest_parse__malformed_yaml_is_eformat_with_line),

@@ -82,7 +82,8 @@ static void pitr_manifest_diag_str__file_line_severity(void **state)
 
 static void pitr_mf_set_move__appends_and_empties(void **state)
 {
-    static const char a[] = "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: a}\n";
+    static const char a[] =
+      "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\nmetadata: {name: a}\n";
     static const char b[] = "apiVersion: postgresql.cnpg.io/v1\nkind: Cluster\n"
                             "metadata: {name: b, namespace: ns}\n---\nkind: X\napiVersion: y\n";
     struct pitr_mf_set s1 = { 0 }, s2 = { 0 };
