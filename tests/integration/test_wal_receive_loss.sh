@@ -177,7 +177,7 @@ counter() {
         -X -q -A -t -v ON_ERROR_STOP=1 2>"$acks.err"; }
     exec 7>>"$acks"
     while [ "${EPOCHREALTIME%.*}" -lt "$end" ]; do
-        printf 'insert into seqs values (%d);\n\\echo ack %d\n' "$n" "$n" >&"${PSQL[1]}" 2>/dev/null || break
+        printf 'insert into seqs values (%d);\n\\echo ack %d\n' "$n" "$n" 1>&"${PSQL[1]}" 2>/dev/null || break
         IFS= read -r -t 60 line <&"${PSQL[0]}" || break
         [ "$line" = "ack $n" ] || break
         echo "$n $EPOCHREALTIME" >&7
@@ -411,7 +411,7 @@ c_run() {
     fi
     check "c: the receiver created its slot on the new primary" \
         test "$(pg_rig_psql "$s" "select count(*) from pg_replication_slots where slot_name = 'pgpitr'")" = 1
-    for k in $(seq 1 50); do
+    for _ in $(seq 1 50); do
         keys pg-wrl-tli | grep -q '^00000002\.history' && break
         sleep 0.4
     done
