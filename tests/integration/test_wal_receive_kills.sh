@@ -116,7 +116,7 @@ declare -A SAME # segment name -> 1 once it was found byte-equal to the primary'
 check_store() {
     local label=$1 names dup gap s bad=0
     keys >"$W/keys" || { not_ok "$label: cannot list the store"; return; }
-    names=$(grep -E '^[0-9A-F]{24}(\.[a-z0-9]+)?$' "$W/keys" | cut -c1-24)
+    names=$(grep -E '^[0-9A-F]{24}(\.(gz|bz2|lz4|zst|xz|snappy))?$' "$W/keys" | cut -c1-24)
     NSEG=$(sort -u <<<"$names" | grep -c .)
     dup=$(sort <<<"$names" | uniq -d | tr '\n' ' ')
     if [ -z "$dup" ]; then ok "$label: each stored segment has one name"; else not_ok "$label: stored under two names: $dup"; fi
@@ -212,7 +212,7 @@ RECV_PID=""
 check_store "at the end"
 stale=""
 for k in $(grep -E '^[0-9A-F]{24}\.partial' "$W/keys" | cut -c1-24); do
-    grep -qE "^$k(\.[a-z0-9]+)?$" "$W/keys" && stale="$stale $k"
+    grep -qE "^$k(\.(gz|bz2|lz4|zst|xz|snappy))?$" "$W/keys" && stale="$stale $k"
 done
 check "no .partial is left next to its full segment (${stale:-none})" test -z "$stale"
 check "a .partial holds the last, unfinished segment" grep -qE '^[0-9A-F]{24}\.partial' "$W/keys"

@@ -178,7 +178,7 @@ rpo() {
     recv "rpo-$mode" "$cf" "$d" --create-slot --partial-interval "$PI" "$@"
     wait_app "$d" pgpitr any 60 || die "rpo $mode: the receiver does not stream (log: $WORK/log/recv-rpo-$mode.log)"
     if [[ " $* " == *" --synchronous "* ]]; then
-        pg_rig_psql "$d" "alter system set synchronous_standby_names = 'pgpitr'; select pg_reload_conf()" >/dev/null
+        pg_rig_psql "$d" "alter system set synchronous_standby_names = 'pgpitr'" && pg_rig_psql "$d" "select pg_reload_conf()" >/dev/null
         wait_app "$d" pgpitr sync 30 || die "rpo $mode: the receiver is not the synchronous standby"
     fi
     pg_rig_as env PGHOST="$d/sock" PGPORT="$port" PGUSER=postgres "$PGPITR" --config "$cf" backup \
@@ -238,19 +238,19 @@ new_pg "$PG" "$PG_PORT"
 CF_MAIN=$(conf main)
 
 say "synchronous commit latency: pgpitr wal-receive --synchronous (HTTPS to Swift)"
-pg_rig_psql "$PG" "alter system set synchronous_standby_names = 'pgpitr'; select pg_reload_conf()" >/dev/null
+pg_rig_psql "$PG" "alter system set synchronous_standby_names = 'pgpitr'" && pg_rig_psql "$PG" "select pg_reload_conf()" >/dev/null
 recv lat "$CF_MAIN" "$PG" --create-slot --slot lat --synchronous
 wait_app "$PG" pgpitr sync 60 || die "pgpitr wal-receive is not the synchronous standby (log: $WORK/log/recv-lat.log)"
 read -r LP50 LP99 LTPS <<<"$(latency pgpitr "$PG")"
 stop_pid "$RPID"
 say "synchronous commit latency: pg_receivewal --synchronous (local folder)"
-pg_rig_psql "$PG" "alter system set synchronous_standby_names = 'floor'; select pg_reload_conf()" >/dev/null
+pg_rig_psql "$PG" "alter system set synchronous_standby_names = 'floor'" && pg_rig_psql "$PG" "select pg_reload_conf()" >/dev/null
 "$RECEIVEWAL" -d "$(ci "$PG")" --create-slot --slot floorlat >/dev/null 2>&1 || die "pg_receivewal --create-slot failed"
 floor lat "$PG" --slot floorlat --synchronous
 wait_app "$PG" floor sync 60 || die "pg_receivewal is not the synchronous standby"
 read -r FP50 FP99 FTPS <<<"$(latency floor "$PG")"
 stop_pid "$RPID"
-pg_rig_psql "$PG" "alter system set synchronous_standby_names = ''; select pg_reload_conf()" >/dev/null
+pg_rig_psql "$PG" "alter system set synchronous_standby_names = ''" && pg_rig_psql "$PG" "select pg_reload_conf()" >/dev/null
 pg_rig_psql "$PG" "select pg_drop_replication_slot('lat'), pg_drop_replication_slot('floorlat')" >/dev/null
 
 say "catch-up: $NSEG segments of WAL written while no receiver runs, slots reserved before"
