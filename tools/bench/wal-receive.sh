@@ -60,6 +60,7 @@ trap 'rc=$?; stop_bg; (exit $rc); bench_cleanup' EXIT
 bench_build
 bench_rig_start
 MISSING=()
+BUSY=$(bench_busy_pct) # other work on the machine before ours
 
 # ---------------------------------------------------------------- helpers
 conf() { # conf NAME: a pgpitr config for prefix bench-walrecv-RUN_ID, server NAME; prints its path
@@ -137,6 +138,16 @@ wait_app() {
     return 1
 }
 
+wait_recovered() { # wait_recovered DIR SECS: until DIR's server has left recovery
+    local i
+    for ((i = 0; i < $2 * 5; i++)); do
+        [ "$(pg_rig_psql "$1" "select pg_is_in_recovery()" 2>/dev/null)" = f ] && return 0
+        [ -f "$1/data/postmaster.pid" ] || return 1
+        sleep 0.2
+    done
+    return 1
+}
+
 kill_pg() { # SIGKILL the postmaster of DIR and all its children at once
     local pm kids i
     pm=$(head -n 1 "$1/data/postmaster.pid")
@@ -201,7 +212,7 @@ rpo() {
     echo $((port + 1)) >"$r/port"
     chown -R postgres:postgres "$r"
     pg_rig_start "$r" || die "rpo $mode: the restored cluster does not start"
-    it_wait_recovery_end "$r" 300 || die "rpo $mode: recovery did not end (log: $r/log)"
+    wait_recovered "$r" 300 || die "rpo $mode: recovery did not end (log: $r/log)"
     pg_rig_psql "$r" "select n from seqs order by n" >"$WORK/rpo-$mode.rows"
     pg_rig_stop "$r"
     res=$(awk -v kt="$kt" 'FNR == NR { have[$1] = 1; next }
@@ -226,9 +237,11 @@ latency() {
               printf "%.2f %.2f %.0f", v[i50] / 1000, v[i99] / 1000, NR / secs }'
 }
 
-# lag_bytes DIR APP: bytes between DIR's current WAL position and APP's flush position.
+# lag_bytes DIR APP: bytes between DIR's current WAL position and what APP
+# reported as received (write position; pg_receivewal reports its flush
+# position only at segment ends unless --synchronous).
 lag_bytes() {
-    pg_rig_psql "$1" "select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), flush_lsn))::bigint, -1)
+    pg_rig_psql "$1" "select coalesce(max(pg_wal_lsn_diff(pg_current_wal_lsn(), write_lsn))::bigint, -1)
         from pg_stat_replication where application_name = '$2'"
 }
 
@@ -291,7 +304,7 @@ stop_pid "$RPID"
 P_CU=$(awk -v b="$cu_bytes" -v a="$t0" -v z="$t1" 'BEGIN { printf "%.1f", b / 1e6 / (z - a) }')
 pg_rig_psql "$PG" "select pg_drop_replication_slot('cu_pgpitr'), pg_drop_replication_slot('cu_floor')" >/dev/null
 
-# load NAME START...: pgbench -c 4 for SECS with the receiver running; prints "WAL_MB/s lag_MiB".
+# load NAME APP: pgbench -c 4 for SECS with the receiver running; prints "WAL_MB/s lag_MiB".
 load() {
     local name=$1 a z lag
     a=$(pg_rig_psql "$PG" "select pg_current_wal_lsn()")
@@ -307,7 +320,7 @@ read -r P_LOAD P_LAG <<<"$(load pgpitr pgpitr)"
 stop_pid "$RPID"
 say "load: pgbench -c 4 for $SECS s with pg_receivewal"
 "$RECEIVEWAL" -d "$(ci "$PG")" --create-slot --slot load_floor >/dev/null 2>&1 || die "pg_receivewal --create-slot failed"
-floor load "$PG" --slot load_floor
+floor load "$PG" --slot load_floor --status-interval 1
 wait_app "$PG" floor any 60 || die "pg_receivewal does not stream"
 read -r F_LOAD F_LAG <<<"$(load floor floor)"
 stop_pid "$RPID"
@@ -324,7 +337,7 @@ RES=$WORK/results.md
 yn() { awk "BEGIN { exit !($1) }" && echo yes || echo no; }
 ratio=$(awk -v a="$LP50" -v b="$FP50" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')
 {
-    echo "wal-receive bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, CPU busy before: $(bench_busy_pct)%"
+    echo "wal-receive bench, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, CPU busy (other work) before: $BUSY%"
     echo
     echo "| measure | pgpitr wal-receive (S3 over HTTPS) | pg_receivewal (local disk) | ratio | target | met |"
     echo "|---|---:|---:|---:|---|---|"
