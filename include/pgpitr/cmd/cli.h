@@ -59,5 +59,6 @@ int pitr_cmd_show(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_keep(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_delete(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_retention(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_wal_receive(const struct pitr_config *cfg, int argc, char **argv);
 
 #endif
