@@ -341,10 +341,10 @@ b_run() {
         test "$(pg_rig_psql "$p" "select sync_state from pg_stat_replication where application_name = 'pgpitr'")" = sync
     backup "$p" "$cf" b || return
 
-    pg_rig_pgbench "$p" -n -c 2 -T 25 >"$W/b.pgbench.log" 2>&1 &
+    pg_rig_pgbench "$p" -n -c 2 -T 20 >"$W/b.pgbench.log" 2>&1 &
     bench=$!
     (sleep 10 && pg_rig_psql "$p" "select pg_switch_wal()" >/dev/null 2>&1) &
-    counter "$p" "$acks" 20 1
+    counter "$p" "$acks" 15 1
     kt=$EPOCHREALTIME
     kill_pg "$p"
     { kill -9 "$rpid" && wait "$rpid"; } 2>/dev/null
@@ -403,10 +403,10 @@ c_run() {
         return
     fi
     check "c: the new primary writes timeline 2" test "$(tli_of "$s")" = 2
-    if wait_streaming "$s" pgpitr 90; then
+    if wait_streaming "$s" pgpitr 60; then
         ok "c: the receiver follows the new primary"
     else
-        not_ok "c: the receiver does not stream from the new primary within 90 s: $(tail -n 5 "$W/c.recv.log")"
+        not_ok "c: the receiver does not stream from the new primary within 60 s: $(tail -n 5 "$W/c.recv.log")"
         return
     fi
     check "c: the receiver created its slot on the new primary" \
