@@ -422,15 +422,36 @@ out:
     return rc;
 }
 
+/* The one-row "next timeline, its start" result of an ended timeline. */
+static pitr_rc take_next_timeline(PGresult *r,
+                                  uint32_t *next_tli,
+                                  uint64_t *next_lsn,
+                                  struct pitr_err *err)
+{
+    static const char what[] = "end of the replication stream";
+
+    if (PQntuples(r) != 1 || PQnfields(r) < 2 || PQgetisnull(r, 0, 0) || PQgetisnull(r, 0, 1))
+        return pitr_err_set(err, PITR_EPG, "%s: unexpected timeline result", what);
+    if (parse_tli_text(what, PQgetvalue(r, 0, 0), next_tli, err) != PITR_OK)
+        return err->code;
+    return pitr_pg_parse_lsn(PQgetvalue(r, 0, 1), next_lsn, err);
+}
+
 pitr_rc pitr_repl_start(struct pitr_pg *pg,
                         const char *slot,
                         uint64_t lsn,
                         uint32_t tli,
+                        int *switched,
+                        uint32_t *next_tli,
+                        uint64_t *next_lsn,
                         struct pitr_err *err)
 {
     char cmd[192], pos[20];
     PGresult *r;
+    pitr_rc rc = PITR_OK;
+    int i;
 
+    *switched = 0;
     pitr_pg_format_lsn(lsn, pos);
     if (slot != NULL)
         snprintf(cmd,
@@ -441,19 +462,86 @@ pitr_rc pitr_repl_start(struct pitr_pg *pg,
                  tli);
     else
         snprintf(cmd, sizeof(cmd), "START_REPLICATION PHYSICAL %s TIMELINE %" PRIu32, pos, tli);
-    r = PQexec(pg->conn, cmd);
-    if (r == NULL || PQresultStatus(r) != PGRES_COPY_BOTH) {
+    /* Results one by one: PQexec would keep only the last (the CommandComplete). */
+    if (!PQsendQuery(pg->conn, cmd)) {
+        pitr_pg_fail(err, "START_REPLICATION failed", PQerrorMessage(pg->conn));
+        return err->code = PQstatus(pg->conn) == CONNECTION_BAD ? PITR_ENETWORK : PITR_EPG;
+    }
+    r = PQgetResult(pg->conn);
+    if (r != NULL && PQresultStatus(r) == PGRES_COPY_BOTH) {
+        PQclear(r);
+        return PITR_OK;
+    }
+    if (r != NULL && PQresultStatus(r) == PGRES_TUPLES_OK) {
+        /* Asked for the very end of a historic timeline: the next one is named at once. */
+        rc = take_next_timeline(r, next_tli, next_lsn, err);
+        PQclear(r);
+        for (i = 0; i < 8 && (r = PQgetResult(pg->conn)) != NULL; i++)
+            PQclear(r);
+        if (rc == PITR_OK)
+            *switched = 1;
+        return rc;
+    }
+    {
         const char *m = r ? PQresultErrorMessage(r) : "";
-        pitr_rc rc;
 
         pitr_pg_fail(err, "START_REPLICATION failed", *m ? m : PQerrorMessage(pg->conn));
         rc = PQstatus(pg->conn) == CONNECTION_BAD ? PITR_ENETWORK : PITR_EPG;
         err->code = rc;
         PQclear(r);
+        for (i = 0; i < 8 && (r = PQgetResult(pg->conn)) != NULL; i++)
+            PQclear(r);
         return rc;
     }
-    PQclear(r);
-    return PITR_OK;
+}
+
+pitr_rc pitr_repl_history_switch(const char *text,
+                                 size_t n,
+                                 uint32_t tli,
+                                 uint32_t history_tli,
+                                 uint64_t *end,
+                                 uint32_t *next,
+                                 struct pitr_err *err)
+{
+    size_t at = 0, lines = 0;
+    int found = 0;
+
+    *end = 0;
+    *next = 0;
+    while (at < n && lines++ < 100000) {
+        const char *line = text + at, *nl = memchr(line, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - line) : n - at;
+        char buf[160], lsn[40];
+        unsigned long t;
+
+        at += len + (nl ? 1 : 0);
+        while (len > 0 && (*line == ' ' || *line == '\t')) {
+            line++;
+            len--;
+        }
+        if (len == 0 || *line == '#')
+            continue;
+        if (len >= sizeof(buf))
+            len = sizeof(buf) - 1;
+        memcpy(buf, line, len);
+        buf[len] = '\0';
+        if (sscanf(buf, "%lu %39s", &t, lsn) != 2 || t == 0 || t > UINT32_MAX)
+            return pitr_err_set(err, PITR_EFORMAT, "malformed timeline history line '%.80s'", buf);
+        if (found) {
+            *next = (uint32_t)t; /* the timeline after tli is the next line's parent */
+            return PITR_OK;
+        }
+        if ((uint32_t)t == tli) {
+            if (pitr_pg_parse_lsn(lsn, end, err) != PITR_OK)
+                return err->code;
+            found = 1;
+        }
+    }
+    if (found) {
+        *next = history_tli;
+        return PITR_OK;
+    }
+    return pitr_err_set(err, PITR_ENOTFOUND, "timeline %" PRIu32 " is not in the history", tli);
 }
 
 static pitr_rc lost(struct pitr_pg *pg, const char *what, struct pitr_err *err)
@@ -558,23 +646,18 @@ pitr_rc pitr_repl_end(struct pitr_pg *pg,
     *switched = 0;
     *next_tli = 0;
     *next_lsn = 0;
-    if (PQputCopyEnd(pg->conn, NULL) <= 0)
-        return lost(pg, "cannot end the copy", err);
-    rc = flush_out(pg, err);
-    if (rc != PITR_OK)
-        return rc;
+    /* The server may have ended the copy and the command already (shutdown): read on. */
+    if (PQputCopyEnd(pg->conn, NULL) > 0) {
+        rc = flush_out(pg, err);
+        if (rc != PITR_OK)
+            return rc;
+    }
     /* A bounded number of results: the timeline row set, then CommandComplete. */
     for (i = 0; i < 8 && (r = PQgetResult(pg->conn)) != NULL; i++) {
         ExecStatusType st = PQresultStatus(r);
 
         if (st == PGRES_TUPLES_OK && rc == PITR_OK) {
-            if (PQntuples(r) != 1 || PQnfields(r) < 2 || PQgetisnull(r, 0, 0) ||
-                PQgetisnull(r, 0, 1))
-                rc = pitr_err_set(err, PITR_EPG, "%s: unexpected timeline result", what);
-            else
-                rc = parse_tli_text(what, PQgetvalue(r, 0, 0), next_tli, err);
-            if (rc == PITR_OK)
-                rc = pitr_pg_parse_lsn(PQgetvalue(r, 0, 1), next_lsn, err);
+            rc = take_next_timeline(r, next_tli, next_lsn, err);
             if (rc == PITR_OK)
                 *switched = 1;
         } else if (st != PGRES_COMMAND_OK && st != PGRES_COPY_OUT && rc == PITR_OK) {

@@ -38,6 +38,7 @@
 #define MAX_WAIT_MS      1000  /* the longest single wait for the socket */
 #define DRAIN_MAX_MSGS   4096  /* messages handled before durable work is looked at */
 #define SPOOL_LIST_LIMIT 100000
+#define PACK_BLOCK       ((uint32_t)256 * 1024) /* divides every segment size (>= 1 MiB) */
 
 struct rx {
     const struct pitr_walrecv_opts *o;
@@ -60,6 +61,17 @@ struct rx {
     int64_t last_status_ms;
     uint32_t history_done; /* history files up to this timeline are archived */
     struct pitr_buf msg;
+    /*
+     * The .partial object is built from pieces (codec/codec.h) of PACK_BLOCK
+     * bytes: a block wholly behind pos is compressed once and kept, the block
+     * holding pos is compressed at every upload, the zero blocks after it
+     * reuse one compressed zero block. An upload then costs one block of
+     * compression, whatever the segment's fill.
+     */
+    struct pitr_codec_piece *frozen; /* owned; seg_size / PACK_BLOCK slots */
+    size_t nfrozen;                  /* blocks [0, nfrozen) are in frozen */
+    struct pitr_codec_piece zero;    /* owned; a compressed block of zeros */
+    int have_zero;
 };
 
 static int64_t now_ms(void)
@@ -160,24 +172,95 @@ static pitr_rc remove_partials(struct rx *r, const char *seg, struct pitr_err *e
     return rc;
 }
 
+static void forget_pieces(struct rx *r)
+{
+    size_t i;
+
+    for (i = 0; i < r->nfrozen; i++)
+        pitr_codec_piece_release(&r->frozen[i]);
+    r->nfrozen = 0;
+}
+
+/* Compress seg[off, off + PACK_BLOCK) into p, with the 32 KiB before it as dictionary. */
+static pitr_rc pack_block(struct rx *r,
+                          size_t off,
+                          struct pitr_codec_piece *p,
+                          struct pitr_err *err)
+{
+    size_t dict = off < 32768 ? off : 32768;
+
+    pitr_codec_piece_init(p, PACK_BLOCK + PACK_BLOCK / 8 + 4096);
+    return pitr_codec_piece_compress(
+      r->push.codec, r->push.level, r->seg + off - dict, dict, r->seg + off, PACK_BLOCK, p, err);
+}
+
+/* The segment in progress, zero-padded, compressed into out (see struct rx). */
+static pitr_rc pack_partial(struct rx *r, struct pitr_buf *out, struct pitr_err *err)
+{
+    size_t nblocks = r->seg_size / PACK_BLOCK, cur = (size_t)(r->pos % r->seg_size) / PACK_BLOCK;
+    struct pitr_codec_piece live;
+    struct pitr_codec_join j;
+    pitr_rc rc = PITR_OK;
+    size_t i;
+
+    pitr_codec_piece_init(&live, 0);
+    if (r->frozen == NULL)
+        r->frozen = pitr_calloc(nblocks, sizeof(*r->frozen));
+    if (!r->have_zero) {
+        /* No dictionary: zeros compress alone, and the piece fits anywhere. */
+        uint8_t *z = pitr_calloc(1, PACK_BLOCK);
+
+        pitr_codec_piece_init(&r->zero, PACK_BLOCK + PACK_BLOCK / 8 + 4096);
+        rc = pitr_codec_piece_compress(
+          r->push.codec, r->push.level, NULL, 0, z, PACK_BLOCK, &r->zero, err);
+        pitr_free(z);
+        if (rc != PITR_OK)
+            goto out;
+        r->have_zero = 1;
+    }
+    for (; r->nfrozen < cur && rc == PITR_OK; r->nfrozen++)
+        rc = pack_block(r, r->nfrozen * PACK_BLOCK, &r->frozen[r->nfrozen], err);
+    if (rc == PITR_OK && cur < nblocks)
+        rc = pack_block(r, cur * PACK_BLOCK, &live, err);
+    if (rc == PITR_OK)
+        rc = pitr_codec_join_begin(&j, r->push.codec, r->push.level, out, err);
+    for (i = 0; i < nblocks && rc == PITR_OK; i++)
+        rc = pitr_codec_join_add(&j,
+                                 i < cur    ? &r->frozen[i]
+                                 : i == cur ? &live
+                                            : &r->zero,
+                                 out,
+                                 err);
+    if (rc == PITR_OK)
+        rc = pitr_codec_join_end(&j, out, err);
+out:
+    pitr_codec_piece_release(&live);
+    return rc;
+}
+
 /* Store the segment in progress as "<segment>.partial<suffix>" (zero-padded, compressed). */
 static pitr_rc upload_partial(struct rx *r, struct pitr_err *err)
 {
     struct pitr_buf packed;
     char *stem = NULL, *key = NULL;
+    int64_t t0, t1;
     pitr_rc rc;
 
     if (r->fd < 0 || r->partial >= r->pos || r->pos % r->seg_size == 0)
         return PITR_OK;
-    pitr_buf_init(&packed, (size_t)r->seg_size + r->seg_size / 8);
+    pitr_buf_init(&packed, (size_t)r->seg_size + r->seg_size / 8 + 65536);
     stem = partial_stem(r, r->seg_name, err);
     if (stem == NULL) {
         rc = err->code;
         goto out;
     }
-    rc = pitr_codec_compress(r->push.codec, r->push.level, r->seg, r->seg_size, &packed, err);
-    if (rc != PITR_OK)
+    t0 = now_ms();
+    rc = pack_partial(r, &packed, err);
+    t1 = now_ms();
+    if (rc != PITR_OK) {
+        pitr_err_prefix(err, "cannot compress the partial segment '%s'", r->seg_name);
         goto out;
+    }
     key = pitr_asprintf("%s%s", stem, pitr_codec_suffix(r->push.codec));
     rc = pitr_storage_put(r->st, key, packed.data, packed.len, err);
     if (rc != PITR_OK) {
@@ -188,7 +271,12 @@ static pitr_rc upload_partial(struct rx *r, struct pitr_err *err)
         char at[20];
 
         pitr_pg_format_lsn(r->pos, at);
-        pitr_log_debug("stored '%s' up to %s (%zu bytes)", key, at, packed.len);
+        pitr_log_debug("stored '%s' up to %s (%zu bytes; packed in %lld ms, stored in %lld ms)",
+                       key,
+                       at,
+                       packed.len,
+                       (long long)(t1 - t0),
+                       (long long)(now_ms() - t1));
     }
     r->partial = r->pos;
     if (r->stored < r->pos)
@@ -288,6 +376,7 @@ static pitr_rc open_segment(struct rx *r, int existing, struct pitr_err *err)
     seg_name_of(r->tli, r->pos, r->seg_size, r->seg_name);
     path = spool_path(r, r->seg_name, ".partial");
     memset(r->seg, 0, r->seg_size);
+    forget_pieces(r);
     r->fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (existing ? 0 : O_TRUNC), 0600);
     if (r->fd < 0) {
         rc = io_fail(err, "create", path);
@@ -619,6 +708,46 @@ static pitr_rc switch_timeline(struct rx *r, uint32_t tli, uint64_t lsn, struct 
     return PITR_OK;
 }
 
+/*
+ * START_REPLICATION on our older timeline failed: when this server's
+ * history ended that timeline before our position (we hold WAL of a branch
+ * the new primary never had, e.g. after a failover), continue on the next
+ * timeline from its start. PITR_OK with the switch in *next_tli and *next_lsn.
+ */
+static pitr_rc past_timeline_end(struct rx *r,
+                                 struct pitr_pg *pg,
+                                 uint32_t server_tli,
+                                 uint32_t *next_tli,
+                                 uint64_t *next_lsn)
+{
+    struct pitr_err herr = { 0 };
+    struct pitr_buf content;
+    char name[32];
+    pitr_rc rc;
+
+    pitr_buf_init(&content, PITR_WAL_AUX_MAX);
+    rc = pitr_repl_timeline_history(pg, server_tli, name, &content, &herr);
+    if (rc == PITR_OK)
+        rc = pitr_repl_history_switch(
+          content.data, content.len, r->tli, server_tli, next_lsn, next_tli, &herr);
+    if (rc == PITR_OK && *next_lsn >= r->pos)
+        rc = PITR_ENOTFOUND; /* not past it: the server's error stands */
+    if (rc == PITR_OK) {
+        char a[20], b[20];
+
+        pitr_pg_format_lsn(*next_lsn, a);
+        pitr_pg_format_lsn(r->pos, b);
+        pitr_log_warn("the server's timeline %" PRIu32 " ended at %s, before the %s received: the "
+                      "WAL after %s stays only in the timeline's .partial object",
+                      r->tli,
+                      a,
+                      b,
+                      a);
+    }
+    pitr_buf_release(&content);
+    return rc;
+}
+
 static pitr_rc stream(struct rx *r, struct pitr_pg *pg, uint32_t server_tli, struct pitr_err *err)
 {
     pitr_rc rc = PITR_OK;
@@ -637,18 +766,36 @@ static pitr_rc stream(struct rx *r, struct pitr_pg *pg, uint32_t server_tli, str
         rc = archive_histories(r, pg, r->tli, err);
         if (rc != PITR_OK)
             return rc;
-        rc = pitr_repl_start(pg, r->o->slot, r->pos, r->tli, err);
-        if (rc != PITR_OK)
-            return rc;
+        {
+            int switched = 0;
+            uint32_t next_tli = 0;
+            uint64_t next_lsn = 0;
+
+            rc =
+              pitr_repl_start(pg, r->o->slot, r->pos, r->tli, &switched, &next_tli, &next_lsn, err);
+            if (rc == PITR_EPG && r->tli < server_tli &&
+                past_timeline_end(r, pg, server_tli, &next_tli, &next_lsn) == PITR_OK) {
+                switched = 1;
+                rc = PITR_OK;
+            }
+            if (rc != PITR_OK)
+                return rc;
+            if (switched) {
+                rc = switch_timeline(r, next_tli, next_lsn, err);
+                if (rc != PITR_OK)
+                    return rc;
+                continue;
+            }
+        }
         pitr_pg_format_lsn(r->pos, at);
         pitr_log_info(
           "streaming timeline %" PRIu32 " from %s into '%s'", r->tli, at, r->o->spool_dir);
         while (!*r->o->stop) {
-            int64_t t = now_ms(), wait = MAX_WAIT_MS;
+            int64_t t = now_ms();
+            /* With bytes pending only look: when nothing more is there, make them durable. */
+            int wait = r->pending_since_ms != 0 ? 0 : MAX_WAIT_MS;
 
-            if (r->pending_since_ms != 0 && handled == 0)
-                wait = 0; /* drained: do the durable work now */
-            rc = pitr_repl_get(pg, (int)wait, &r->msg, &got, err);
+            rc = pitr_repl_get(pg, wait, &r->msg, &got, err);
             if (rc != PITR_OK)
                 return rc;
             if (got == PITR_REPL_GOT_ENDED)
@@ -831,6 +978,10 @@ pitr_rc pitr_walrecv_run(const struct pitr_config *cfg,
 out:
     if (r.fd >= 0)
         close(r.fd);
+    forget_pieces(&r);
+    pitr_free(r.frozen);
+    if (r.have_zero)
+        pitr_codec_piece_release(&r.zero);
     pitr_free(r.seg);
     pitr_buf_release(&r.msg);
     pitr_storage_free(r.st);

@@ -148,12 +148,35 @@ PITR_MUST_CHECK pitr_rc pitr_repl_timeline_history(struct pitr_pg *pg,
                                                    struct pitr_buf *content,
                                                    struct pitr_err *err);
 
-/* START_REPLICATION [SLOT slot] PHYSICAL X/Y TIMELINE tli; the session is then in COPY BOTH. */
+/*
+ * START_REPLICATION [SLOT slot] PHYSICAL X/Y TIMELINE tli; the session is
+ * then in COPY BOTH. When lsn is exactly where the historic timeline tli
+ * ended, the server answers at once with the next timeline instead:
+ * *switched 1 with *next_tli and *next_lsn (the session stays idle).
+ */
 PITR_MUST_CHECK pitr_rc pitr_repl_start(struct pitr_pg *pg,
                                         const char *slot,
                                         uint64_t lsn,
                                         uint32_t tli,
+                                        int *switched,
+                                        uint32_t *next_tli,
+                                        uint64_t *next_lsn,
                                         struct pitr_err *err);
+
+/*
+ * In a timeline history file's text (text[0..n), "parentTLI<TAB>X/Y<TAB>
+ * reason" lines), find where timeline tli ended: *end and the timeline
+ * that followed it (*next). PITR_ENOTFOUND when tli is not a parent in it
+ * (it is the history's own, current timeline); PITR_EFORMAT on a malformed
+ * line. At most 100000 lines are read.
+ */
+PITR_MUST_CHECK pitr_rc pitr_repl_history_switch(const char *text,
+                                                 size_t n,
+                                                 uint32_t tli,
+                                                 uint32_t history_tli,
+                                                 uint64_t *end,
+                                                 uint32_t *next,
+                                                 struct pitr_err *err);
 
 enum pitr_repl_got {
     PITR_REPL_GOT_NONE,  /* nothing within the wait */

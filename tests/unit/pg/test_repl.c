@@ -191,6 +191,42 @@ static void parse_seg_size__units_and_bounds(void **state)
     assert_int_equal(pitr_repl_parse_seg_size("99999999999999999999GB", &s, &err), PITR_EFORMAT);
 }
 
+static void history_switch__finds_end_and_next(void **state)
+{
+    static const char h[] = "1\t0/3026658\tno recovery target specified\n"
+                            "\n"
+                            "2\t0/5000000\tbefore 2026-12-03\n";
+    struct pitr_err err = { 0 };
+    uint64_t end = 0;
+    uint32_t next = 0;
+
+    (void)state;
+    assert_int_equal(pitr_repl_history_switch(h, strlen(h), 1, 3, &end, &next, &err), PITR_OK);
+    assert_true(end == UINT64_C(0x3026658));
+    assert_int_equal(next, 2);
+    assert_int_equal(pitr_repl_history_switch(h, strlen(h), 2, 3, &end, &next, &err), PITR_OK);
+    assert_true(end == UINT64_C(0x5000000));
+    assert_int_equal(next, 3);
+    assert_int_equal(pitr_repl_history_switch(h, strlen(h), 3, 3, &end, &next, &err),
+                     PITR_ENOTFOUND);
+}
+
+static void history_switch__rejects_malformed_line(void **state)
+{
+    static const char bad[] = "1\tnot-an-lsn\treason\n";
+    static const char junk[] = "x y z\n";
+    struct pitr_err err = { 0 };
+    uint64_t end;
+    uint32_t next;
+
+    (void)state;
+    assert_int_equal(pitr_repl_history_switch(bad, strlen(bad), 1, 2, &end, &next, &err),
+                     PITR_EFORMAT);
+    assert_int_equal(pitr_repl_history_switch(junk, strlen(junk), 1, 2, &end, &next, &err),
+                     PITR_EFORMAT);
+    assert_non_null(strstr(err.msg, "malformed timeline history line"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -204,6 +240,8 @@ int main(void)
         cmocka_unit_test(now__is_after_2020),
         cmocka_unit_test(check_slot_name__rules),
         cmocka_unit_test(parse_seg_size__units_and_bounds),
+        cmocka_unit_test(history_switch__finds_end_and_next),
+        cmocka_unit_test(history_switch__rejects_malformed_line),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
