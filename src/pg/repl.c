@@ -230,14 +230,12 @@ pitr_rc pitr_repl_connect(const char *conninfo,
     pg = pitr_calloc(1, sizeof(*pg));
     pg->conn = PQconnectdbParams(keys, vals, 1);
     if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) {
-        pitr_rc rc = pitr_pg_fail(err,
-                                  "cannot open a replication connection to PostgreSQL",
-                                  pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
-
-        err->code = PITR_ENETWORK;
+        /* Unreachable, refused or not (yet) the primary: retried like a network failure. */
+        (void)pitr_pg_fail(err,
+                           "cannot open a replication connection to PostgreSQL",
+                           pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
         pitr_pg_free(pg);
-        (void)rc;
-        return PITR_ENETWORK;
+        return err->code = PITR_ENETWORK;
     }
     PQsetNoticeProcessor(pg->conn, on_notice, NULL);
     *out = pg;

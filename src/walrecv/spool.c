@@ -185,3 +185,32 @@ out:
     pitr_free(path);
     return rc;
 }
+
+pitr_rc pitr_walrecv_spool_seg_size(const char *dir, uint32_t *seg_size, struct pitr_err *err)
+{
+    struct pitr_walrecv_resume res;
+    struct pitr_wal_name w = { 0 };
+    uint8_t hdr[LONG_HDR_LEN];
+    struct pitr_err herr = { 0 };
+    char *path;
+    ssize_t n;
+    int fd;
+    pitr_rc rc;
+
+    *seg_size = 0;
+    memset(&res, 0, sizeof(res));
+    rc = find_partial(dir, &res, &w, err);
+    if (rc != PITR_OK || !res.found)
+        return rc;
+    path = pitr_asprintf("%s/%s.partial", dir, res.name);
+    fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    pitr_free(path);
+    if (fd < 0)
+        return PITR_OK; /* recovery after connecting names the problem */
+    n = pread(fd, hdr, sizeof(hdr), 0);
+    close(fd);
+    if (n == (ssize_t)sizeof(hdr) &&
+        pitr_wal_segment_size(hdr, sizeof(hdr), seg_size, &herr) != PITR_OK)
+        *seg_size = 0;
+    return PITR_OK;
+}

@@ -603,6 +603,54 @@ static pitr_rc check_systemid(struct rx *r, const char *systemid, struct pitr_er
     return rc;
 }
 
+/* Take up the spool's newest .partial (repaired) as the segment in progress, if any. */
+static pitr_rc resume_from_spool(struct rx *r,
+                                 struct pitr_walrecv_resume *res,
+                                 struct pitr_err *err)
+{
+    pitr_rc rc = pitr_walrecv_spool_recover(r->o->spool_dir, r->seg_size, res, err);
+
+    if (rc != PITR_OK || !res->found)
+        return rc;
+    if (res->others > 0)
+        pitr_log_warn("spool '%s' holds %zu older .partial file(s); resuming from the newest",
+                      r->o->spool_dir,
+                      res->others);
+    r->tli = res->tli;
+    r->pos = res->lsn;
+    rc = open_segment(r, 1, err);
+    /* Every earlier segment is stored (finished ones are pushed before streaming). */
+    r->stored = seg_start(r, r->pos);
+    return rc;
+}
+
+/*
+ * Before any connection: a spool .partial whose first page names its
+ * segment size is repaired and stored at once, so what a crashed receiver
+ * kept reaches the object store even while the server is down.
+ */
+static void resume_early(struct rx *r)
+{
+    struct pitr_walrecv_resume res;
+    struct pitr_err err = { 0 };
+    uint32_t seg_size = 0;
+
+    if (pitr_walrecv_spool_seg_size(r->o->spool_dir, &seg_size, &err) != PITR_OK || seg_size == 0)
+        return;
+    r->seg_size = seg_size;
+    r->seg = pitr_calloc(1, seg_size);
+    if (resume_from_spool(r, &res, &err) != PITR_OK) {
+        pitr_log_warn("wal-receive: %s; the spool is taken up after connecting", err.msg);
+        if (r->fd >= 0)
+            close(r->fd);
+        r->fd = -1;
+        r->pos = 0;
+        return;
+    }
+    if (res.found && upload_partial(r, &err) != PITR_OK)
+        pitr_log_warn("wal-receive: %s; stored later", err.msg);
+}
+
 /* Where to start: the open segment, the spool, the slot, or the server's position. */
 static pitr_rc choose_start(struct rx *r,
                             struct pitr_pg *pg,
@@ -635,21 +683,9 @@ static pitr_rc choose_start(struct rx *r,
     }
     if (r->pos != 0)
         return PITR_OK; /* this process already knows where it is */
-    rc = pitr_walrecv_spool_recover(r->o->spool_dir, r->seg_size, &res, err);
-    if (rc != PITR_OK)
+    rc = resume_from_spool(r, &res, err);
+    if (rc != PITR_OK || res.found)
         return rc;
-    if (res.found) {
-        if (res.others > 0)
-            pitr_log_warn("spool '%s' holds %zu older .partial file(s); resuming from the newest",
-                          r->o->spool_dir,
-                          res.others);
-        r->tli = res.tli;
-        r->pos = res.lsn;
-        rc = open_segment(r, 1, err);
-        /* Every earlier segment is stored (finished ones are pushed before streaming). */
-        r->stored = seg_start(r, r->pos);
-        return rc;
-    }
     if (restart != 0) {
         r->tli = slot_tli != 0 ? slot_tli : id->tli;
         r->pos = seg_start(r, restart);
@@ -942,6 +978,7 @@ pitr_rc pitr_walrecv_run(const struct pitr_config *cfg,
     rc = pitr_storage_open(cfg, &r.st, err);
     if (rc != PITR_OK)
         goto out;
+    resume_early(&r);
     while (!*o->stop) {
         int64_t began = now_ms(), delay;
 

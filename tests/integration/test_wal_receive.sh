@@ -3,7 +3,8 @@
 # s3:// (Swift) at once, with archive_command (wal-push) into the same
 # file:// folder: segments and .partial objects appear, no conflict between
 # the receiver and the archiver, two kill -9 + restart cycles of the S3
-# receiver resume from the spool (no gap: `pgpitr verify`), every commit
+# receiver resume from the spool (the second with the spool file torn to an
+# odd size; no gap: `pgpitr verify`), every commit
 # acknowledged by the receiver's flush report is restored from S3 alone
 # after the primary is killed (through the stored .partial), and
 # barman-cloud-wal-restore 3.4 fetches that .partial. PostgreSQL ports
@@ -82,14 +83,30 @@ first=$(pg_rig_psql "$P" "select pg_walfile_name(pg_current_wal_lsn())")
 # Load, with the S3 receiver killed -9 twice and restarted.
 pg_rig_pgbench "$P" -c 2 -T 9 -n >/dev/null 2>&1 &
 bench=$!
+cut=""
 for cycle in 1 2; do
     sleep 3
+    # Kill while a segment is in progress (a .partial in the spool), at most 5 s later.
+    for _ in $(seq 1 50); do
+        ls "$T"/spool-s3/*.partial >/dev/null 2>&1 && break
+        sleep 0.1
+    done
     kill -9 "$RX_S3"
     wait "$RX_S3" 2>/dev/null
+    if [ "$cycle" = 2 ]; then
+        # A torn spool file: an odd size, mid-page, below the segment size.
+        cut=$(ls "$T"/spool-s3/*.partial 2>/dev/null | head -n 1)
+        [ -n "$cut" ] && truncate -s 2000001 "$cut"
+    fi
     receiver s3 "$SC" wr_s3
     RX_S3=$RX_PID
 done
 wait "$bench" || not_ok "pgbench run"
+if [ -n "$cut" ] && grep -q "has 2000001 bytes, not the segment size" "$T/s3.log"; then
+    ok "a torn spool .partial (2000001 bytes) was cut to whole pages and streamed again"
+else
+    not_ok "torn spool file '$cut' not repaired: $(grep -i spool "$T/s3.log" | tail -n 3)"
+fi
 check "the restarted receiver resumed from its spool" grep -Eq "valid bytes kept, resuming there|left in the spool" "$T/s3.log"
 
 # Rows committed one at a time, after the load.

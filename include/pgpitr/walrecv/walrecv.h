@@ -86,4 +86,13 @@ PITR_MUST_CHECK pitr_rc pitr_walrecv_spool_recover(const char *dir,
                                                    struct pitr_walrecv_resume *out,
                                                    struct pitr_err *err);
 
+/*
+ * The segment size the newest "<segment>.partial" in dir announces in its
+ * first page (*seg_size 0 when there is no such file or its first page is
+ * not a valid long header).
+ */
+PITR_MUST_CHECK pitr_rc pitr_walrecv_spool_seg_size(const char *dir,
+                                                    uint32_t *seg_size,
+                                                    struct pitr_err *err);
+
 #endif

@@ -257,6 +257,25 @@ static void spool_recover__refuses_symlink(void **state)
     free(s);
 }
 
+static void spool_seg_size__from_first_page(void **state)
+{
+    struct pitr_err err = { 0 };
+    uint32_t seg = 7;
+    uint8_t *s = make_segment(2);
+
+    (void)state;
+    assert_int_equal(pitr_walrecv_spool_seg_size(dir, &seg, &err), PITR_OK);
+    assert_int_equal(seg, 0); /* no .partial */
+    write_spool(NAME ".partial", s, 2 * BLCKSZ);
+    assert_int_equal(pitr_walrecv_spool_seg_size(dir, &seg, &err), PITR_OK);
+    assert_int_equal(seg, SEG);
+    memset(s, 0x5A, 40);
+    write_spool(NAME ".partial", s, 2 * BLCKSZ);
+    assert_int_equal(pitr_walrecv_spool_seg_size(dir, &seg, &err), PITR_OK);
+    assert_int_equal(seg, 0); /* garbage header: left for after connecting */
+    free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +294,7 @@ int main(void)
           spool_recover__bad_first_page_restarts_segment, setup, teardown),
         cmocka_unit_test_setup_teardown(spool_recover__newest_partial_wins, setup, teardown),
         cmocka_unit_test_setup_teardown(spool_recover__refuses_symlink, setup, teardown),
+        cmocka_unit_test_setup_teardown(spool_seg_size__from_first_page, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
