@@ -177,6 +177,29 @@ static const struct command commands[] = {
       "describe cluster|scheduledbackup|backup NAME [--output json|yaml] [--manifests DIR]\n"
       "         [--state-dir DIR]",
       "Print one object as kubectl describe does: metadata, spec, status and its last events." },
+    { "wal-receive",
+      pitr_cmd_wal_receive,
+      "wal-receive [REPO_URL SERVER] [--dbname CONNINFO] [--slot NAME] [--create-slot]\n"
+      "         [--spool-dir DIR] [--partial-interval SECS] [--synchronous]\n"
+      "         [--sync-interval-ms MS] [--sync-bytes SIZE] [--application-name NAME]\n"
+      "         [--max-attempts N]",
+      "Stream WAL from PostgreSQL over a physical replication slot (default 'pgpitr';\n"
+      "--create-slot creates it, also on a new primary after a failover) into the\n"
+      "repository, as a service (systemd: pgpitr-wal-receive@SERVER). Received WAL is\n"
+      "written to --spool-dir (default /var/lib/pgpitr/wal-receive/SERVER) as\n"
+      "<segment>.partial and fsync'd; a finished segment is stored as wal-push stores it\n"
+      "(never overwriting different bytes); the segment in progress is stored as\n"
+      "<segment>.partial<suffix> every --partial-interval seconds (default 10), at\n"
+      "SIGTERM/SIGINT and at a timeline switch. The flush position reported to the\n"
+      "server is what is durable: fsync'd in the spool, or with --synchronous stored in\n"
+      "the object store (the partial is uploaded when the stream is drained, at the\n"
+      "latest after --sync-interval-ms, default 200, or --sync-bytes, default 2MiB).\n"
+      "--dbname takes a conninfo (host lists, service=NAME, target_session_attrs=read-write\n"
+      "to follow the primary); application_name is --application-name (default pgpitr),\n"
+      "the name synchronous_standby_names lists. Connection and storage failures are\n"
+      "retried forever with back-off (--max-attempts N: give up after N). Config keys:\n"
+      "dbname, slot, create-slot, application-name, wal-receive-spool-dir,\n"
+      "partial-interval, synchronous, sync-interval-ms, sync-bytes (env PGPITR_<KEY>)." },
 };
 
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

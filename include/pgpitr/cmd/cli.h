@@ -62,5 +62,6 @@ int pitr_cmd_retention(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_get(const struct pitr_config *cfg, int argc, char **argv);
 int pitr_cmd_describe(const struct pitr_config *cfg, int argc, char **argv);
+int pitr_cmd_wal_receive(const struct pitr_config *cfg, int argc, char **argv);
 
 #endif

@@ -8,7 +8,10 @@
  * compression, endpoint-url, region, ca-file, s3-url-style, log-level, jobs,
  * look-ahead, prefetch, max-parts, part-size, retry-max-time, encryption,
  * sse-kms-key-id, tags, history-tags, storage-class, insecure-skip-tls-verify,
- * retention-policy, method, manifests, dbname) plus
+ * retention-policy, method, manifests, dbname (the server's conninfo, for
+ * agent and wal-receive), and for wal-receive slot, create-slot,
+ * application-name, wal-receive-spool-dir, partial-interval, synchronous,
+ * sync-interval-ms, sync-bytes) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -67,7 +70,16 @@ struct pitr_config {
     char *retention_policy; /* owned; retention: the policy when --policy is not given */
     char *method;           /* owned; backup: "local", "stream" or NULL (automatic) */
     char *manifests;        /* owned; agent: the manifest folder, or NULL (the default) */
-    char *dbname;           /* owned; agent: libpq conninfo of the local server, or NULL (PG*) */
+    char *dbname; /* owned; agent, wal-receive: libpq conninfo of the server, or NULL (PG*) */
+    /* wal-receive (strings as given; the command parses and checks them) */
+    char *slot;                  /* owned; replication slot */
+    char *create_slot;           /* owned; "true"/"false" */
+    char *application_name;      /* owned */
+    char *wal_receive_spool_dir; /* owned */
+    char *partial_interval;      /* owned; seconds */
+    char *synchronous;           /* owned; "true"/"false" */
+    char *sync_interval_ms;      /* owned */
+    char *sync_bytes;            /* owned; a size */
 };
 
 /* One global option as given on the command line (--name value). */
