@@ -18,6 +18,10 @@
 #             by pg_receivewal into a local folder and by pgpitr into the
 #             object store: MB/s until the last full segment is a file / an
 #             object.
+#   PUT floor the latency of a bare 8 KiB PUT to the same store over one
+#             kept-alive HTTPS connection (python3-boto3, 30 PUTs): what any
+#             commit that waits for the object store pays at least, and the
+#             fair yardstick for the synchronous latency above.
 #   load      pgbench for PITR_BENCH_SECONDS with each receiver running: WAL
 #             MB/s written, and how far behind the receiver was at the end.
 # Prints a table. Every PostgreSQL is the rig's (fsync = off on the primary,
@@ -256,6 +260,21 @@ recv lat "$CF_MAIN" "$PG" --create-slot --slot lat --synchronous
 wait_app "$PG" pgpitr sync 60 || die "pgpitr wal-receive is not the synchronous standby (log: $WORK/log/recv-lat.log)"
 read -r LP50 LP99 LTPS <<<"$(latency pgpitr "$PG")"
 stop_pid "$RPID"
+say "PUT floor: 30 bare 8 KiB PUTs to the same store (boto3, one HTTPS connection)"
+read -r SP50 SP99 <<<"$(BENCH_KEY=bench-walrecv-$RUN_ID/putfloor /usr/bin/python3 - "$TLS" "$CA" "$BUCKET" <<'PY'
+import os, sys, time, boto3
+from botocore.config import Config
+ep, ca, bucket = sys.argv[1:4]
+s3 = boto3.client("s3", endpoint_url=ep, verify=ca, config=Config(s3={"addressing_style": "path"}))
+body, t = os.urandom(8192), []
+for i in range(30):
+    a = time.perf_counter()
+    s3.put_object(Bucket=bucket, Key="%s/%d" % (os.environ["BENCH_KEY"], i), Body=body)
+    t.append((time.perf_counter() - a) * 1000)
+t.sort()
+print("%.1f %.1f" % (t[len(t) // 2], t[int(len(t) * 0.99)]))
+PY
+)" || die "the PUT floor measurement failed"
 say "synchronous commit latency: pg_receivewal --synchronous (local folder)"
 pg_rig_psql "$PG" "alter system set synchronous_standby_names = 'floor'" && pg_rig_psql "$PG" "select pg_reload_conf()" >/dev/null
 "$RECEIVEWAL" -d "$(ci "$PG")" --create-slot --slot floorlat >/dev/null 2>&1 || die "pg_receivewal --create-slot failed"
@@ -345,6 +364,8 @@ ratio=$(awk -v a="$LP50" -v b="$FP50" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0
     echo "| RPO --synchronous, SIGKILL of primary + receiver: commits lost | $S_LOST of $S_ACK ($S_SECS s) | - | - | 0 | $(yn "$S_LOST == 0") |"
     echo "| synchronous commit latency p50 (ms) | $LP50 | $FP50 | ${ratio}x | <= 3x | $(yn "$ratio <= 3") |"
     echo "| synchronous commit latency p99 (ms) | $LP99 | $FP99 | $(awk -v a="$LP99" -v b="$FP99" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x | - | - |"
+    echo "| bare 8 KiB PUT to the store p50 / p99 (ms): the object-store floor | $SP50 / $SP99 | - | - | - | - |"
+    echo "| synchronous commit latency p50 / object-store floor p50 | $(awk -v a="$LP50" -v b="$SP50" 'BEGIN { printf "%.1f", (b > 0 ? a / b : 0) }')x | - | - | - | - |"
     echo "| synchronous commits/s, 1 client | $LTPS | $FTPS | - | - | - |"
     echo "| catch-up of $((cu_bytes / 1048576)) MiB of WAL (MB/s) | $P_CU | $F_CU | $(awk -v a="$P_CU" -v b="$F_CU" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')x | - | - |"
     echo "| during pgbench -c 4: WAL MB/s written / receiver behind at the end (MiB) | $P_LOAD / $P_LAG | $F_LOAD / $F_LAG | - | - | - |"
