@@ -295,8 +295,12 @@ a_run() {
         not_ok "a: the SIGTERM'd receiver still runs 60 s after SIGTERM"
         kill -9 "$rpid_t" 2>/dev/null
     fi
-    check "a: the SIGKILL'd receiver left a periodic .partial in the store" \
-        has_key pg-wrl-kill '^[0-9A-F]\{24\}\.partial'
+    # No check that the SIGKILL'd receiver left a .partial: a segment that
+    # ends after the last periodic upload is stored whole and its .partial
+    # removed, and the next upload is only due partial-interval after the
+    # last one, so under this load (a segment every few seconds) the store
+    # may rightly hold no .partial at the kill. What the periodic upload
+    # promises is the RPO bound, which judge checks below.
     check "a: the SIGTERM'd receiver uploaded a .partial" has_key pg-wrl-term '^[0-9A-F]\{24\}\.partial'
     local nfull
     nfull=$(keys pg-wrl-term | grep -cE '^[0-9A-F]{24}(\.(gz|bz2|lz4|zst|xz|snappy))?$')
