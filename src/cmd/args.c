@@ -1,10 +1,13 @@
 /* args.c - a command's own options; see cmd/args.h. */
 #include "pgpitr/cmd/args.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "pgpitr/core/buf.h"
+#include "pgpitr/core/log.h"
 
 /* argparse: "-5" and "-1.5" are values, not options (no option looks like a number). */
 static int is_negative_number(const char *a)
@@ -272,4 +275,22 @@ pitr_rc pitr_args_parse(const char *cmd,
                         struct pitr_err *err)
 {
     return pitr_args_parse_mode(cmd, 0, argc, argv, opts, nopts, pos, npos, err);
+}
+
+pitr_rc pitr_args_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
+{
+    char *end;
+    long n;
+
+    if (v == NULL)
+        return PITR_OK;
+    errno = 0;
+    n = strtol(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
+        pitr_log_error(
+          "%s: option '%s' needs a number from %d to %d, not '%s'", cmd, opt, lo, hi, v);
+        return PITR_EUSAGE;
+    }
+    *out = (int)n;
+    return PITR_OK;
 }

@@ -26,24 +26,6 @@ static void on_signal(int sig)
     stop_flag = 1;
 }
 
-static int parse_secs(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long n;
-
-    if (v == NULL)
-        return PITR_OK;
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
-        pitr_log_error(
-          "%s: option '%s' needs a number from %d to %d, not '%s'", cmd, opt, lo, hi, v);
-        return PITR_EUSAGE;
-    }
-    *out = (int)n;
-    return PITR_OK;
-}
-
 static const char *manifests_dir(const struct pitr_config *cfg, const char *opt)
 {
     if (opt != NULL)
@@ -97,11 +79,12 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
     o.archive_check_wait = 6;
     o.wal_wait_timeout = PITR_BACKUP_DEFAULT_WAL_WAIT;
     o.stop = &stop_flag;
-    if (parse_secs("agent", "--retention-interval", ret_every, 1, 86400 * 31, &o.retention_every) ||
-        parse_secs("agent", "--retention-retry", ret_retry, 1, 86400, &o.retention_retry) ||
-        parse_secs("agent", "--archive-check-tries", tries, 1, 100, &o.archive_check_tries) ||
-        parse_secs("agent", "--archive-check-wait", wait, 0, 3600, &o.archive_check_wait) ||
-        parse_secs("agent", "--wal-wait-timeout", walwait, 0, 86400, &o.wal_wait_timeout)) {
+    if (pitr_args_int(
+          "agent", "--retention-interval", ret_every, 1, 86400 * 31, &o.retention_every) ||
+        pitr_args_int("agent", "--retention-retry", ret_retry, 1, 86400, &o.retention_retry) ||
+        pitr_args_int("agent", "--archive-check-tries", tries, 1, 100, &o.archive_check_tries) ||
+        pitr_args_int("agent", "--archive-check-wait", wait, 0, 3600, &o.archive_check_wait) ||
+        pitr_args_int("agent", "--wal-wait-timeout", walwait, 0, 86400, &o.wal_wait_timeout)) {
         rc = PITR_EUSAGE;
         goto out;
     }

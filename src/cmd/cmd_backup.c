@@ -22,22 +22,6 @@ static void on_signal(int sig)
     cancelled = 1;
 }
 
-static int parse_int_opt(const char *opt, const char *v, int lo, int hi, int *out)
-{
-    char *end;
-    long n;
-
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
-        pitr_log_error(
-          "backup: option '%s' needs a number from %d to %d, not '%s'", opt, lo, hi, v);
-        return PITR_EUSAGE;
-    }
-    *out = (int)n;
-    return PITR_OK;
-}
-
 static void print_json(const struct pitr_backup_result *res, const char *name)
 {
     json_t *j;
@@ -156,12 +140,13 @@ int pitr_cmd_backup(const struct pitr_config *cfg_in, int argc, char **argv)
     o.name = name;
     o.progress = isatty(STDERR_FILENO) && !want_json;
     o.cancel = &cancelled;
-    if (jobs != NULL && parse_int_opt("--jobs", jobs, 1, 64, &o.jobs) != PITR_OK) {
+    if (jobs != NULL && pitr_args_int("backup", "--jobs", jobs, 1, 64, &o.jobs) != PITR_OK) {
         rc = PITR_EUSAGE;
         goto out;
     }
     if (wait != NULL &&
-        parse_int_opt("--wal-wait-timeout", wait, 0, 86400, &o.wal_wait_timeout) != PITR_OK) {
+        pitr_args_int("backup", "--wal-wait-timeout", wait, 0, 86400, &o.wal_wait_timeout) !=
+          PITR_OK) {
         rc = PITR_EUSAGE;
         goto out;
     }

@@ -18,22 +18,6 @@ static void on_signal(int sig)
     stop_requested = 1;
 }
 
-static int parse_long(const char *opt, const char *v, long lo, long hi, long *out)
-{
-    char *end;
-    long n;
-
-    errno = 0;
-    n = strtol(v, &end, 10);
-    if (errno != 0 || end == v || *end != '\0' || n < lo || n > hi) {
-        pitr_log_error(
-          "wal-receive: option '%s' needs a number from %ld to %ld, not '%s'", opt, lo, hi, v);
-        return PITR_EUSAGE;
-    }
-    *out = n;
-    return PITR_OK;
-}
-
 static int parse_bool(const char *opt, const char *v, int *out)
 {
     if (strcmp(v, "true") == 0 || strcmp(v, "on") == 0 || strcmp(v, "1") == 0 ||
@@ -73,7 +57,6 @@ int pitr_cmd_wal_receive(const struct pitr_config *cfg_in, int argc, char **argv
     struct pitr_err err = { 0 };
     struct sigaction sa;
     char *spool_owned = NULL;
-    long n;
 
     memset(&o, 0, sizeof(o));
     rc = pitr_args_parse(
@@ -119,21 +102,15 @@ int pitr_cmd_wal_receive(const struct pitr_config *cfg_in, int argc, char **argv
     o.partial_interval = PITR_WALRECV_PARTIAL_INTERVAL;
     if (interval == NULL)
         interval = cfg.partial_interval;
-    if (interval != NULL) {
-        rc = parse_long("partial-interval", interval, 1, 86400, &n);
-        if (rc != PITR_OK)
-            goto out;
-        o.partial_interval = (int)n;
-    }
+    rc = pitr_args_int("wal-receive", "partial-interval", interval, 1, 86400, &o.partial_interval);
+    if (rc != PITR_OK)
+        goto out;
     o.sync_interval_ms = PITR_WALRECV_SYNC_INTERVAL_MS;
     if (sync_ms == NULL)
         sync_ms = cfg.sync_interval_ms;
-    if (sync_ms != NULL) {
-        rc = parse_long("sync-interval-ms", sync_ms, 1, 60000, &n);
-        if (rc != PITR_OK)
-            goto out;
-        o.sync_interval_ms = (int)n;
-    }
+    rc = pitr_args_int("wal-receive", "sync-interval-ms", sync_ms, 1, 60000, &o.sync_interval_ms);
+    if (rc != PITR_OK)
+        goto out;
     o.sync_bytes = PITR_WALRECV_SYNC_BYTES;
     if (sync_bytes == NULL)
         sync_bytes = cfg.sync_bytes;
@@ -146,12 +123,9 @@ int pitr_cmd_wal_receive(const struct pitr_config *cfg_in, int argc, char **argv
             goto out;
         }
     }
-    if (attempts != NULL) {
-        rc = parse_long("max-attempts", attempts, 0, 1000000, &n);
-        if (rc != PITR_OK)
-            goto out;
-        o.max_attempts = (int)n;
-    }
+    rc = pitr_args_int("wal-receive", "max-attempts", attempts, 0, 1000000, &o.max_attempts);
+    if (rc != PITR_OK)
+        goto out;
     rc = pitr_codec_from_name(cfg.compression, &o.codec, &err);
     if (rc != PITR_OK) {
         pitr_log_error("wal-receive: %s", err.msg);

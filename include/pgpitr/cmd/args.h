@@ -72,4 +72,13 @@ PITR_MUST_CHECK pitr_rc pitr_args_parse_mode(const char *cmd,
                                              int *npos,
                                              struct pitr_err *err);
 
+/*
+ * A whole-number option value: v must be a decimal integer from lo to hi.
+ * On anything else logs "<cmd>: option '<opt>' needs a number from lo to hi,
+ * not '<v>'" and returns PITR_EUSAGE, *out untouched. v == NULL (option not
+ * given) returns PITR_OK and leaves *out (the caller's default) alone.
+ */
+PITR_MUST_CHECK pitr_rc
+pitr_args_int(const char *cmd, const char *opt, const char *v, int lo, int hi, int *out);
+
 #endif

@@ -14,6 +14,8 @@
 
 #include "pgpitr/cmd/args.h"
 
+#include "../support/logcap.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define AP   PITR_ARGS_ARGPARSE
 
@@ -303,6 +305,31 @@ static void list__without_item_array_is_a_bug(void **state)
                      PITR_EINTERNAL);
 }
 
+static void pitr_args_int__range_junk_and_absent(void **state)
+{
+    struct pitr_test_log log = { { 0 } };
+    int v = 7;
+
+    (void)state;
+    assert_int_equal(pitr_args_int("backup", "--jobs", NULL, 1, 64, &v), PITR_OK);
+    assert_int_equal(v, 7); /* not given: the default stays */
+    assert_int_equal(pitr_args_int("backup", "--jobs", "64", 1, 64, &v), PITR_OK);
+    assert_int_equal(v, 64);
+    assert_int_equal(pitr_args_int("backup", "--jobs", "1", 1, 64, &v), PITR_OK);
+    assert_int_equal(v, 1);
+    pitr_log_set_sink(pitr_test_log_sink, &log);
+    assert_int_equal(pitr_args_int("backup", "--jobs", "65", 1, 64, &v), PITR_EUSAGE);
+    assert_int_equal(pitr_args_int("backup", "--jobs", "0", 1, 64, &v), PITR_EUSAGE);
+    assert_int_equal(pitr_args_int("backup", "--jobs", "4x", 1, 64, &v), PITR_EUSAGE);
+    assert_int_equal(pitr_args_int("backup", "--jobs", "", 1, 64, &v), PITR_EUSAGE);
+    assert_int_equal(pitr_args_int("backup", "--jobs", "99999999999999999999", 1, 64, &v),
+                     PITR_EUSAGE);
+    pitr_log_set_sink(NULL, NULL);
+    assert_int_equal(v, 1); /* a refused value changes nothing */
+    assert_non_null(
+      strstr(log.text, "backup: option '--jobs' needs a number from 1 to 64, not '4x'"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -327,6 +354,7 @@ int main(void)
         cmocka_unit_test(dashdash__ends_options),
         cmocka_unit_test(dashdash__ends_a_list),
         cmocka_unit_test(single_dash__is_positional),
+        cmocka_unit_test(pitr_args_int__range_junk_and_absent),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
