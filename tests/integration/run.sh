@@ -44,6 +44,17 @@ if [ -x "$top/tests/rig/swift.sh" ]; then
 fi
 
 passed=0 failed=0
+# Seconds each suite took, printed at the end: make check has a 45-minute budget.
+timings=""
+timed() {
+    local name=$1 t0=$SECONDS rc
+    shift
+    "$@"
+    rc=$?
+    timings="$timings$(printf '%5d s  %s' $((SECONDS - t0)) "$name")
+"
+    return $rc
+}
 # IT_ONLY="test_a test_b" runs only the named suites (without extension).
 selected() {
     [ -z "${IT_ONLY:-}" ] && return 0
@@ -54,7 +65,7 @@ selected() {
 for t in "$here"/test_*.sh; do
     selected "$(basename "$t" .sh)" || continue
     echo "== $(basename "$t")"
-    if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    if timed "$(basename "$t" .sh)" "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 # Every C suite with a source is expected: a binary that was not built is a
 # failure, never a silent pass.
@@ -68,7 +79,7 @@ for src in "$here"/test_*.c; do
         failed=$((failed + 1))
         continue
     fi
-    if "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+    if timed "$name" "$t"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 done
 # A suite named in IT_ONLY that does not exist is a typo, not a pass.
 for want in ${IT_ONLY:-}; do
@@ -77,5 +88,7 @@ for want in ${IT_ONLY:-}; do
         failed=$((failed + 1))
     }
 done
+echo "time per suite:"
+printf '%s' "$timings"
 echo "integration suites: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]
