@@ -54,7 +54,7 @@ struct pitr_instance_rec {
     char version[32];
     int64_t pid;
     char boot_id[40];
-    char session[160];
+    char session[320];
     int leader;
     char running[256];
 };
