@@ -59,6 +59,7 @@ struct acluster {
     int seen;
     /* a cluster of agents (instance-name set) */
     int leading;                    /* we hold the lease and loaded the store */
+    int64_t lead_since;             /* when it became leader */
     struct pitr_lease lease;        /* the lease we wrote last */
     struct pitr_instance_rec *recs; /* owned; the heartbeat records the leader read last */
     size_t nrecs;
@@ -89,6 +90,7 @@ static int cluster_mode(const struct agent *a);
 static int cluster_led(const struct agent *a, const struct acluster *c);
 static int lease_confirm(struct agent *a, struct acluster *c);
 static int executor_alive(const struct agent *a, const struct acluster *c, json_t *b);
+static void read_instances(struct agent *a, struct acluster *c);
 
 static int64_t now_s(void)
 {
@@ -577,10 +579,20 @@ static void check_stale(struct agent *a, struct acluster *c)
             (a->job == NULL || a->job->backup_name == NULL ||
              strcmp(a->job->backup_name, name_of(b)) != 0) &&
             !executor_alive(a, c, b)) {
-            snprintf(msg,
-                     sizeof(msg),
-                     "the agent was restarted during the backup (session %s is gone)",
-                     sess != NULL ? sess : "unknown");
+            const char *who = pitr_status_str(json_object_get(st, "instanceID"), "agentInstance");
+
+            if (cluster_mode(a) && who != NULL && strcmp(who, a->o->instance) != 0)
+                snprintf(msg,
+                         sizeof(msg),
+                         "the agent of instance %s that ran the backup stopped running it or its "
+                         "heartbeat is stale (session %s)",
+                         who,
+                         sess != NULL ? sess : "unknown");
+            else
+                snprintf(msg,
+                         sizeof(msg),
+                         "the agent was restarted during the backup (session %s is gone)",
+                         sess != NULL ? sess : "unknown");
             fail_backup(c, b, "AgentRestarted", msg);
             continue;
         }
@@ -637,7 +649,8 @@ static void start_backup(struct agent *a,
         size_t i;
 
         if (!lease_confirm(a, c))
-            return; /* no longer the leader: the new one starts it */
+            return;           /* no longer the leader: the new one starts it */
+        read_instances(a, c); /* the freshest records for the choice */
         if (pitr_cluster_target_parse(tgt != NULL ? tgt : m->target, &t) != 0)
             pitr_log_warn("Backup '%s': unknown target '%s': using prefer-standby",
                           name_of(b),
@@ -1175,6 +1188,7 @@ static int become_leader(struct agent *a, struct acluster *c, const char *why)
     c->next_store_try = 0;
     c->next_retention = 0;
     c->leading = 1;
+    c->lead_since = now_s();
     pitr_log_info("cluster '%s': instance '%s' leads (lease term %lld, timeline %lld: %s); "
                   "status from the %s copy",
                   c->name,
@@ -1627,7 +1641,9 @@ static int reconcile(struct agent *a)
             }
         }
     }
-    if (a->job == NULL && oldest != NULL)
+    /* a new leader first gives every live agent one heartbeat to publish its record */
+    if (a->job == NULL && oldest != NULL &&
+        (!cluster_mode(a) || now_s() >= oldest_c->lead_since + a->o->heartbeat_interval))
         start_backup(a, oldest_c, oldest, oldest_m);
     /* retention on its timer */
     for (i = 0; i < s->n_clusters && a->job == NULL; i++) {
