@@ -191,6 +191,14 @@ check "pg-1's record: primary, leader, sees pg-2's lag in bytes" \
     <<<"$(obj instances/pg-1.json)" >/dev/null
 check "records carry version, pid and boot id, and no password" \
     jq -e '(.version | length > 0) and .pid > 0 and (.bootId | length == 36) and (.conninfo | test("password") | not)' <<<"$rec2" >/dev/null
+# hostile records: garbage and an oversized one are ignored with one warning each
+echo '{"instance": "evil", "role": "king"' | "$PGPITR_BIN" --config "$CONF" object-put "$SRV/pgpitr/instances/evil.json" - 2>/dev/null
+head -c 70000 /dev/zero | tr '\0' ' ' | "$PGPITR_BIN" --config "$CONF" object-put "$SRV/pgpitr/instances/huge.json" - 2>/dev/null
+sleep $((3 * HB))
+check "a malformed heartbeat record is ignored with one warning" \
+    [ "$(grep -c "ignoring heartbeat record '$SRV/pgpitr/instances/evil.json'" "$T/agent1.log")" -eq 1 ]
+check "an oversized heartbeat record is ignored with one warning" \
+    [ "$(grep -c "ignoring heartbeat record '$SRV/pgpitr/instances/huge.json'" "$T/agent1.log")" -eq 1 ]
 check "only the leader writes the store: followers keep no local status copy" \
     [ ! -e "$T/state2/app-db_$SRV.json" -a ! -e "$T/state3/app-db_$SRV.json" ]
 if wait_until 60 ge 1 count_completed; then

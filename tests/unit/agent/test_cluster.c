@@ -41,7 +41,7 @@ static struct pitr_lease_me me(const char *name, int primary, int64_t tl)
     return m;
 }
 
-static void lease_decide__standby_never_leads(void **state)
+static void cluster_lease_decide__standby_never_leads(void **state)
 {
     struct pitr_lease_me m = me("pg-2", 0, 3);
     struct pitr_lease_decision d;
@@ -52,7 +52,7 @@ static void lease_decide__standby_never_leads(void **state)
     assert_int_equal(d.reason, PITR_LEASE_NOT_PRIMARY);
 }
 
-static void lease_decide__absent_is_acquired_with_term_one(void **state)
+static void cluster_lease_decide__absent_is_acquired_with_term_one(void **state)
 {
     struct pitr_lease_me m = me("pg-1", 1, 1);
     struct pitr_lease_decision d;
@@ -66,7 +66,7 @@ static void lease_decide__absent_is_acquired_with_term_one(void **state)
     assert_int_equal(d.next.timeline, 1);
 }
 
-static void lease_decide__own_lease_is_renewed_same_term(void **state)
+static void cluster_lease_decide__own_lease_is_renewed_same_term(void **state)
 {
     struct pitr_lease cur = lease("pg-1", 1, 7, T0 + 3);
     struct pitr_lease_me m = me("pg-1", 1, 1);
@@ -79,7 +79,7 @@ static void lease_decide__own_lease_is_renewed_same_term(void **state)
     assert_int_equal(d.next.pid, 42);
 }
 
-static void lease_decide__unexpired_same_timeline_holder_keeps_it(void **state)
+static void cluster_lease_decide__unexpired_same_timeline_holder_keeps_it(void **state)
 {
     struct pitr_lease cur = lease("pg-1", 2, 4, T0 + 1);
     struct pitr_lease_me m = me("pg-2", 1, 2);
@@ -91,7 +91,7 @@ static void lease_decide__unexpired_same_timeline_holder_keeps_it(void **state)
     assert_int_equal(d.reason, PITR_LEASE_HELD);
 }
 
-static void lease_decide__expired_same_timeline_is_taken(void **state)
+static void cluster_lease_decide__expired_same_timeline_is_taken(void **state)
 {
     struct pitr_lease cur = lease("pg-1", 2, 4, T0);
     struct pitr_lease_me m = me("pg-2", 1, 2);
@@ -104,7 +104,7 @@ static void lease_decide__expired_same_timeline_is_taken(void **state)
     assert_int_equal(d.next.term, 5);
 }
 
-static void lease_decide__split_brain_higher_timeline_takes_unexpired(void **state)
+static void cluster_lease_decide__split_brain_higher_timeline_takes_unexpired(void **state)
 {
     struct pitr_lease cur = lease("pg-1", 1, 4, T0 + 14);
     struct pitr_lease_me m = me("pg-2", 1, 2);
@@ -118,7 +118,7 @@ static void lease_decide__split_brain_higher_timeline_takes_unexpired(void **sta
     assert_int_equal(d.next.timeline, 2);
 }
 
-static void lease_decide__split_brain_lower_timeline_loses_even_expired(void **state)
+static void cluster_lease_decide__split_brain_lower_timeline_loses_even_expired(void **state)
 {
     struct pitr_lease cur = lease("pg-2", 2, 5, T0 - 100);
     struct pitr_lease_me m = me("pg-1", 1, 1);
@@ -130,7 +130,7 @@ static void lease_decide__split_brain_lower_timeline_loses_even_expired(void **s
     assert_int_equal(d.reason, PITR_LEASE_HIGHER_TIMELINE);
 }
 
-static void lease_decide__own_name_on_higher_timeline_lease_loses(void **state)
+static void cluster_lease_decide__own_name_on_higher_timeline_lease_loses(void **state)
 {
     /* our name but a newer timeline than our server's: a stale copy of us, not ours */
     struct pitr_lease cur = lease("pg-1", 3, 5, T0 + 10);
@@ -143,7 +143,7 @@ static void lease_decide__own_name_on_higher_timeline_lease_loses(void **state)
     assert_int_equal(d.reason, PITR_LEASE_HIGHER_TIMELINE);
 }
 
-static void lease_is__read_back_must_match(void **state)
+static void cluster_lease_is__read_back_must_match(void **state)
 {
     struct pitr_lease a = lease("pg-1", 1, 4, T0), b = a;
 
@@ -174,7 +174,7 @@ static struct pitr_instance_rec rec(const char *name, int primary, int64_t t)
     return r;
 }
 
-static void choose_target__least_lag_streaming_standby(void **state)
+static void cluster_choose_target__least_lag_streaming_standby(void **state)
 {
     struct pitr_instance_rec r[3] = { rec("pg-1", 1, T0), rec("pg-2", 0, T0), rec("pg-3", 0, T0) };
     struct pitr_repl_row rows[2] = { { "pg-2", 1, 5000 }, { "pg-3", 1, 100 } };
@@ -186,7 +186,7 @@ static void choose_target__least_lag_streaming_standby(void **state)
     assert_int_equal(pitr_cluster_choose_target(PITR_TARGET_PRIMARY, r, 3, rows, 2, T0 + 1, 5), -1);
 }
 
-static void choose_target__stale_record_is_skipped(void **state)
+static void cluster_choose_target__stale_record_is_skipped(void **state)
 {
     struct pitr_instance_rec r[2] = { rec("pg-2", 0, T0), rec("pg-3", 0, T0 - 16) };
     struct pitr_repl_row rows[2] = { { "pg-2", 1, 5000 }, { "pg-3", 1, 0 } };
@@ -203,7 +203,7 @@ static void choose_target__stale_record_is_skipped(void **state)
                      -1);
 }
 
-static void choose_target__non_streaming_or_unknown_is_skipped(void **state)
+static void cluster_choose_target__non_streaming_or_unknown_is_skipped(void **state)
 {
     struct pitr_instance_rec r[3] = { rec("pg-2", 0, T0), rec("pg-3", 0, T0), rec("pg-4", 0, T0) };
     struct pitr_repl_row rows[2] = { { "pg-2", 0, 0 }, { "pg-3", 1, -1 } };
@@ -214,7 +214,7 @@ static void choose_target__non_streaming_or_unknown_is_skipped(void **state)
                      -1);
 }
 
-static void choose_target__tie_goes_to_the_first_name(void **state)
+static void cluster_choose_target__tie_goes_to_the_first_name(void **state)
 {
     struct pitr_instance_rec r[2] = { rec("pg-3", 0, T0), rec("pg-2", 0, T0) };
     struct pitr_repl_row rows[2] = { { "pg-3", 1, 0 }, { "pg-2", 1, 0 } };
@@ -224,7 +224,7 @@ static void choose_target__tie_goes_to_the_first_name(void **state)
                      1);
 }
 
-static void choose_target__no_conninfo_or_a_primary_is_skipped(void **state)
+static void cluster_choose_target__no_conninfo_or_a_primary_is_skipped(void **state)
 {
     struct pitr_instance_rec r[2] = { rec("pg-2", 0, T0), rec("pg-3", 1, T0) };
     struct pitr_repl_row rows[2] = { { "pg-2", 1, 0 }, { "pg-3", 1, 0 } };
@@ -235,7 +235,7 @@ static void choose_target__no_conninfo_or_a_primary_is_skipped(void **state)
                      -1);
 }
 
-static void rec_parse__round_trip(void **state)
+static void cluster_rec_parse__round_trip(void **state)
 {
     struct pitr_instance_rec r = rec("pg-2", 0, T0), back;
     struct pitr_err err = { 0 };
@@ -266,7 +266,7 @@ static void rec_parse__round_trip(void **state)
     json_decref(j);
 }
 
-static void rec_parse__hostile_input_is_refused(void **state)
+static void cluster_rec_parse__hostile_input_is_refused(void **state)
 {
     static const char *const bad[] = {
         "",
@@ -311,7 +311,7 @@ static void rec_parse__hostile_input_is_refused(void **state)
     pitr_free(big);
 }
 
-static void lease_parse__round_trip_and_hostile(void **state)
+static void cluster_lease_parse__round_trip_and_hostile(void **state)
 {
     struct pitr_lease l = lease("pg-1", 2, 9, T0 + 15), back;
     struct pitr_err err = { 0 };
@@ -344,7 +344,7 @@ static void lease_parse__round_trip_and_hostile(void **state)
                          PITR_EFORMAT);
 }
 
-static void check_conninfo__refuses_passwords(void **state)
+static void cluster_check_conninfo__refuses_passwords(void **state)
 {
     struct pitr_err err = { 0 };
 
@@ -361,7 +361,7 @@ static void check_conninfo__refuses_passwords(void **state)
     assert_int_equal(pitr_cluster_check_conninfo("", &err), PITR_EUSAGE);
 }
 
-static void check_name__rules(void **state)
+static void cluster_check_name__rules(void **state)
 {
     struct pitr_err err = { 0 };
 
@@ -376,7 +376,7 @@ static void check_name__rules(void **state)
                      PITR_EUSAGE);
 }
 
-static void target_parse__values(void **state)
+static void cluster_target_parse__values(void **state)
 {
     enum pitr_cluster_target t;
 
@@ -391,26 +391,26 @@ static void target_parse__values(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(lease_decide__standby_never_leads),
-        cmocka_unit_test(lease_decide__absent_is_acquired_with_term_one),
-        cmocka_unit_test(lease_decide__own_lease_is_renewed_same_term),
-        cmocka_unit_test(lease_decide__unexpired_same_timeline_holder_keeps_it),
-        cmocka_unit_test(lease_decide__expired_same_timeline_is_taken),
-        cmocka_unit_test(lease_decide__split_brain_higher_timeline_takes_unexpired),
-        cmocka_unit_test(lease_decide__split_brain_lower_timeline_loses_even_expired),
-        cmocka_unit_test(lease_decide__own_name_on_higher_timeline_lease_loses),
-        cmocka_unit_test(lease_is__read_back_must_match),
-        cmocka_unit_test(choose_target__least_lag_streaming_standby),
-        cmocka_unit_test(choose_target__stale_record_is_skipped),
-        cmocka_unit_test(choose_target__non_streaming_or_unknown_is_skipped),
-        cmocka_unit_test(choose_target__tie_goes_to_the_first_name),
-        cmocka_unit_test(choose_target__no_conninfo_or_a_primary_is_skipped),
-        cmocka_unit_test(rec_parse__round_trip),
-        cmocka_unit_test(rec_parse__hostile_input_is_refused),
-        cmocka_unit_test(lease_parse__round_trip_and_hostile),
-        cmocka_unit_test(check_conninfo__refuses_passwords),
-        cmocka_unit_test(check_name__rules),
-        cmocka_unit_test(target_parse__values),
+        cmocka_unit_test(cluster_lease_decide__standby_never_leads),
+        cmocka_unit_test(cluster_lease_decide__absent_is_acquired_with_term_one),
+        cmocka_unit_test(cluster_lease_decide__own_lease_is_renewed_same_term),
+        cmocka_unit_test(cluster_lease_decide__unexpired_same_timeline_holder_keeps_it),
+        cmocka_unit_test(cluster_lease_decide__expired_same_timeline_is_taken),
+        cmocka_unit_test(cluster_lease_decide__split_brain_higher_timeline_takes_unexpired),
+        cmocka_unit_test(cluster_lease_decide__split_brain_lower_timeline_loses_even_expired),
+        cmocka_unit_test(cluster_lease_decide__own_name_on_higher_timeline_lease_loses),
+        cmocka_unit_test(cluster_lease_is__read_back_must_match),
+        cmocka_unit_test(cluster_choose_target__least_lag_streaming_standby),
+        cmocka_unit_test(cluster_choose_target__stale_record_is_skipped),
+        cmocka_unit_test(cluster_choose_target__non_streaming_or_unknown_is_skipped),
+        cmocka_unit_test(cluster_choose_target__tie_goes_to_the_first_name),
+        cmocka_unit_test(cluster_choose_target__no_conninfo_or_a_primary_is_skipped),
+        cmocka_unit_test(cluster_rec_parse__round_trip),
+        cmocka_unit_test(cluster_rec_parse__hostile_input_is_refused),
+        cmocka_unit_test(cluster_lease_parse__round_trip_and_hostile),
+        cmocka_unit_test(cluster_check_conninfo__refuses_passwords),
+        cmocka_unit_test(cluster_check_name__rules),
+        cmocka_unit_test(cluster_target_parse__values),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
