@@ -239,9 +239,15 @@ else
     not_ok "no backup ran within 30 s for the kill -9 case"
 fi
 
-# ---- 3. failover: stop pg-1, promote pg-3 ----
+# ---- 3. failover during a backup: stop pg-1, promote pg-3 ----
+# the old leader's backup must fail by the new leader's executor rule (its
+# agent never runs it again: its server is gone, its heartbeat goes stale)
+orphan=
+if wait_until 30 running; then
+    orphan=$(backups | awk '$2 == "started" || $2 == "running" {print $1}' | head -n 1)
+fi
 pg_rig_stop "$D1"
-mark "pg-1 (primary, leader) stopped"
+mark "pg-1 (primary, leader) stopped${orphan:+ during $orphan}"
 pg_rig_as "$PG_BIN/pg_ctl" -D "$D3/data" -w promote >/dev/null
 t_promote=$(date +%s)
 mark "pg-3 promoted"
@@ -251,6 +257,17 @@ if wait_until $((BOUND + 5)) holder_is pg-3; then
     check "failover: pg-3's agent leads within $BOUND s (${took} s)" [ "$took" -le "$BOUND" ]
 else
     not_ok "failover: pg-3 does not lead: holder '$(holder)' $(tail -n 10 "$T/agent3.log")"
+fi
+if [ -n "$orphan" ]; then
+    orphan_failed() { backups | grep -qE "^$orphan failed .* pg-1 AgentRestarted\$"; }
+    if wait_until $((3 * HB + BOUND + 10)) orphan_failed; then
+        ok "failover: the old leader's Backup $orphan failed (executor gone): $(status_doc | jq -r ".items[] | select(.metadata.name == \"$orphan\") | .status.error")"
+        mark "$orphan (run by pg-1's agent) failed by the new leader: executor heartbeat stale"
+    else
+        not_ok "failover: the old leader's Backup did not fail: $(backups | grep "^$orphan ")"
+    fi
+else
+    not_ok "failover: no backup was running when pg-1 stopped"
 fi
 check "pg-3 is on timeline 2" [ "$(pg_rig_psql "$D3" "select substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)")" = 00000002 ]
 check "failover: archiving continues on timeline 2" pg_rig_wait_archived "$D3" 30
