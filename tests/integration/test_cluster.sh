@@ -10,9 +10,10 @@
 #    from pg-3 (status.instanceID.podName), run by the leader;
 #  - kill -9 of the leader during a backup, restarted at once (as systemd
 #    would): the Backup fails (AgentRestarted), the next slot runs;
-#  - failover: stop pg-1, promote pg-3: pg-3's agent leads within
-#    lease-ttl + heartbeat + 1 s, the next slot runs, archiving continues
-#    on timeline 2;
+#  - failover during a backup: stop pg-1, promote pg-3: pg-3's agent leads
+#    within lease-ttl + heartbeat + 1 s, the orphaned Backup fails once
+#    pg-1's heartbeat is stale, the next slot runs, archiving continues on
+#    timeline 2;
 #  - two primaries: promote pg-2 while pg-3 runs: pg-2 is on a newer
 #    timeline (3) and takes the unexpired lease, pg-3's agent stops leading
 #    and says so, a SplitBrain warning lands on the Cluster;
