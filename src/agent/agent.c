@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent_int.h"
+#include "pgpitr/agent/cluster.h"
 #include "pgpitr/agent/manifest.h"
 #include "pgpitr/agent/sched.h"
 #include "pgpitr/agent/status.h"
@@ -23,6 +24,10 @@
 #include "pgpitr/storage/storage.h"
 
 #define POLL_EVERY 2 /* seconds between manifest polls */
+
+#ifndef PITR_VERSION
+#define PITR_VERSION "0.0.0"
+#endif
 
 /* A parsed schedule, kept while its spec string stays the same. */
 struct sb_cron {
@@ -52,6 +57,13 @@ struct acluster {
     int64_t next_retention;
     char *store_error; /* owned; last save failure, logged once */
     int seen;
+    /* a cluster of agents (instance-name set) */
+    int leading;                    /* we hold the lease and loaded the store */
+    int64_t lead_since;             /* when it became leader */
+    struct pitr_lease lease;        /* the lease we wrote last */
+    struct pitr_instance_rec *recs; /* owned; the heartbeat records the leader read last */
+    size_t nrecs;
+    json_t *notes; /* what was logged once (malformed keys, split-brain peers) */
 };
 
 struct agent {
@@ -67,7 +79,18 @@ struct agent {
     char session[320];
     char host[128];
     int64_t last_poll;
+    /* a cluster of agents (instance-name set) */
+    struct node_state node; /* the local server at the last heartbeat */
+    int have_node;
+    int64_t next_hb;
+    char boot_id[40];
 };
+
+static int cluster_mode(const struct agent *a);
+static int cluster_led(const struct agent *a, const struct acluster *c);
+static int lease_confirm(struct agent *a, struct acluster *c);
+static int executor_alive(const struct agent *a, const struct acluster *c, json_t *b);
+static void read_instances(struct agent *a, struct acluster *c);
 
 static int64_t now_s(void)
 {
@@ -554,11 +577,22 @@ static void check_stale(struct agent *a, struct acluster *c)
         sess = pitr_status_str(json_object_get(st, "instanceID"), "sessionID");
         if ((strcmp(phase, "started") == 0 || strcmp(phase, "running") == 0) &&
             (a->job == NULL || a->job->backup_name == NULL ||
-             strcmp(a->job->backup_name, name_of(b)) != 0)) {
-            snprintf(msg,
-                     sizeof(msg),
-                     "the agent was restarted during the backup (session %s is gone)",
-                     sess != NULL ? sess : "unknown");
+             strcmp(a->job->backup_name, name_of(b)) != 0) &&
+            !executor_alive(a, c, b)) {
+            const char *who = pitr_status_str(json_object_get(st, "instanceID"), "agentInstance");
+
+            if (cluster_mode(a) && who != NULL && strcmp(who, a->o->instance) != 0)
+                snprintf(msg,
+                         sizeof(msg),
+                         "the agent of instance %s that ran the backup stopped running it or its "
+                         "heartbeat is stale (session %s)",
+                         who,
+                         sess != NULL ? sess : "unknown");
+            else
+                snprintf(msg,
+                         sizeof(msg),
+                         "the agent was restarted during the backup (session %s is gone)",
+                         sess != NULL ? sess : "unknown");
             fail_backup(c, b, "AgentRestarted", msg);
             continue;
         }
@@ -601,12 +635,36 @@ static void start_backup(struct agent *a,
                          json_t *b,
                          const struct pitr_mf_cluster *m)
 {
-    struct job *j = pitr_calloc(1, sizeof(*j));
-    json_t *st = status_of(b), *inst = json_object();
+    struct job *j;
+    json_t *st = status_of(b), *inst;
     struct pitr_err err = { 0 };
     int64_t now = now_s();
     char msg[512];
+    int chosen = -1;
 
+    if (cluster_mode(a)) {
+        const char *tgt = pitr_status_str(json_object_get(b, "spec"), "target");
+        enum pitr_cluster_target t = PITR_TARGET_PREFER_STANDBY;
+        struct pitr_repl_row rows[NODE_REPL_MAX];
+        size_t i;
+
+        if (!lease_confirm(a, c))
+            return;           /* no longer the leader: the new one starts it */
+        read_instances(a, c); /* the freshest records for the choice */
+        if (pitr_cluster_target_parse(tgt != NULL ? tgt : m->target, &t) != 0)
+            pitr_log_warn("Backup '%s': unknown target '%s': using prefer-standby",
+                          name_of(b),
+                          tgt != NULL ? tgt : m->target);
+        for (i = 0; i < a->node.nrepl; i++) {
+            rows[i].name = a->node.repl[i].name;
+            rows[i].streaming = a->node.repl[i].streaming;
+            rows[i].lag_bytes = a->node.repl[i].lag_bytes;
+        }
+        chosen = pitr_cluster_choose_target(
+          t, c->recs, c->nrecs, rows, a->node.nrepl, now, a->o->heartbeat_interval);
+    }
+    j = pitr_calloc(1, sizeof(*j));
+    inst = json_object();
     j->kind = JOB_BACKUP;
     pitr_config_copy(&j->cfg, &c->cfg);
     j->cluster_key = pitr_strdup(c->key);
@@ -622,6 +680,16 @@ static void start_backup(struct agent *a,
     json_object_set_new(inst, "podName", json_string(a->host));
     json_object_set_new(inst, "ContainerID", json_string(""));
     json_object_set_new(inst, "sessionID", json_string(a->session));
+    if (cluster_mode(a)) {
+        /* the instance the data comes from; the agent (the leader) that runs it */
+        json_object_set_new(
+          inst, "podName", json_string(chosen >= 0 ? c->recs[chosen].instance : a->o->instance));
+        json_object_set_new(inst, "pid", json_integer((json_int_t)getpid()));
+        json_object_set_new(inst, "bootId", json_string(a->boot_id));
+        json_object_set_new(inst, "agentInstance", json_string(a->o->instance));
+        if (chosen >= 0)
+            j->backup_conninfo = pitr_strdup(c->recs[chosen].conninfo);
+    }
     json_object_set_new(st, "instanceID", inst);
     json_object_set_new(st, "method", json_string("barmanObjectStore"));
     json_object_set_new(st, "online", json_true());
@@ -642,7 +710,15 @@ static void start_backup(struct agent *a,
         return;
     }
     a->job = j;
-    snprintf(msg, sizeof(msg), "Starting backup for cluster %s", c->name);
+    if (cluster_mode(a))
+        snprintf(msg,
+                 sizeof(msg),
+                 "Starting backup for cluster %s on instance %s (%s)",
+                 c->name,
+                 chosen >= 0 ? c->recs[chosen].instance : a->o->instance,
+                 chosen >= 0 ? "a streaming standby, least replay lag" : "the primary");
+    else
+        snprintf(msg, sizeof(msg), "Starting backup for cluster %s", c->name);
     event(c, "Backup", name_of(b), "Normal", "Starting", msg);
     pitr_status_condition(status_of(cluster_item(c)),
                           "LastBackupSucceeded",
@@ -835,6 +911,8 @@ static void cluster_release(struct acluster *c)
     pitr_free(c->local_path);
     json_decref(c->doc);
     pitr_free(c->store_error);
+    pitr_free(c->recs);
+    json_decref(c->notes);
 }
 
 /* A fingerprint of what the settings come from (hashed with the secrets, never shown). */
@@ -940,12 +1018,15 @@ static struct acluster *cluster_for(struct agent *a, const struct pitr_mf_cluste
         c->have_cfg = 1;
     }
     set_str(&c->server, m->store.server_name != NULL ? m->store.server_name : m->meta.name);
-    if (c->doc == NULL) {
+    if (c->local_path == NULL) {
+        snprintf(path, sizeof(path), "%s/%s_%s.json", a->o->state_dir, c->ns, c->name);
+        set_str(&c->local_path, path);
+    }
+    /* in a cluster the leader loads the store when it takes the lease */
+    if (c->doc == NULL && !cluster_mode(a)) {
         const char *source = "new";
         struct pitr_err se = { 0 };
 
-        snprintf(path, sizeof(path), "%s/%s_%s.json", a->o->state_dir, c->ns, c->name);
-        set_str(&c->local_path, path);
         if (pitr_status_load(c->st, c->server, c->local_path, &c->doc, &source, &se, &err) !=
             PITR_OK) {
             pitr_log_warn("cluster '%s': %s: starting with an empty status", c->name, err.msg);
@@ -970,12 +1051,12 @@ static struct acluster *cluster_for(struct agent *a, const struct pitr_mf_cluste
  */
 #define STORE_RETRY 30
 
-static void save(struct acluster *c, int force)
+static void save(struct agent *a, struct acluster *c, int force)
 {
     struct pitr_err err = { 0 };
     int64_t now = now_s();
 
-    if (c->doc == NULL)
+    if (c->doc == NULL || !cluster_led(a, c))
         return;
     if (c->dirty) {
         if (pitr_status_save(NULL, c->server, c->local_path, c->doc, &err) != PITR_OK)
@@ -984,6 +1065,9 @@ static void save(struct acluster *c, int force)
         c->store_dirty = 1;
     }
     if (!c->store_dirty || !c->have_cfg || (!force && now < c->next_store_try))
+        return;
+    /* only the lease holder writes the store: read the lease back right before */
+    if (cluster_mode(a) && !lease_confirm(a, c))
         return;
     if (pitr_status_save(c->st, c->server, NULL, c->doc, &err) != PITR_OK) {
         if (c->store_error == NULL || strcmp(c->store_error, err.msg) != 0) {
@@ -998,6 +1082,460 @@ static void save(struct acluster *c, int force)
         set_str(&c->store_error, NULL);
     }
     c->store_dirty = 0;
+}
+
+/* ---- a cluster of agents (agent/cluster.h) ---- */
+
+static int cluster_mode(const struct agent *a)
+{
+    return a->o->instance != NULL;
+}
+
+static int cluster_led(const struct agent *a, const struct acluster *c)
+{
+    return !cluster_mode(a) || c->leading;
+}
+
+/* Does this agent lead? Without instance-name it is the only one: always. */
+static int agent_leads(const struct agent *a)
+{
+    size_t i;
+
+    if (!cluster_mode(a))
+        return 1;
+    for (i = 0; i < a->ncl; i++)
+        if (a->cl[i].leading)
+            return 1;
+    return 0;
+}
+
+static void cluster_key(const struct acluster *c, const char *what, char *out, size_t size)
+{
+    snprintf(out, size, "%s/pgpitr/%s", c->server, what);
+}
+
+/* Log msg once per key (bounded: at most 256 keys remembered). */
+static void warn_once(struct acluster *c, const char *key, const char *msg)
+{
+    if (c->notes == NULL)
+        c->notes = json_object();
+    if (json_object_get(c->notes, key) != NULL || json_object_size(c->notes) >= 256)
+        return;
+    json_object_set_new(c->notes, key, json_true());
+    pitr_log_warn("cluster '%s': %s", c->name, msg);
+}
+
+static pitr_rc put_json(struct acluster *c, const char *key, json_t *j, struct pitr_err *err)
+{
+    char *text = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    pitr_rc rc;
+
+    json_decref(j);
+    if (text == NULL)
+        return pitr_err_set(err, PITR_EINTERNAL, "cannot serialise '%s'", key);
+    rc = pitr_storage_put(c->st, key, text, strlen(text), err);
+    pitr_free(text);
+    return rc;
+}
+
+/* 1: *l is the lease; 0: none (absent, or malformed: warned once); -1: the store failed. */
+static int read_lease(struct acluster *c, struct pitr_lease *l, struct pitr_err *err)
+{
+    struct pitr_buf b;
+    struct pitr_err pe = { 0 };
+    char key[600], msg[PITR_ERR_MSG_MAX + 64];
+    pitr_rc rc;
+    int r = 1;
+
+    cluster_key(c, "lease.json", key, sizeof(key));
+    pitr_buf_init(&b, PITR_CLUSTER_RECORD_MAX);
+    rc = pitr_storage_get_max(c->st, key, PITR_CLUSTER_RECORD_MAX, &b, &pe);
+    if (rc == PITR_ENOTFOUND) {
+        r = 0;
+    } else if (rc == PITR_OK || rc == PITR_ELIMIT) {
+        if (rc != PITR_OK || pitr_cluster_lease_parse(b.data, b.len, l, &pe) != PITR_OK) {
+            snprintf(msg, sizeof(msg), "ignoring a malformed lease: %s", pe.msg);
+            warn_once(c, "lease", msg);
+            r = 0;
+        }
+    } else {
+        *err = pe;
+        r = -1;
+    }
+    pitr_buf_release(&b);
+    return r;
+}
+
+/* Take the store's status (never a local copy: it may be older than the last leader's). */
+static int become_leader(struct agent *a, struct acluster *c, const char *why)
+{
+    json_t *doc = NULL;
+    const char *source = "new";
+    struct pitr_err se = { 0 }, e = { 0 };
+
+    if (pitr_status_load(c->st, c->server, NULL, &doc, &source, &se, &e) != PITR_OK ||
+        se.code != PITR_OK) {
+        pitr_log_warn("cluster '%s': cannot read the stored status to lead: %s",
+                      c->name,
+                      se.code != PITR_OK ? se.msg : e.msg);
+        json_decref(doc);
+        return -1;
+    }
+    json_decref(c->doc);
+    c->doc = doc;
+    c->dirty = 1;
+    c->store_dirty = 0;
+    c->next_store_try = 0;
+    c->next_retention = 0;
+    c->leading = 1;
+    c->lead_since = now_s();
+    pitr_log_info("cluster '%s': instance '%s' leads (lease term %lld, timeline %lld: %s); "
+                  "status from the %s copy",
+                  c->name,
+                  a->o->instance,
+                  (long long)c->lease.term,
+                  (long long)c->lease.timeline,
+                  why,
+                  source);
+    return 0;
+}
+
+/* Stop at once: nothing is saved; a running backup of this cluster is cancelled. */
+static void stop_leading(struct agent *a, struct acluster *c, const char *why)
+{
+    if (!c->leading)
+        return;
+    c->leading = 0;
+    json_decref(c->doc);
+    c->doc = NULL;
+    c->dirty = 0;
+    c->store_dirty = 0;
+    if (a->job != NULL && strcmp(a->job->cluster_key, c->key) == 0)
+        a->job->cancel = 1;
+    pitr_log_warn(
+      "cluster '%s': instance '%s' stops leading: %s; nothing saved", c->name, a->o->instance, why);
+}
+
+/* Before a store write or a backup: the lease read back is still the one we wrote. */
+static int lease_confirm(struct agent *a, struct acluster *c)
+{
+    struct pitr_lease cur;
+    struct pitr_err err = { 0 };
+    char why[256];
+    int r;
+
+    if (!cluster_mode(a))
+        return 1;
+    if (!c->leading)
+        return 0;
+    if (now_s() >= c->lease.expires) {
+        stop_leading(a, c, "the lease expired before it could be renewed");
+        return 0;
+    }
+    r = read_lease(c, &cur, &err);
+    if (r < 0)
+        return 0; /* cannot tell: write nothing now, retry */
+    if (r == 1 && pitr_cluster_lease_is(&cur, &c->lease))
+        return 1;
+    snprintf(why,
+             sizeof(why),
+             "the lease is now held by '%s' (term %lld, timeline %lld)",
+             r == 1 ? cur.holder : "nobody",
+             (long long)(r == 1 ? cur.term : 0),
+             (long long)(r == 1 ? cur.timeline : 0));
+    stop_leading(a, c, why);
+    return 0;
+}
+
+/* The executor of Backup b is another agent whose fresh heartbeat says it still runs it. */
+static int executor_alive(const struct agent *a, const struct acluster *c, json_t *b)
+{
+    json_t *inst = json_object_get(status_of(b), "instanceID");
+    const char *who = pitr_status_str(inst, "agentInstance");
+    const char *sess = pitr_status_str(inst, "sessionID");
+    size_t i;
+
+    if (!cluster_mode(a) || who == NULL || sess == NULL || strcmp(who, a->o->instance) == 0)
+        return 0;
+    for (i = 0; i < c->nrecs; i++) {
+        const struct pitr_instance_rec *r = &c->recs[i];
+
+        if (strcmp(r->instance, who) == 0)
+            return pitr_cluster_rec_fresh(r, now_s(), a->o->heartbeat_interval) &&
+                   strcmp(r->session, sess) == 0 && strcmp(r->running, name_of(b)) == 0;
+    }
+    return 0;
+}
+
+static void publish(struct agent *a, struct acluster *c)
+{
+    struct pitr_instance_rec r;
+    struct pitr_err err = { 0 };
+    char key[600], what[128];
+    json_t *j, *repl;
+    size_t i;
+
+    memset(&r, 0, sizeof(r));
+    snprintf(r.instance, sizeof(r.instance), "%s", a->o->instance);
+    r.primary = a->node.primary;
+    r.timeline = a->node.timeline;
+    memcpy(r.current_lsn, a->node.current_lsn, sizeof(r.current_lsn));
+    memcpy(r.replay_lsn, a->node.replay_lsn, sizeof(r.replay_lsn));
+    memcpy(r.flush_lsn, a->node.flush_lsn, sizeof(r.flush_lsn));
+    memcpy(r.receive_lsn, a->node.receive_lsn, sizeof(r.receive_lsn));
+    r.lag_bytes = a->node.primary ? 0 : -1;
+    r.lag_seconds = a->node.lag_seconds;
+    r.replay_paused = a->node.replay_paused;
+    snprintf(r.conninfo, sizeof(r.conninfo), "%s", a->o->peer_conninfo ? a->o->peer_conninfo : "");
+    r.time = now_s();
+    snprintf(r.version, sizeof(r.version), "%s", PITR_VERSION);
+    r.pid = (int64_t)getpid();
+    snprintf(r.boot_id, sizeof(r.boot_id), "%s", a->boot_id);
+    snprintf(r.session, sizeof(r.session), "%s", a->session);
+    r.leader = c->leading;
+    if (a->job != NULL && a->job->kind == JOB_BACKUP && strcmp(a->job->cluster_key, c->key) == 0)
+        snprintf(r.running, sizeof(r.running), "%s", a->job->backup_name);
+    j = pitr_cluster_rec_json(&r);
+    if (a->node.primary) {
+        /* the standbys' lag in bytes, as this primary sees them */
+        repl = json_array();
+        for (i = 0; i < a->node.nrepl; i++)
+            json_array_append_new(repl,
+                                  json_pack("{s:s, s:s, s:I}",
+                                            "instance",
+                                            a->node.repl[i].name,
+                                            "state",
+                                            a->node.repl[i].streaming ? "streaming" : "other",
+                                            "lagBytes",
+                                            (json_int_t)a->node.repl[i].lag_bytes));
+        json_object_set_new(j, "replication", repl);
+    }
+    snprintf(what, sizeof(what), "instances/%s.json", a->o->instance);
+    cluster_key(c, what, key, sizeof(key));
+    if (put_json(c, key, j, &err) != PITR_OK)
+        pitr_log_warn("cluster '%s': cannot publish the heartbeat: %s", c->name, err.msg);
+}
+
+struct key_list {
+    char keys[PITR_CLUSTER_INSTANCES_MAX][600];
+    size_t n;
+    int more;
+};
+
+static pitr_rc collect_key(const char *key,
+                           const struct pitr_obj_info *info,
+                           void *ud,
+                           struct pitr_err *err)
+{
+    struct key_list *l = ud;
+    size_t n = strlen(key);
+
+    (void)info;
+    (void)err;
+    if (n < 5 || strcmp(key + n - 5, ".json") != 0 || n >= sizeof(l->keys[0]))
+        return PITR_OK;
+    if (l->n == PITR_CLUSTER_INSTANCES_MAX) {
+        l->more = 1;
+        return PITR_OK;
+    }
+    snprintf(l->keys[l->n++], sizeof(l->keys[0]), "%s", key);
+    return PITR_OK;
+}
+
+/* The leader reads every heartbeat record (bounded; malformed ones warned once and ignored). */
+static void read_instances(struct agent *a, struct acluster *c)
+{
+    struct key_list *l = pitr_calloc(1, sizeof(*l));
+    struct pitr_err err = { 0 };
+    char prefix[600], msg[PITR_ERR_MSG_MAX + 700];
+    size_t i;
+
+    cluster_key(c, "instances/", prefix, sizeof(prefix));
+    if (pitr_storage_list(c->st, prefix, collect_key, l, &err) != PITR_OK) {
+        pitr_log_warn("cluster '%s': cannot list the heartbeat records: %s", c->name, err.msg);
+        goto out;
+    }
+    if (l->more)
+        warn_once(c, "too-many", "more than 64 heartbeat records: the rest are ignored");
+    c->recs = pitr_realloc(c->recs, (l->n + 1) * sizeof(*c->recs));
+    c->nrecs = 0;
+    for (i = 0; i < l->n; i++) {
+        struct pitr_instance_rec *r = &c->recs[c->nrecs];
+        struct pitr_buf b;
+        const char *base = l->keys[i] + strlen(prefix);
+        pitr_rc rc;
+
+        pitr_buf_init(&b, PITR_CLUSTER_RECORD_MAX);
+        rc = pitr_storage_get_max(c->st, l->keys[i], PITR_CLUSTER_RECORD_MAX, &b, &err);
+        if (rc == PITR_OK)
+            rc = pitr_cluster_rec_parse(b.data, b.len, r, &err);
+        if (rc == PITR_OK && (strncmp(base, r->instance, strlen(r->instance)) != 0 ||
+                              strcmp(base + strlen(r->instance), ".json") != 0))
+            rc = pitr_err_set(&err, PITR_EFORMAT, "its instance is '%s'", r->instance);
+        pitr_buf_release(&b);
+        if (rc == PITR_OK) {
+            if (strcmp(r->instance, a->o->instance) != 0)
+                c->nrecs++;
+        } else if (rc != PITR_ENOTFOUND) {
+            snprintf(msg, sizeof(msg), "ignoring heartbeat record '%s': %s", l->keys[i], err.msg);
+            warn_once(c, l->keys[i], msg);
+        }
+    }
+out:
+    pitr_free(l);
+}
+
+/* The winner of a split brain says so on the Cluster, once per other primary and timeline. */
+static void note_other_primaries(struct agent *a, struct acluster *c)
+{
+    size_t i;
+
+    for (i = 0; i < c->nrecs; i++) {
+        const struct pitr_instance_rec *r = &c->recs[i];
+        char key[128], msg[512];
+
+        if (!r->primary || !pitr_cluster_rec_fresh(r, now_s(), a->o->heartbeat_interval))
+            continue;
+        snprintf(key, sizeof(key), "split:%s:%lld", r->instance, (long long)r->timeline);
+        if (c->notes == NULL)
+            c->notes = json_object();
+        if (json_object_get(c->notes, key) != NULL)
+            continue;
+        json_object_set_new(c->notes, key, json_true());
+        snprintf(msg,
+                 sizeof(msg),
+                 "split brain: instance %s is also a primary (timeline %lld; the leader %s is on "
+                 "timeline %lld): the newer timeline leads, %s does not",
+                 r->instance,
+                 (long long)r->timeline,
+                 a->o->instance,
+                 (long long)a->node.timeline,
+                 r->instance);
+        event(c, "Cluster", c->name, "Warning", "SplitBrain", msg);
+        pitr_status_condition(
+          status_of(cluster_item(c)), "SingleLeader", "False", "SplitBrain", msg, now_s());
+    }
+}
+
+static void settle(void)
+{
+    struct timespec ts = { PITR_CLUSTER_SETTLE_MS / 1000,
+                           (long)(PITR_CLUSTER_SETTLE_MS % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* Take, renew or give up the lease (see the rule in agent/cluster.h). */
+static void lease_step(struct agent *a, struct acluster *c)
+{
+    struct pitr_lease cur, back;
+    struct pitr_lease_me me;
+    struct pitr_lease_decision d;
+    struct pitr_err err = { 0 };
+    char key[600], why[512];
+    int r;
+
+    if (!a->have_node) {
+        stop_leading(a, c, "the local server does not answer");
+        return;
+    }
+    r = read_lease(c, &cur, &err);
+    if (r < 0) {
+        pitr_log_warn("cluster '%s': cannot read the lease: %s", c->name, err.msg);
+        if (c->leading && now_s() >= c->lease.expires)
+            stop_leading(a, c, "the lease expired before it could be renewed");
+        return;
+    }
+    memset(&me, 0, sizeof(me));
+    me.instance = a->o->instance;
+    me.primary = a->node.primary;
+    me.timeline = a->node.timeline;
+    me.pid = (int64_t)getpid();
+    me.boot_id = a->boot_id;
+    pitr_cluster_lease_decide(r == 1 ? &cur : NULL, &me, now_s(), a->o->lease_ttl, &d);
+    if (d.action == PITR_LEASE_FOLLOW) {
+        if (d.reason == PITR_LEASE_HIGHER_TIMELINE) {
+            snprintf(why,
+                     sizeof(why),
+                     "split brain: instance %s on timeline %lld holds the lease and this "
+                     "primary is on timeline %lld; the newer timeline leads",
+                     cur.holder,
+                     (long long)cur.timeline,
+                     (long long)me.timeline);
+            if (c->leading)
+                stop_leading(a, c, why);
+            else
+                warn_once(c, "split-loser", why);
+        } else if (c->leading) {
+            stop_leading(a, c, pitr_cluster_lease_reason_text(d.reason));
+        }
+        return;
+    }
+    cluster_key(c, "lease.json", key, sizeof(key));
+    if (put_json(c, key, pitr_cluster_lease_json(&d.next), &err) != PITR_OK) {
+        pitr_log_warn("cluster '%s': cannot write the lease: %s", c->name, err.msg);
+        return;
+    }
+    if (d.action == PITR_LEASE_RENEW && c->leading && c->lease.term == d.next.term) {
+        c->lease = d.next;
+        return;
+    }
+    /* no compare-and-swap: settle, read back, lead only when ours survived */
+    settle();
+    if (read_lease(c, &back, &err) != 1 || !pitr_cluster_lease_is(&back, &d.next)) {
+        pitr_log_info(
+          "cluster '%s': instance '%s' lost the race for the lease", c->name, me.instance);
+        stop_leading(a, c, "another primary wrote the lease after us");
+        return;
+    }
+    c->lease = d.next;
+    if (!c->leading) {
+        read_instances(a, c);
+        (void)become_leader(a, c, pitr_cluster_lease_reason_text(d.reason));
+    }
+}
+
+static void read_boot_id(struct agent *a)
+{
+    FILE *f = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+    a->boot_id[0] = '\0';
+    if (f != NULL) {
+        if (fgets(a->boot_id, sizeof(a->boot_id), f) == NULL)
+            a->boot_id[0] = '\0';
+        fclose(f);
+    }
+    a->boot_id[strcspn(a->boot_id, "\n")] = '\0';
+}
+
+/* Every heartbeat-interval: ask the local server, publish, take/renew the lease, read peers. */
+static void cluster_tick(struct agent *a)
+{
+    struct pitr_err err = { 0 };
+    int was = a->have_node, standby_backup;
+    size_t i;
+
+    if (!cluster_mode(a) || a->ncl == 0 || now_s() < a->next_hb)
+        return;
+    a->next_hb = now_s() + a->o->heartbeat_interval;
+    standby_backup = a->job != NULL && a->job->kind == JOB_BACKUP &&
+                     a->job->backup_conninfo != NULL && a->job->stage >= 1;
+    a->have_node = node_query(a->o->conninfo, standby_backup, &a->node, &err) == PITR_OK;
+    if (!a->have_node && was)
+        pitr_log_warn("instance '%s': %s", a->o->instance, err.msg);
+    for (i = 0; i < a->ncl; i++) {
+        struct acluster *c = &a->cl[i];
+
+        if (!c->have_cfg)
+            continue;
+        if (a->have_node)
+            publish(a, c);
+        lease_step(a, c);
+        if (c->leading) {
+            read_instances(a, c);
+            note_other_primaries(a, c);
+        }
+    }
 }
 
 /* ---- the loop ---- */
@@ -1063,6 +1601,8 @@ static int reconcile(struct agent *a)
             continue;
         c = cluster_for(a, m);
         c->seen = 1;
+        if (!cluster_led(a, c))
+            continue; /* a follower keeps no schedule state */
         mirror_cluster(c, m);
         check_stale(a, c);
         for (k = 0; k < s->n_backups; k++) {
@@ -1101,7 +1641,9 @@ static int reconcile(struct agent *a)
             }
         }
     }
-    if (a->job == NULL && oldest != NULL)
+    /* a new leader first gives every live agent one heartbeat to publish its record */
+    if (a->job == NULL && oldest != NULL &&
+        (!cluster_mode(a) || now_s() >= oldest_c->lead_since + a->o->heartbeat_interval))
         start_backup(a, oldest_c, oldest, oldest_m);
     /* retention on its timer */
     for (i = 0; i < s->n_clusters && a->job == NULL; i++) {
@@ -1111,7 +1653,7 @@ static int reconcile(struct agent *a)
         if (!m->has_store || policy_of(a, m) == NULL)
             continue;
         c = cluster_for(a, m);
-        if (!c->have_cfg)
+        if (!c->have_cfg || !cluster_led(a, c))
             continue;
         if (c->next_retention == 0)
             c->next_retention = now_s(); /* once at start, then on the timer */
@@ -1119,7 +1661,7 @@ static int reconcile(struct agent *a)
             start_retention(a, c, policy_of(a, m));
     }
     for (i = 0; i < a->ncl; i++)
-        save(&a->cl[i], 0);
+        save(a, &a->cl[i], 0);
     return pending;
 }
 
@@ -1132,6 +1674,8 @@ static void notify_status(struct agent *a)
                    a->job->stage == 0 ? "checking WAL archiving" : "running");
     else if (a->job != NULL)
         sd_notify(0, "WATCHDOG=1\nSTATUS=retention running");
+    else if (!agent_leads(a))
+        sd_notifyf(0, "WATCHDOG=1\nSTATUS=following: %zu clusters", a->ncl);
     else
         sd_notifyf(0, "WATCHDOG=1\nSTATUS=idle: %zu clusters", a->ncl);
 }
@@ -1207,6 +1751,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
         snprintf(a.host, sizeof(a.host), "localhost");
     snprintf(
       a.session, sizeof(a.session), "%s-%ld-%lld", a.host, (long)getpid(), (long long)now_s());
+    read_boot_id(&a);
     rc = pitr_fs_mkdir_p(o->state_dir, 0700, err);
     if (rc != PITR_OK)
         return rc;
@@ -1214,6 +1759,14 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
     if (rc != PITR_OK)
         return rc;
     pitr_log_info("agent: session %s, manifests '%s'", a.session, o->manifests);
+    if (o->instance != NULL)
+        pitr_log_info("agent: instance '%s', heartbeat every %d s, lease %d s, stale after %d s, "
+                      "takeover within %d s",
+                      o->instance,
+                      o->heartbeat_interval,
+                      o->lease_ttl,
+                      PITR_CLUSTER_STALE_FACTOR * o->heartbeat_interval,
+                      o->lease_ttl + o->heartbeat_interval + 1);
     while (!*o->stop) {
         int pending;
 
@@ -1238,6 +1791,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
                 }
             }
         }
+        cluster_tick(&a);
         pending = a.have_set ? reconcile(&a) : 0;
         if (!ready) {
             sd_notify(0, "READY=1");
@@ -1251,7 +1805,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
     sd_notify(0, "STOPPING=1");
     stop_job(&a);
     for (i = 0; i < a.ncl; i++)
-        save(&a.cl[i], 1);
+        save(&a, &a.cl[i], 1);
     for (i = 0; i < a.ncl; i++)
         cluster_release(&a.cl[i]);
     pitr_free(a.cl);

@@ -22,11 +22,12 @@ struct job {
     enum job_kind kind;
     /* inputs (owned; cfg is a deep copy holding the credentials) */
     struct pitr_config cfg;
-    char *cluster_key; /* "<ns>/<cluster>" */
-    char *backup_name; /* JOB_BACKUP */
-    char *policy;      /* retention policy or NULL */
-    const char *conninfo;
+    char *cluster_key;    /* "<ns>/<cluster>" */
+    char *backup_name;    /* JOB_BACKUP */
+    char *policy;         /* retention policy or NULL */
+    const char *conninfo; /* the local server: archive check, and the backup unless below */
     const char *pgdata;
+    char *backup_conninfo; /* owned; cluster: stream the backup from this peer, or NULL */
     int immediate_checkpoint;
     int archive_check_tries;
     int archive_check_wait;
@@ -53,6 +54,34 @@ struct job {
     char policy_text[64];
     pthread_t thread;
 };
+
+/* The local server as one heartbeat sees it (node.c). */
+#define NODE_REPL_MAX 64
+struct node_repl {
+    char name[64]; /* application_name */
+    int streaming;
+    int64_t lag_bytes; /* -1: unknown */
+};
+struct node_state {
+    int primary;
+    int64_t timeline;
+    char current_lsn[24], replay_lsn[24], flush_lsn[24], receive_lsn[24];
+    double lag_seconds; /* -1: unknown */
+    int replay_paused;
+    struct node_repl repl[NODE_REPL_MAX]; /* primary: pg_stat_replication */
+    size_t nrepl;
+};
+
+/*
+ * Query the local server (conninfo as the agent's: NULL means PG*, a bare
+ * word a database name): role, timeline, LSNs and, on a primary, its
+ * standbys. switch_wal: also pg_switch_wal() on a primary (the end segment
+ * of a standby's backup gets archived only once the primary moves on).
+ */
+PITR_MUST_CHECK pitr_rc node_query(const char *conninfo,
+                                   int switch_wal,
+                                   struct node_state *ns,
+                                   struct pitr_err *err);
 
 /* Start j on its own thread (j must stay alive until job_free). */
 PITR_MUST_CHECK pitr_rc job_start(struct job *j, struct pitr_err *err);

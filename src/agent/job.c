@@ -214,6 +214,12 @@ static void *job_main(void *arg)
             o.method = PITR_BACKUP_STREAM;
         o.pgdata = j->pgdata;
         o.conninfo = j->conninfo;
+        if (j->backup_conninfo != NULL) {
+            /* a standby chosen by the leader: BASE_BACKUP over its replication protocol */
+            o.method = PITR_BACKUP_STREAM;
+            o.pgdata = NULL;
+            o.conninfo = j->backup_conninfo;
+        }
         o.immediate_checkpoint = j->immediate_checkpoint;
         o.jobs = j->cfg.jobs > 0 ? j->cfg.jobs : 2;
         o.max_archive_size = PITR_BACKUP_DEFAULT_MAX_ARCHIVE;
@@ -264,6 +270,7 @@ void job_free(struct job *j)
     pitr_config_release(&j->cfg);
     pitr_free(j->cluster_key);
     pitr_free(j->backup_name);
+    pitr_free(j->backup_conninfo);
     pitr_free(j->policy);
     pitr_free(j->ids);
     pitr_free(j);

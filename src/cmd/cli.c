@@ -151,7 +151,9 @@ static const struct command commands[] = {
       pitr_cmd_agent,
       "agent [--manifests DIR] [--once] [--dbname CONNINFO] [--pgdata DIR] [--state-dir DIR]\n"
       "         [--retention-interval SECS] [--retention-retry SECS] [--archive-check-tries N]\n"
-      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]",
+      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]\n"
+      "         [--instance-name NAME --peer-conninfo CONNINFO] [--heartbeat-interval SECS]\n"
+      "         [--lease-ttl SECS]",
       "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
       "server from the manifests in DIR (config key 'manifests', default\n"
       "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
@@ -165,7 +167,16 @@ static const struct command commands[] = {
       "Status and events go to <server>/pgpitr/status.json in the repository and a copy in\n"
       "--state-dir (default /var/lib/pgpitr/agent). Connects with the PG* variables, --dbname\n"
       "or config key 'dbname'. --once exits when nothing is pending. SIGTERM cancels a running\n"
-      "backup (recorded as failed). With systemd: Type=notify and the watchdog." },
+      "backup (recorded as failed). With systemd: Type=notify and the watchdog.\n"
+      "In a cluster, run one agent per node with --instance-name (config key instance-name,\n"
+      "a-z 0-9 . _ -, the standby's application_name) and --peer-conninfo (how the leader\n"
+      "reaches this server for BASE_BACKUP; a password is refused: use .pgpass). Each agent\n"
+      "publishes <server>/pgpitr/instances/<name>.json every --heartbeat-interval (default\n"
+      "5 s; stale after 3x); the agent of a primary holding <server>/pgpitr/lease.json\n"
+      "(--lease-ttl, default 15 s) leads: it alone schedules, writes the status and runs\n"
+      "backups, streaming from the least-lagging streaming standby with target\n"
+      "prefer-standby (the default). Of two primaries the newer timeline leads. Takeover\n"
+      "within lease-ttl + heartbeat-interval + 1 s." },
     { "get",
       pitr_cmd_get,
       "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "pgpitr/agent/agent.h"
+#include "pgpitr/agent/cluster.h"
 #include "pgpitr/agent/manifest.h"
 #include "pgpitr/agent/status.h"
 #include "pgpitr/agent/views.h"
@@ -37,6 +38,7 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
 {
     const char *manifests = NULL, *state = NULL, *dbname = NULL, *pgdata = NULL;
     const char *ret_every = NULL, *ret_retry = NULL, *tries = NULL, *wait = NULL, *walwait = NULL;
+    const char *instance = NULL, *peer = NULL, *hb = NULL, *ttl = NULL;
     int once = 0, npos = 0, rc;
     const struct pitr_opt opts[] = {
         { "manifests", 0, 1, &manifests, NULL, NULL },
@@ -49,6 +51,10 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
         { "archive-check-tries", 0, 1, &tries, NULL, NULL },
         { "archive-check-wait", 0, 1, &wait, NULL, NULL },
         { "wal-wait-timeout", 0, 1, &walwait, NULL, NULL },
+        { "instance-name", 0, 1, &instance, NULL, NULL },
+        { "peer-conninfo", 0, 1, &peer, NULL, NULL },
+        { "heartbeat-interval", 0, 1, &hb, NULL, NULL },
+        { "lease-ttl", 0, 1, &ttl, NULL, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_agent_opts o;
@@ -87,6 +93,38 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
         pitr_args_int("agent", "--wal-wait-timeout", walwait, 0, 86400, &o.wal_wait_timeout)) {
         rc = PITR_EUSAGE;
         goto out;
+    }
+    /* cluster: flags over the config file's keys */
+    o.instance = instance != NULL ? instance : cfg->instance_name;
+    o.peer_conninfo = peer != NULL ? peer : cfg->peer_conninfo;
+    o.heartbeat_interval = PITR_CLUSTER_DEFAULT_HB;
+    o.lease_ttl = PITR_CLUSTER_DEFAULT_TTL;
+    if (pitr_args_int("agent",
+                      "--heartbeat-interval",
+                      hb != NULL ? hb : cfg->heartbeat_interval,
+                      1,
+                      3600,
+                      &o.heartbeat_interval) ||
+        pitr_args_int(
+          "agent", "--lease-ttl", ttl != NULL ? ttl : cfg->lease_ttl, 2, 86400, &o.lease_ttl)) {
+        rc = PITR_EUSAGE;
+        goto out;
+    }
+    if (o.instance != NULL) {
+        if (pitr_cluster_check_name(o.instance, &err) != PITR_OK ||
+            (o.peer_conninfo != NULL &&
+             pitr_cluster_check_conninfo(o.peer_conninfo, &err) != PITR_OK)) {
+            pitr_log_error("agent: %s", err.msg);
+            rc = PITR_EUSAGE;
+            goto out;
+        }
+        if (o.lease_ttl <= o.heartbeat_interval) {
+            pitr_log_error("agent: lease-ttl (%d s) must be longer than heartbeat-interval (%d s)",
+                           o.lease_ttl,
+                           o.heartbeat_interval);
+            rc = PITR_EUSAGE;
+            goto out;
+        }
     }
     /* every event is one line: at least info */
     if (pitr_log_get_level() < PITR_LOG_INFO)

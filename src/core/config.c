@@ -68,6 +68,11 @@ static const struct key_def keys[] = {
     { "synchronous", "PGPITR_SYNCHRONOUS", NULL, FIELD(synchronous), 0 },
     { "sync-interval-ms", "PGPITR_SYNC_INTERVAL_MS", NULL, FIELD(sync_interval_ms), 0 },
     { "sync-bytes", "PGPITR_SYNC_BYTES", NULL, FIELD(sync_bytes), 0 },
+    /* cluster (issue 14): the agent parses and checks them */
+    { "instance-name", "PGPITR_INSTANCE_NAME", NULL, FIELD(instance_name), 0 },
+    { "peer-conninfo", "PGPITR_PEER_CONNINFO", NULL, FIELD(peer_conninfo), 0 },
+    { "heartbeat-interval", "PGPITR_HEARTBEAT_INTERVAL", NULL, FIELD(heartbeat_interval), 0 },
+    { "lease-ttl", "PGPITR_LEASE_TTL", NULL, FIELD(lease_ttl), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },

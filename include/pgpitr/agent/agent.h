@@ -22,6 +22,14 @@
  * records it failed, saves and returns. systemd: READY=1 after the first
  * pass, STATUS= and WATCHDOG=1 every tick, STOPPING=1 on the way out (all
  * no-ops without NOTIFY_SOCKET).
+ *
+ * With an instance name the agent is one of several, one per PostgreSQL
+ * node (agent/cluster.h): every heartbeat-interval it publishes its
+ * heartbeat record and, when its server is a primary, takes or renews the
+ * lease. Only the lease holder (the leader) loads, decides and writes the
+ * status store; it reloads the store each time it becomes leader. The
+ * leader runs every Backup itself, in stream mode against the standby it
+ * chose (or locally on the primary), so status.json has a single writer.
  */
 #ifndef PGPITR_AGENT_AGENT_H
 #define PGPITR_AGENT_AGENT_H
@@ -50,6 +58,11 @@ struct pitr_agent_opts {
     int archive_check_wait;        /* seconds between them */
     int wal_wait_timeout;          /* pitr_backup_opts.wal_wait_timeout */
     volatile sig_atomic_t *stop;   /* set by the caller's signal handler */
+    /* a cluster of agents (agent/cluster.h); instance NULL: one instance that always leads */
+    const char *instance;      /* instance-name */
+    const char *peer_conninfo; /* how the leader reaches this server (no password) */
+    int heartbeat_interval;    /* seconds between heartbeat records and lease renewals */
+    int lease_ttl;             /* seconds a lease lasts without renewal */
 };
 
 /* Run until *stop (or, with once, until idle). Errors that stop the agent itself only. */

@@ -11,7 +11,8 @@
  * retention-policy, method, manifests, dbname (the server's conninfo, for
  * agent and wal-receive), and for wal-receive slot, create-slot,
  * application-name, wal-receive-spool-dir, partial-interval, synchronous,
- * sync-interval-ms, sync-bytes) plus
+ * sync-interval-ms, sync-bytes; for the agent in a cluster instance-name,
+ * peer-conninfo, heartbeat-interval, lease-ttl) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -80,6 +81,11 @@ struct pitr_config {
     char *synchronous;           /* owned; "true"/"false" */
     char *sync_interval_ms;      /* owned */
     char *sync_bytes;            /* owned; a size */
+    /* agent in a cluster (strings as given; pgpitr agent parses and checks them) */
+    char *instance_name;      /* owned; this node's instance, or NULL (single instance) */
+    char *peer_conninfo;      /* owned; conninfo peers use to reach this server (no password) */
+    char *heartbeat_interval; /* owned; seconds */
+    char *lease_ttl;          /* owned; seconds */
 };
 
 /* One global option as given on the command line (--name value). */
