@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent_int.h"
+#include "pgpitr/agent/archconf.h"
 #include "pgpitr/agent/manifest.h"
 #include "pgpitr/agent/sched.h"
 #include "pgpitr/agent/status.h"
@@ -67,6 +68,7 @@ struct agent {
     char session[320];
     char host[128];
     int64_t last_poll;
+    struct pitr_archconf *archconf; /* archconf: archiving on the local server */
 };
 
 static int64_t now_s(void)
@@ -1042,6 +1044,14 @@ static void poll_manifests(struct agent *a)
                   snap.n_backups);
 }
 
+/* archconf */
+/* stand-in: the cluster branch provides the real one */
+static int agent_leads(const struct agent *a)
+{
+    (void)a;
+    return 1;
+}
+
 /* One pass over the manifests; returns 1 when a Backup is pending anywhere. */
 static int reconcile(struct agent *a)
 {
@@ -1064,6 +1074,15 @@ static int reconcile(struct agent *a)
         c = cluster_for(a, m);
         c->seen = 1;
         mirror_cluster(c, m);
+        /* archconf: every agent configures its local server; the leader reports */
+        if (pitr_archconf_tick(a->archconf,
+                               c->ns,
+                               c->name,
+                               c->have_cfg ? &c->cfg : NULL,
+                               &m->store,
+                               agent_leads(a) ? status_of(cluster_item(c)) : NULL,
+                               now_s()))
+            c->dirty = 1;
         check_stale(a, c);
         for (k = 0; k < s->n_backups; k++) {
             const struct pitr_mf_backup *mb = &s->backups[k];
@@ -1214,6 +1233,15 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
     if (rc != PITR_OK)
         return rc;
     pitr_log_info("agent: session %s, manifests '%s'", a.session, o->manifests);
+    { /* archconf */
+        struct pitr_archconf_opts ao = { o->state_dir,
+                                         o->conninfo,
+                                         o->pgpitr_bin,
+                                         (enum pitr_archconf_restart)o->restart_policy,
+                                         0 };
+
+        a.archconf = pitr_archconf_new(&ao);
+    }
     while (!*o->stop) {
         int pending;
 
@@ -1265,6 +1293,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
     if (a.have_set)
         pitr_manifest_set_release(&a.set);
     pitr_manifest_dir_free(a.dir);
+    pitr_archconf_free(a.archconf); /* archconf */
     pitr_log_info("agent: stopped");
     return PITR_OK;
 }

@@ -50,6 +50,9 @@ struct pitr_agent_opts {
     int archive_check_wait;        /* seconds between them */
     int wal_wait_timeout;          /* pitr_backup_opts.wal_wait_timeout */
     volatile sig_atomic_t *stop;   /* set by the caller's signal handler */
+    /* archconf (agent/archconf.h) */
+    const char *pgpitr_bin; /* archive_command's program, or NULL (this binary) */
+    int restart_policy;     /* enum pitr_archconf_restart */
 };
 
 /* Run until *stop (or, with once, until idle). Errors that stop the agent itself only. */

@@ -11,7 +11,8 @@
  * retention-policy, method, manifests, dbname (the server's conninfo, for
  * agent and wal-receive), and for wal-receive slot, create-slot,
  * application-name, wal-receive-spool-dir, partial-interval, synchronous,
- * sync-interval-ms, sync-bytes) plus
+ * sync-interval-ms, sync-bytes, and for the agent's archiving set-up
+ * pgpitr-bin and restart-policy) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -80,6 +81,9 @@ struct pitr_config {
     char *synchronous;           /* owned; "true"/"false" */
     char *sync_interval_ms;      /* owned */
     char *sync_bytes;            /* owned; a size */
+    /* agent, archconf: how archiving is configured on the local server */
+    char *pgpitr_bin;     /* owned; program archive_command runs; NULL: /proc/self/exe */
+    char *restart_policy; /* owned; "never" (default) or "always" */
 };
 
 /* One global option as given on the command line (--name value). */
