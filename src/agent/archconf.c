@@ -44,7 +44,6 @@ struct ac_cluster {
     char *key; /* owned; "<ns>/<name>" */
     int64_t next_run;
     unsigned long cfg_hash; /* of the config text, to run at once on a change */
-    int checked;            /* the empty-archive check passed (or is not needed) */
     enum ac_state state;
     char msg[PITR_ERR_MSG_MAX]; /* for the condition and the log */
     char logged[PITR_ERR_MSG_MAX];
@@ -59,6 +58,7 @@ struct pitr_archconf {
     int every;
     struct ac_cluster *cl; /* owned */
     size_t ncl;
+    char *owner; /* owned; the Cluster ("<ns>/<name>") the local server archives for */
 };
 
 /* ---- pure parts ---- */
@@ -301,6 +301,7 @@ void pitr_archconf_free(struct pitr_archconf *ac)
     for (i = 0; i < ac->ncl; i++)
         pitr_free(ac->cl[i].key);
     pitr_free(ac->cl);
+    pitr_free(ac->owner);
     pitr_free(ac->state_dir);
     pitr_free(ac->conninfo);
     pitr_free(ac->bin);
@@ -618,6 +619,9 @@ static pitr_rc srv_open(const char *conninfo, struct srv *s, struct pitr_err *er
                 s->has_file[k] = 1;
             }
     }
+    /* archive_command shows "(disabled)" while archive_mode is off: the files say what it is */
+    if (strcmp(s->setting[1], "(disabled)") == 0)
+        copy_val(s->setting[1], sizeof(s->setting[1]), s->has_file[1] ? s->file_value[1] : "");
 out:
     PQclear(r);
     return rc;
@@ -903,12 +907,14 @@ static pitr_rc check_archive(const struct pitr_config *cfg,
         snprintf(why, n, "the WAL archive is empty");
         goto out;
     }
-    if (last_archived != NULL && is_segment_name(last_archived))
+    /* our last archived segment, else the first segment found there */
+    if (last_archived != NULL && is_segment_name(last_archived) &&
+        archived_sysid(st, cfg->server, last_archived, tmp, &sysid, &fe) == PITR_OK)
         cand = last_archived;
-    else if (is_segment_name(ca.first))
+    else if (is_segment_name(ca.first) &&
+             archived_sysid(st, cfg->server, ca.first, tmp, &sysid, &fe) == PITR_OK)
         cand = ca.first;
-    if (cand != NULL && our_sysid != 0 &&
-        archived_sysid(st, cfg->server, cand, tmp, &sysid, &fe) == PITR_OK && sysid == our_sysid) {
+    if (cand != NULL && our_sysid != 0 && sysid == our_sysid) {
         *usable = 1;
         snprintf(why,
                  n,
@@ -917,7 +923,7 @@ static pitr_rc check_archive(const struct pitr_config *cfg,
                  (unsigned long long)sysid);
         goto out;
     }
-    if (sysid != 0)
+    if (cand != NULL)
         snprintf(why,
                  n,
                  "WAL '%.24s' there is of system %llu, this server is system %llu",
@@ -953,6 +959,77 @@ static void paths(const struct pitr_archconf *ac,
     snprintf(out, n, "%s/%s_%s.%s", ac->state_dir, ns, name, suffix);
 }
 
+/* The marker's first line: which destination passed the check. */
+static void dest_line(const struct pitr_config *cfg, char *out, size_t n)
+{
+    snprintf(out, n, "checked %s %s\n", cfg->repo, cfg->server);
+}
+
+static int marker_matches(const char *marker, const char *line)
+{
+    char buf[PITR_ARCHCONF_VALUE_MAX * 2 + 32];
+    FILE *f = fopen(marker, "re");
+    int ok;
+
+    if (f == NULL)
+        return 0;
+    ok = fgets(buf, sizeof(buf), f) != NULL && strcmp(buf, line) == 0;
+    fclose(f);
+    return ok;
+}
+
+/*
+ * The empty-archive check for this destination, unless its marker says it
+ * passed. Returns 1 when archiving may be configured.
+ */
+static int archive_check(struct ac_cluster *c,
+                         const struct pitr_config *cfg,
+                         const struct srv *s,
+                         const char *marker,
+                         const char *tmpwal)
+{
+    char dest[PITR_ARCHCONF_VALUE_MAX * 2 + 32], why[PITR_ERR_MSG_MAX];
+    struct pitr_buf line;
+    struct pitr_err err = { 0 };
+    int pass = 0, w = 0;
+
+    dest_line(cfg, dest, sizeof(dest));
+    if (marker_matches(marker, dest))
+        return 1;
+    if (s->in_recovery) {
+        pass = 1;
+        snprintf(why, sizeof(why), "standby: the cluster archives there already");
+    } else if (check_archive(cfg,
+                             c->stats.valid ? c->stats.last_archived_wal : NULL,
+                             s->sysid,
+                             tmpwal,
+                             &pass,
+                             why,
+                             sizeof(why),
+                             &err) != PITR_OK) {
+        set_state(c, AC_CHECK_FAIL, "cannot check that the WAL archive is empty: %s", err.msg);
+        return 0;
+    }
+    if (!pass) {
+        set_state(c,
+                  AC_NOT_EMPTY,
+                  "Expected empty archive: '%s/wals/' of repository '%s' holds WAL (%s); "
+                  "archive_command not set. HINT: give the Cluster another serverName or "
+                  "empty that folder",
+                  cfg->server,
+                  cfg->repo,
+                  why);
+        return 0;
+    }
+    pitr_buf_init(&line, sizeof(dest) + sizeof(why) + 8);
+    if (pitr_buf_appendf(&line, &err, "%s%s\n", dest, why) != PITR_OK ||
+        ensure_file(marker, line.data, line.len, 0, 0, &w, &err) != PITR_OK)
+        pitr_log_warn("cluster '%s': %s", c->key, err.msg);
+    pitr_buf_release(&line);
+    pitr_log_info("cluster '%s': archive check of '%s/wals/' passed: %s", c->key, cfg->server, why);
+    return 1;
+}
+
 static void run(struct pitr_archconf *ac,
                 struct ac_cluster *c,
                 const char *ns,
@@ -965,11 +1042,10 @@ static void run(struct pitr_archconf *ac,
     struct srv s;
     struct pitr_err err = { 0 };
     char conf[PATH_MAX], ca[PATH_MAX], marker[PATH_MAX], tmpwal[PATH_MAX];
-    struct pitr_buf want_ac, want_rc;
-    struct pitr_buf ctext;
+    struct pitr_buf want_ac, want_rc, ctext;
     const char *want[3];
     struct stat sb;
-    int written = 0, act[3], k, do_reload = 0, need_restart = 0, archive_ok = 1;
+    int written = 0, act, k, do_reload = 0, need_restart = 0;
 
     memset(&s, 0, sizeof(s));
     pitr_buf_init(&want_ac, 16 * 1024);
@@ -979,13 +1055,34 @@ static void run(struct pitr_archconf *ac,
     paths(ac, ns, name, "archive-ca.pem", ca, sizeof(ca));
     paths(ac, ns, name, "archive-checked", marker, sizeof(marker));
     paths(ac, ns, name, "archive-check.wal", tmpwal, sizeof(tmpwal));
+    if (pitr_archconf_command(ac->bin, conf, "wal-push %p", &want_ac, &err) != PITR_OK ||
+        pitr_archconf_command(ac->bin, conf, "wal-fetch %f %p", &want_rc, &err) != PITR_OK) {
+        set_state(c, AC_CONFIG, "%s", err.msg);
+        goto out;
+    }
+    want[0] = "on";
+    want[1] = want_ac.data;
+    want[2] = want_rc.data;
     if (srv_open(ac->conninfo, &s, &err) != PITR_OK) {
         set_state(c, AC_CONNECT, "%s", err.msg);
         goto out;
     }
+    if (read_stats(&s, &c->stats, now, &err) != PITR_OK)
+        pitr_log_warn("cluster '%s': %s", c->key, err.msg);
     if (stat(s.data_dir, &sb) != 0) {
         set_state(
           c, AC_CONFIG, "cannot stat the data directory '%s': %s", s.data_dir, strerror(errno));
+        goto out;
+    }
+    /* before the file names a new destination: is it empty (or ours)? */
+    if (!archive_check(c, cfg, &s, marker, tmpwal)) {
+        /* an archive_command of ours would write there: take it back */
+        if (c->state == AC_NOT_EMPTY &&
+            (same(s.setting[1], want[1]) || (s.has_file[1] && same(s.file_value[1], want[1])))) {
+            if (alter(&s, guc_names[1], "", &err) != PITR_OK ||
+                exec_ok(s.conn, "select pg_reload_conf()", "pg_reload_conf()", &err) != PITR_OK)
+                pitr_log_warn("cluster '%s': %s", c->key, err.msg);
+        }
         goto out;
     }
     open_state_dir(ac->state_dir);
@@ -1016,78 +1113,22 @@ static void run(struct pitr_archconf *ac,
                       c->key,
                       conf,
                       (long)sb.st_uid);
-    if (pitr_archconf_command(ac->bin, conf, "wal-push %p", &want_ac, &err) != PITR_OK ||
-        pitr_archconf_command(ac->bin, conf, "wal-fetch %f %p", &want_rc, &err) != PITR_OK) {
-        set_state(c, AC_CONFIG, "%s", err.msg);
-        goto out;
-    }
-    want[0] = "on";
-    want[1] = want_ac.data;
-    want[2] = want_rc.data;
-    if (read_stats(&s, &c->stats, now, &err) != PITR_OK)
-        pitr_log_warn("cluster '%s': %s", c->key, err.msg);
-    /* the empty-archive check, once, before the first archive_command of a primary */
-    if (!c->checked && access(marker, F_OK) == 0)
-        c->checked = 1;
-    if (!c->checked) {
-        char why[PITR_ERR_MSG_MAX], line[PITR_ERR_MSG_MAX + 2];
-        int pass = 0;
-
-        if (s.in_recovery) {
-            pass = 1;
-            snprintf(why, sizeof(why), "standby: the cluster archives there already");
-        } else if (same(s.setting[1], want[1])) {
-            pass = 1;
-            snprintf(why, sizeof(why), "archive_command was already ours");
-        } else if (check_archive(cfg,
-                                 c->stats.valid ? c->stats.last_archived_wal : NULL,
-                                 s.sysid,
-                                 tmpwal,
-                                 &pass,
-                                 why,
-                                 sizeof(why),
-                                 &err) != PITR_OK) {
-            set_state(c, AC_CHECK_FAIL, "cannot check that the WAL archive is empty: %s", err.msg);
-            archive_ok = 0;
-        } else if (!pass) {
-            set_state(c,
-                      AC_NOT_EMPTY,
-                      "Expected empty archive: '%s/wals/' of repository '%s' holds WAL (%s); "
-                      "archive_command not set. HINT: give the Cluster another serverName or "
-                      "empty that folder",
-                      cfg->server,
-                      cfg->repo,
-                      why);
-            archive_ok = 0;
-        }
-        if (pass) {
-            int w = 0;
-
-            snprintf(line, sizeof(line), "%s\n", why);
-            if (ensure_file(marker, line, strlen(line), 0, 0, &w, &err) != PITR_OK)
-                pitr_log_warn("cluster '%s': %s", c->key, err.msg);
-            pitr_log_info("cluster '%s': archive check passed: %s", c->key, why);
-            c->checked = 1;
-        }
-    }
     for (k = 0; k < 3; k++) {
-        if (k == 1 && !archive_ok)
-            continue;
-        act[k] = pitr_archconf_guc_action(guc_names[k],
-                                          want[k],
-                                          s.setting[k],
-                                          s.has_file[k] ? s.file_value[k] : NULL,
-                                          s.postmaster[k]);
-        if ((act[k] & PITR_ARCHCONF_ALTER) != 0) {
+        act = pitr_archconf_guc_action(guc_names[k],
+                                       want[k],
+                                       s.setting[k],
+                                       s.has_file[k] ? s.file_value[k] : NULL,
+                                       s.postmaster[k]);
+        if ((act & PITR_ARCHCONF_ALTER) != 0) {
             if (alter(&s, guc_names[k], want[k], &err) != PITR_OK) {
                 set_state(c, AC_CONFIG, "%s", err.msg);
                 goto out;
             }
             do_reload = 1;
         }
-        if ((act[k] & PITR_ARCHCONF_RELOAD) != 0)
+        if ((act & PITR_ARCHCONF_RELOAD) != 0)
             do_reload = 1;
-        if ((act[k] & PITR_ARCHCONF_RESTART) != 0)
+        if ((act & PITR_ARCHCONF_RESTART) != 0)
             need_restart = 1;
     }
     if (do_reload) {
@@ -1097,8 +1138,6 @@ static void run(struct pitr_archconf *ac,
         }
         pitr_log_info("cluster '%s': local server: pg_reload_conf()", c->key);
     }
-    if (!archive_ok)
-        goto out;
     if (need_restart && ac->restart_policy == PITR_ARCHCONF_RESTART_ALWAYS) {
         PQfinish(s.conn);
         s.conn = NULL;
@@ -1112,7 +1151,6 @@ static void run(struct pitr_archconf *ac,
         } else {
             pitr_log_info("cluster '%s': local server restarted for archive_mode", c->key);
             c->next_run = now; /* look again at once */
-            c->state = AC_NONE;
         }
         goto out;
     }
@@ -1124,7 +1162,7 @@ static void run(struct pitr_archconf *ac,
                   s.setting[0]);
         goto out;
     }
-    set_state(c, AC_OK, "archive_command and restore_command set (config '%s')", conf);
+    set_state(c, AC_OK, "archive_command and restore_command set (settings in '%s')", conf);
 out:
     if (s.conn != NULL)
         PQfinish(s.conn);
@@ -1215,7 +1253,19 @@ int pitr_archconf_tick(struct pitr_archconf *ac,
         c->key = pitr_buf_detach(&k, NULL);
     }
     pitr_buf_init(&text, PITR_ARCHCONF_FILE_MAX);
-    if (cfg == NULL) {
+    /* one local server archives for one Cluster: the first one seen */
+    if (ac->owner == NULL && cfg != NULL)
+        ac->owner = pitr_strdup(c->key);
+    if (ac->owner != NULL && strcmp(ac->owner, c->key) != 0) {
+        if (c->state == AC_NONE)
+            set_state(c,
+                      AC_CONFIG,
+                      "the local server archives for Cluster '%s' already; one instance "
+                      "belongs to one Cluster",
+                      ac->owner);
+        cfg = NULL;
+        c->next_run = now + 3600;
+    } else if (cfg == NULL) {
         if (now >= c->next_run)
             set_state(c, AC_CONFIG, "the Cluster's barmanObjectStore settings are not usable");
     } else if (pitr_archconf_config_text(cfg, store, cfg->ca_file, &text, &err) != PITR_OK) {
