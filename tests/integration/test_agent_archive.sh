@@ -9,6 +9,8 @@
 #    0600, owned by postgres and holds the secret, which postgresql.auto.conf,
 #    pg_settings, the server log and the agent log do not; no ALTER SYSTEM
 #    while nothing differs; ContinuousArchiving True with lastArchivedWAL;
+#    with the check's marker removed the check passes again on this system's
+#    own WAL (system identifier in the archived segment's page header);
 #  - a wrong secret in the Secret: the file is rewritten, archiving fails,
 #    ContinuousArchiving False naming the failed WAL;
 #  - a serverName whose wals/ holds WAL of another system (an initdb'd
@@ -190,6 +192,16 @@ n_alter=$(grep -c 'ALTER SYSTEM SET\|pg_reload_conf' "$LOG")
 sleep 11 # two more runs with nothing different
 check "idempotent: no ALTER SYSTEM or reload while nothing differs ($n_alter)" \
     [ "$(grep -c 'ALTER SYSTEM SET\|pg_reload_conf' "$LOG")" = "$n_alter" ]
+stop_agent
+# the marker lost: the archive holds this very system's WAL, so the check passes
+rm -f "$STATE/app-db_pg-a.archive-checked"
+start_agent never
+if wait_until 20 grep -q "archive check of 'srv-a/wals/' passed: the WAL archive holds this system's WAL" "$LOG"; then
+    ok "marker lost: the check recognises this system's WAL (system identifier) and passes"
+else
+    not_ok "marker lost: $(tail -n 5 "$LOG")"
+fi
+check "archive_command still ours" [ "$(setting archive_command)" = "$want_ac" ]
 stop_agent
 
 # ---- 3. a wrong secret: the file is rewritten, archiving fails ----
