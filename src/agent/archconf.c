@@ -739,8 +739,8 @@ static pitr_rc restart_server(const struct pitr_archconf *ac,
 {
     char pg_ctl[PATH_MAX + 16], logp[PATH_MAX + 16], data_dir[PATH_MAX];
     char a_restart[] = "restart", a_d[] = "-D", a_m[] = "-m", a_fast[] = "fast", a_w[] = "-w",
-         a_t[] = "-t", a_60[] = "60", e_path[] = "PATH=/usr/bin:/bin", e_lang[] = "LANG=C.UTF-8";
-    char *argv[] = { pg_ctl, a_restart, a_d, NULL, a_m, a_fast, a_w, a_t, a_60, NULL };
+         a_t[] = "-t", a_45[] = "45", e_path[] = "PATH=/usr/bin:/bin", e_lang[] = "LANG=C.UTF-8";
+    char *argv[] = { pg_ctl, a_restart, a_d, NULL, a_m, a_fast, a_w, a_t, a_45, NULL };
     char *envp[] = { e_path, e_lang, NULL }; /* nothing of ours: no credential reaches the server */
     struct stat sb;
     pid_t pid;

@@ -151,7 +151,8 @@ static const struct command commands[] = {
       pitr_cmd_agent,
       "agent [--manifests DIR] [--once] [--dbname CONNINFO] [--pgdata DIR] [--state-dir DIR]\n"
       "         [--retention-interval SECS] [--retention-retry SECS] [--archive-check-tries N]\n"
-      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]",
+      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS] [--pgpitr-bin PATH]\n"
+      "         [--restart-policy never|always]",
       "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
       "server from the manifests in DIR (config key 'manifests', default\n"
       "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
@@ -165,7 +166,13 @@ static const struct command commands[] = {
       "Status and events go to <server>/pgpitr/status.json in the repository and a copy in\n"
       "--state-dir (default /var/lib/pgpitr/agent). Connects with the PG* variables, --dbname\n"
       "or config key 'dbname'. --once exits when nothing is pending. SIGTERM cancels a running\n"
-      "backup (recorded as failed). With systemd: Type=notify and the watchdog." },
+      "backup (recorded as failed). With systemd: Type=notify and the watchdog.\n"
+      "Archiving: every agent writes the Cluster's repository settings to\n"
+      "<state-dir>/<ns>_<cluster>.archive.conf (0600, PGDATA's owner) and sets archive_mode,\n"
+      "archive_command ('<pgpitr-bin> --config FILE wal-push %p') and restore_command by\n"
+      "ALTER SYSTEM + pg_reload_conf() when they differ; a primary first checks the archive\n"
+      "is empty (or holds its own WAL). archive_mode needs a restart: --restart-policy never\n"
+      "(default) reports it in ContinuousArchiving, always runs pg_ctl restart." },
     { "get",
       pitr_cmd_get,
       "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "

@@ -17,6 +17,9 @@
  * then the catalog facts CNPG copies into Backup.status, then retention)
  * or a retention run. The main thread alone touches the status documents.
  *
+ * Every tick each Cluster also goes through agent/archconf.h: archiving of
+ * the local server configured by every agent, reported by the leader.
+ *
  * Signals: *stop set (SIGTERM/SIGINT) cancels the running backup through
  * its cancel flag, waits for it at most PITR_AGENT_STOP_WAIT seconds,
  * records it failed, saves and returns. systemd: READY=1 after the first

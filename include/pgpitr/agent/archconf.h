@@ -30,9 +30,9 @@
  *  5. archive_mode still off after that needs a restart: with restart-policy
  *     never (the default) it is reported (ContinuousArchiving False,
  *     ArchiveModeNeedsRestart); with always the agent runs `pg_ctl restart
- *     -m fast -w -t 60` (the pg_ctl beside the running postmaster, as
+ *     -m fast -w -t 45` (the pg_ctl beside the running postmaster, as
  *     PGDATA's owner, output to <state-dir>/<namespace>_<cluster>.restart.log,
- *     waited for at most 90 s);
+ *     waited for at most PITR_ARCHCONF_RESTART_WAIT s);
  *  6. pg_stat_archiver is read into struct pitr_archconf_stats.
  * The leader (cluster_status != NULL) writes the ContinuousArchiving
  * condition and lastArchivedWAL, lastArchivedWALTime, lastFailedWAL,
