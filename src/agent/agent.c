@@ -13,6 +13,7 @@
 
 #include "agent_int.h"
 #include "pgpitr/agent/cluster.h"
+#include "pgpitr/agent/archconf.h"
 #include "pgpitr/agent/manifest.h"
 #include "pgpitr/agent/sched.h"
 #include "pgpitr/agent/status.h"
@@ -84,6 +85,7 @@ struct agent {
     int have_node;
     int64_t next_hb;
     char boot_id[40];
+    struct pitr_archconf *archconf; /* archconf: archiving on the local server */
 };
 
 static int cluster_mode(const struct agent *a);
@@ -1580,6 +1582,26 @@ static void poll_manifests(struct agent *a)
                   snap.n_backups);
 }
 
+/* archconf */
+/*
+ * archconf: every agent configures archiving of its local server for the
+ * Cluster; only a leader (report = 1) writes what it found into the Cluster's
+ * status. Returns 1 when that status changed.
+ */
+static int archconf_tick(struct agent *a,
+                         struct acluster *c,
+                         const struct pitr_mf_cluster *m,
+                         int report)
+{
+    return pitr_archconf_tick(a->archconf,
+                              c->ns,
+                              c->name,
+                              c->have_cfg ? &c->cfg : NULL,
+                              &m->store,
+                              report ? status_of(cluster_item(c)) : NULL,
+                              now_s());
+}
+
 /* One pass over the manifests; returns 1 when a Backup is pending anywhere. */
 static int reconcile(struct agent *a)
 {
@@ -1601,9 +1623,14 @@ static int reconcile(struct agent *a)
             continue;
         c = cluster_for(a, m);
         c->seen = 1;
-        if (!cluster_led(a, c))
+        if (!cluster_led(a, c)) {
+            /* archconf: a follower configures its local server too, but reports nothing */
+            (void)archconf_tick(a, c, m, 0);
             continue; /* a follower keeps no schedule state */
+        }
         mirror_cluster(c, m);
+        if (archconf_tick(a, c, m, 1))
+            c->dirty = 1;
         check_stale(a, c);
         for (k = 0; k < s->n_backups; k++) {
             const struct pitr_mf_backup *mb = &s->backups[k];
@@ -1767,6 +1794,15 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
                       o->lease_ttl,
                       PITR_CLUSTER_STALE_FACTOR * o->heartbeat_interval,
                       o->lease_ttl + o->heartbeat_interval + 1);
+    { /* archconf */
+        struct pitr_archconf_opts ao = { o->state_dir,
+                                         o->conninfo,
+                                         o->pgpitr_bin,
+                                         (enum pitr_archconf_restart)o->restart_policy,
+                                         0 };
+
+        a.archconf = pitr_archconf_new(&ao);
+    }
     while (!*o->stop) {
         int pending;
 
@@ -1819,6 +1855,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
     if (a.have_set)
         pitr_manifest_set_release(&a.set);
     pitr_manifest_dir_free(a.dir);
+    pitr_archconf_free(a.archconf); /* archconf */
     pitr_log_info("agent: stopped");
     return PITR_OK;
 }

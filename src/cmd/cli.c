@@ -153,7 +153,7 @@ static const struct command commands[] = {
       "         [--retention-interval SECS] [--retention-retry SECS] [--archive-check-tries N]\n"
       "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]\n"
       "         [--instance-name NAME --peer-conninfo CONNINFO] [--heartbeat-interval SECS]\n"
-      "         [--lease-ttl SECS]",
+      "         [--lease-ttl SECS] [--pgpitr-bin PATH] [--restart-policy never|always]",
       "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
       "server from the manifests in DIR (config key 'manifests', default\n"
       "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
@@ -176,7 +176,13 @@ static const struct command commands[] = {
       "(--lease-ttl, default 15 s) leads: it alone schedules, writes the status and runs\n"
       "backups, streaming from the least-lagging streaming standby with target\n"
       "prefer-standby (the default). Of two primaries the newer timeline leads. Takeover\n"
-      "within lease-ttl + heartbeat-interval + 1 s." },
+      "within lease-ttl + heartbeat-interval + 1 s.\n"
+      "Archiving: every agent writes the Cluster's repository settings to\n"
+      "<state-dir>/<ns>_<cluster>.archive.conf (0600, PGDATA's owner) and sets archive_mode,\n"
+      "archive_command ('<pgpitr-bin> --config FILE wal-push %p') and restore_command by\n"
+      "ALTER SYSTEM + pg_reload_conf() when they differ; a primary first checks the archive\n"
+      "is empty (or holds its own WAL). archive_mode needs a restart: --restart-policy never\n"
+      "(default) reports it in ContinuousArchiving, always runs pg_ctl restart." },
     { "get",
       pitr_cmd_get,
       "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "

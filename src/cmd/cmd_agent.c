@@ -39,6 +39,7 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
     const char *manifests = NULL, *state = NULL, *dbname = NULL, *pgdata = NULL;
     const char *ret_every = NULL, *ret_retry = NULL, *tries = NULL, *wait = NULL, *walwait = NULL;
     const char *instance = NULL, *peer = NULL, *hb = NULL, *ttl = NULL;
+    const char *bin = NULL, *restart = NULL;
     int once = 0, npos = 0, rc;
     const struct pitr_opt opts[] = {
         { "manifests", 0, 1, &manifests, NULL, NULL },
@@ -55,6 +56,8 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
         { "peer-conninfo", 0, 1, &peer, NULL, NULL },
         { "heartbeat-interval", 0, 1, &hb, NULL, NULL },
         { "lease-ttl", 0, 1, &ttl, NULL, NULL },
+        { "pgpitr-bin", 0, 1, &bin, NULL, NULL },
+        { "restart-policy", 0, 1, &restart, NULL, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_agent_opts o;
@@ -126,6 +129,21 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
             goto out;
         }
     }
+    /* archconf: --pgpitr-bin and --restart-policy over the config keys */
+    if (bin == NULL)
+        bin = cfg->pgpitr_bin;
+    if (restart == NULL)
+        restart = cfg->restart_policy;
+    if ((bin != NULL && bin[0] != '/') ||
+        (restart != NULL && strcmp(restart, "never") != 0 && strcmp(restart, "always") != 0)) {
+        pitr_log_error("agent: %s",
+                       bin != NULL && bin[0] != '/' ? "--pgpitr-bin must be an absolute path"
+                                                    : "--restart-policy must be never or always");
+        rc = PITR_EUSAGE;
+        goto out;
+    }
+    o.pgpitr_bin = bin;
+    o.restart_policy = restart != NULL && strcmp(restart, "always") == 0;
     /* every event is one line: at least info */
     if (pitr_log_get_level() < PITR_LOG_INFO)
         pitr_log_set_level(PITR_LOG_INFO);

@@ -73,6 +73,8 @@ static const struct key_def keys[] = {
     { "peer-conninfo", "PGPITR_PEER_CONNINFO", NULL, FIELD(peer_conninfo), 0 },
     { "heartbeat-interval", "PGPITR_HEARTBEAT_INTERVAL", NULL, FIELD(heartbeat_interval), 0 },
     { "lease-ttl", "PGPITR_LEASE_TTL", NULL, FIELD(lease_ttl), 0 },
+    { "pgpitr-bin", "PGPITR_PGPITR_BIN", NULL, FIELD(pgpitr_bin), 0 },
+    { "restart-policy", "PGPITR_RESTART_POLICY", NULL, FIELD(restart_policy), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },
@@ -237,6 +239,13 @@ static pitr_rc check_string(const char *key, const char *value, struct pitr_err 
         strcmp(value, "aws:kms") != 0)
         return pitr_err_set(
           err, PITR_EUSAGE, "invalid encryption '%s': expected AES256 or aws:kms", value);
+    if (strcmp(key, "restart-policy") == 0 && strcmp(value, "never") != 0 &&
+        strcmp(value, "always") != 0)
+        return pitr_err_set(
+          err, PITR_EUSAGE, "invalid restart-policy '%s': expected never or always", value);
+    if (strcmp(key, "pgpitr-bin") == 0 && value[0] != '/')
+        return pitr_err_set(
+          err, PITR_EUSAGE, "invalid pgpitr-bin '%s': expected an absolute path", value);
     if (strcmp(key, "tags") == 0 || strcmp(key, "history-tags") == 0) {
         const char *p = value;
 

@@ -17,6 +17,9 @@
  * then the catalog facts CNPG copies into Backup.status, then retention)
  * or a retention run. The main thread alone touches the status documents.
  *
+ * Every tick each Cluster also goes through agent/archconf.h: archiving of
+ * the local server configured by every agent, reported by the leader.
+ *
  * Signals: *stop set (SIGTERM/SIGINT) cancels the running backup through
  * its cancel flag, waits for it at most PITR_AGENT_STOP_WAIT seconds,
  * records it failed, saves and returns. systemd: READY=1 after the first
@@ -63,6 +66,9 @@ struct pitr_agent_opts {
     const char *peer_conninfo; /* how the leader reaches this server (no password) */
     int heartbeat_interval;    /* seconds between heartbeat records and lease renewals */
     int lease_ttl;             /* seconds a lease lasts without renewal */
+    /* archconf (agent/archconf.h) */
+    const char *pgpitr_bin; /* archive_command's program, or NULL (this binary) */
+    int restart_policy;     /* enum pitr_archconf_restart */
 };
 
 /* Run until *stop (or, with once, until idle). Errors that stop the agent itself only. */

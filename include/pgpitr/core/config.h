@@ -12,7 +12,8 @@
  * agent and wal-receive), and for wal-receive slot, create-slot,
  * application-name, wal-receive-spool-dir, partial-interval, synchronous,
  * sync-interval-ms, sync-bytes; for the agent in a cluster instance-name,
- * peer-conninfo, heartbeat-interval, lease-ttl) plus
+ * peer-conninfo, heartbeat-interval, lease-ttl; for the agent's archiving
+ * set-up pgpitr-bin and restart-policy) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -86,6 +87,9 @@ struct pitr_config {
     char *peer_conninfo;      /* owned; conninfo peers use to reach this server (no password) */
     char *heartbeat_interval; /* owned; seconds */
     char *lease_ttl;          /* owned; seconds */
+    /* agent, archconf: how archiving is configured on the local server */
+    char *pgpitr_bin;     /* owned; program archive_command runs; NULL: /proc/self/exe */
+    char *restart_policy; /* owned; "never" (default) or "always" */
 };
 
 /* One global option as given on the command line (--name value). */
