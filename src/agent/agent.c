@@ -13,6 +13,7 @@
 
 #include "agent_int.h"
 #include "pgpitr/agent/manifest.h"
+#include "pgpitr/agent/recover.h"
 #include "pgpitr/agent/sched.h"
 #include "pgpitr/agent/status.h"
 #include "pgpitr/core/buf.h"
@@ -67,6 +68,7 @@ struct agent {
     char session[320];
     char host[128];
     int64_t last_poll;
+    struct pitr_recover *rec; /* recover: bootstrap.recovery (agent/recover.h) */
 };
 
 static int64_t now_s(void)
@@ -1059,6 +1061,18 @@ static int reconcile(struct agent *a)
         struct acluster *c;
         json_t *items;
 
+        /* recover: an empty PGDATA of a bootstrap.recovery Cluster first; backups wait */
+        if (m->has_recovery) {
+            enum pitr_recover_hold hold;
+
+            c = m->has_store ? cluster_for(a, m) : NULL;
+            hold = pitr_recover_step(&a->rec, a->o, m, c ? c->doc : NULL, c ? &c->dirty : NULL);
+            if (c != NULL)
+                c->seen = 1;
+            pending |= hold == PITR_RECOVER_RUNNING;
+            if (hold != PITR_RECOVER_GO)
+                continue;
+        }
         if (!m->has_store)
             continue;
         c = cluster_for(a, m);
@@ -1108,7 +1122,7 @@ static int reconcile(struct agent *a)
         const struct pitr_mf_cluster *m = &s->clusters[i];
         struct acluster *c;
 
-        if (!m->has_store || policy_of(a, m) == NULL)
+        if (!m->has_store || policy_of(a, m) == NULL || pitr_recover_holds(a->rec, m))
             continue;
         c = cluster_for(a, m);
         if (!c->have_cfg)
@@ -1262,6 +1276,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
         pitr_cron_free(a.crons[i].cron);
     }
     pitr_free(a.crons);
+    pitr_recover_free(a.rec); /* recover */
     if (a.have_set)
         pitr_manifest_set_release(&a.set);
     pitr_manifest_dir_free(a.dir);

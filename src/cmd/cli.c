@@ -151,7 +151,8 @@ static const struct command commands[] = {
       pitr_cmd_agent,
       "agent [--manifests DIR] [--once] [--dbname CONNINFO] [--pgdata DIR] [--state-dir DIR]\n"
       "         [--retention-interval SECS] [--retention-retry SECS] [--archive-check-tries N]\n"
-      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]",
+      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]\n"
+      "         [--start-command CMD] [--recovery-wait SECS]",
       "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
       "server from the manifests in DIR (config key 'manifests', default\n"
       "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
@@ -165,7 +166,15 @@ static const struct command commands[] = {
       "Status and events go to <server>/pgpitr/status.json in the repository and a copy in\n"
       "--state-dir (default /var/lib/pgpitr/agent). Connects with the PG* variables, --dbname\n"
       "or config key 'dbname'. --once exits when nothing is pending. SIGTERM cancels a running\n"
-      "backup (recorded as failed). With systemd: Type=notify and the watchdog." },
+      "backup (recorded as failed). With systemd: Type=notify and the watchdog.\n"
+      "Recovery: when --pgdata is missing or empty and a Cluster has bootstrap.recovery\n"
+      "(source = an externalClusters entry with a barmanObjectStore, recoveryTarget), the agent\n"
+      "restores it from that store to the target, gives the files to PGDATA's owner, starts\n"
+      "PostgreSQL as that owner with --start-command (config key start-command; default\n"
+      "'pg_ctl start -w' of PGDATA) and waits at most --recovery-wait seconds (default 3600)\n"
+      "until it is promoted; the Cluster's status (condition RecoveryCompleted) says to what,\n"
+      "from which backup and when. A non-empty PGDATA is never touched; backups of that\n"
+      "Cluster wait until the recovery is done; a failed restore is retried after a back-off." },
     { "get",
       pitr_cmd_get,
       "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "

@@ -50,6 +50,9 @@ struct pitr_agent_opts {
     int archive_check_wait;        /* seconds between them */
     int wal_wait_timeout;          /* pitr_backup_opts.wal_wait_timeout */
     volatile sig_atomic_t *stop;   /* set by the caller's signal handler */
+    /* recover (agent/recover.h) */
+    const char *start_command; /* start-command, or NULL: pg_ctl start -w of pgdata */
+    int recovery_wait;         /* seconds until the recovered server must be promoted */
 };
 
 /* Run until *stop (or, with once, until idle). Errors that stop the agent itself only. */

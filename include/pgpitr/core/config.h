@@ -11,7 +11,8 @@
  * retention-policy, method, manifests, dbname (the server's conninfo, for
  * agent and wal-receive), and for wal-receive slot, create-slot,
  * application-name, wal-receive-spool-dir, partial-interval, synchronous,
- * sync-interval-ms, sync-bytes) plus
+ * sync-interval-ms, sync-bytes), start-command (agent: starts a PGDATA
+ * restored for bootstrap.recovery) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -80,6 +81,7 @@ struct pitr_config {
     char *synchronous;           /* owned; "true"/"false" */
     char *sync_interval_ms;      /* owned */
     char *sync_bytes;            /* owned; a size */
+    char *start_command;         /* owned; agent (recover): how to start a recovered PGDATA */
 };
 
 /* One global option as given on the command line (--name value). */
