@@ -735,8 +735,15 @@ static void start(struct rcl *c,
     char tt[200], msg[600];
     struct rjob *j = rjob_new(o, m, &err);
 
-    if (j != NULL && pgdata_owner(o->pgdata, &j->uid, &j->gid, &err) == PITR_OK &&
-        pthread_create(&j->thread, NULL, rjob_main, j) == 0) {
+    if (j != NULL && pgdata_owner(o->pgdata, &j->uid, &j->gid, &err) == PITR_OK && geteuid() == 0 &&
+        j->uid == 0) {
+        pitr_err_set(&err,
+                     PITR_EUSAGE,
+                     "PGDATA '%s' (or its parent, when it is missing) belongs to root and "
+                     "PostgreSQL does not run as root; give it to the postgres user",
+                     o->pgdata);
+    } else if (j != NULL && err.code == PITR_OK &&
+               pthread_create(&j->thread, NULL, rjob_main, j) == 0) {
         c->job = j;
         c->state = RS_RUNNING;
         snprintf(msg,

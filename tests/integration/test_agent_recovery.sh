@@ -12,8 +12,10 @@
 #  - hostile: a source naming no externalCluster and two target kinds are
 #    file:line diagnostics and nothing is restored; a non-empty PGDATA is
 #    left alone; a target before every backup fails with a condition and an
-#    event, leaves PGDATA empty and is not retried in a hot loop.
-# PostgreSQL ports 28420 (source) and 28421 (recovered).
+#    event, leaves PGDATA empty and is not retried in a hot loop;
+#  - a recovered Cluster with its own spec.backup: its status goes to its own
+#    store and archiving is held (archive_command 'false') for its own.
+# PostgreSQL ports 28420 (source), 28421 and 28422 (recovered).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/lib.sh"
@@ -208,6 +210,49 @@ agent again "$R" "$MF"
 check "a second run leaves the recovered PGDATA alone" grep -q "is left alone (it is not empty)" "$T/again.log"
 check "the recovered server still runs" test "$(pg_rig_psql "$R" "select count(*) from t")" = 100
 
+# ---- a recovered Cluster with its own spec.backup: status in its own store ----
+R2=$IT_TMP/pg-recown
+MF2=$T/mf-own
+mkdir -p "$MF2"
+{
+    secret
+    echo ---
+    restored "$SRC" "        targetTime: \"$TARGET\"" | sed 's/name: restored-pg/name: restored-own/'
+    cat <<Y
+  backup:
+    barmanObjectStore:
+      destinationPath: s3://$PITR_TEST_BUCKET/$PREFIX-own
+      endpointURL: $PITR_TEST_S3_ENDPOINT
+      s3Credentials:
+        accessKeyId: {name: s3-creds, key: ACCESS_KEY_ID}
+        secretAccessKey: {name: s3-creds, key: ACCESS_SECRET_KEY}
+Y
+} >"$MF2/own.yaml"
+new_pgdata "$R2"
+echo 28422 >"$R2/port"
+mkdir -p "$T/state-own"
+timeout 80 "$PGPITR_BIN" agent --once --manifests "$MF2" --state-dir "$T/state-own" \
+    --pgdata "$R2/data" --dbname "host=$R2/sock port=28422 user=postgres dbname=postgres" \
+    --recovery-wait 60 \
+    --start-command "$PG_BIN/pg_ctl start -w -t 60 -D '$R2/data' -l '$R2/log' -o '-p 28422 -k $R2/sock'" \
+    >"$T/own.log" 2>&1
+check "own spec.backup: agent --once ends 0" test $? -eq 0
+check "own spec.backup: exactly batch 1's rows" \
+    test "$(pg_rig_psql "$R2" "select count(*) || '/' || count(*) filter (where batch = 2) from t")" = "100/0"
+check "own spec.backup: archiving held for its own configuration (archive_command 'false')" \
+    test "$(pg_rig_psql "$R2" "show archive_command")" = false
+mkdir -p "$T/state-empty"
+"$PGPITR_BIN" get clusters -o json --manifests "$MF2" --state-dir "$T/state-empty" >"$T/own-get.json" 2>"$T/own-get.err"
+check "own spec.backup: its status store (read back from S3) says RecoveryCompleted" \
+    python3 - "$T/own-get.json" <<'P'
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = [i for i in d["items"] if i["kind"] == "Cluster" and i["metadata"]["name"] == "restored-own"][0]
+cond = {x["type"]: x for x in c["status"]["conditions"]}
+assert cond["RecoveryCompleted"]["status"] == "True", cond
+P
+
+pg_rig_stop "$R2"
 pg_rig_stop "$R"
 pg_rig_stop "$S"
 echo "# suite time: $(($(date +%s) - t0)) s"

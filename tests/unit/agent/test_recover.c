@@ -197,6 +197,59 @@ static void pitr_recover_step__unusable_source_fails_with_condition_and_backoff(
     pitr_test_rm_rf(dir);
 }
 
+static void pitr_recover_step__root_owned_pgdata_refused_or_restore_failure_recorded(void **state)
+{
+    char dir[] = "/tmp/pitr-recover-XXXXXX";
+    char pgdata[200], repo[300];
+    struct pitr_mf_cluster c;
+    struct pitr_mf_external x;
+    struct pitr_agent_opts o;
+    struct pitr_config cfg;
+    struct pitr_recover *r = NULL;
+    json_t *doc = pitr_status_new(), *it;
+    enum pitr_recover_hold h;
+    int dirty = 0;
+
+    (void)state;
+    assert_non_null(mkdtemp(dir));
+    snprintf(pgdata, sizeof(pgdata), "%s/data", dir);
+    assert_int_equal(mkdir(pgdata, 0700), 0);
+    snprintf(repo, sizeof(repo), "file://%s/repo", dir); /* holds no backup */
+    pitr_config_init(&cfg);
+    recovery_cluster(&c);
+    memset(&x, 0, sizeof(x));
+    x.name = (char *)"backed-up-pg";
+    x.has_store = 1;
+    x.store.destination_path = repo;
+    x.store.resolved = 1;
+    c.externals = &x;
+    c.n_externals = 1;
+    opts(&o, &cfg, dir, pgdata);
+    h = pitr_recover_step(&r, &o, &c, doc, &dirty);
+    if (geteuid() == 0) {
+        /* this PGDATA is root's: PostgreSQL would refuse to start, so nothing is restored */
+        assert_int_equal(h, PITR_RECOVER_FAILED);
+    } else {
+        /* the restore runs and finds no backup in the empty repository */
+        assert_int_equal(h, PITR_RECOVER_RUNNING);
+        for (int i = 0; i < 100 && h == PITR_RECOVER_RUNNING; i++) {
+            usleep(100 * 1000);
+            h = pitr_recover_step(&r, &o, &c, doc, &dirty);
+        }
+        assert_int_equal(h, PITR_RECOVER_FAILED);
+    }
+    it = pitr_status_find(doc, "Cluster", "restored-pg");
+    assert_non_null(it);
+    assert_string_equal(pitr_status_str(json_object_get(it, "status"), "phase"), "Recovery failed");
+    if (geteuid() == 0)
+        assert_non_null(
+          strstr(pitr_status_str(json_object_get(it, "status"), "phaseReason"), "belongs to root"));
+    assert_int_equal(pitr_recover_holds(r, &c), 1);
+    pitr_recover_free(r);
+    json_decref(doc);
+    pitr_test_rm_rf(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -205,6 +258,7 @@ int main(void)
         cmocka_unit_test(pitr_recover_step__no_recovery_or_no_pgdata_is_go),
         cmocka_unit_test(pitr_recover_step__non_empty_pgdata_left_alone),
         cmocka_unit_test(pitr_recover_step__unusable_source_fails_with_condition_and_backoff),
+        cmocka_unit_test(pitr_recover_step__root_owned_pgdata_refused_or_restore_failure_recorded),
     };
 
     json_set_alloc_funcs(pitr_malloc, pitr_free);
