@@ -474,6 +474,8 @@ static void *rjob_main(void *arg)
     char *qexe = NULL, *qconf = NULL;
     ssize_t n;
     int64_t deadline = now_s() + j->wait;
+    int wrote, existed;
+    struct stat st;
     pitr_rc rc;
 
     pitr_buf_init(&cmd, PITR_BUF_LIMIT_SMALL);
@@ -508,9 +510,17 @@ static void *rjob_main(void *arg)
     ro.jobs = j->cfg.jobs > 0 ? j->cfg.jobs : 2;
     ro.restore_command = cmd.data;
     ro.recovery_end_command = end_cmd.data;
+    /* checked again here: only a PGDATA that is empty now is ever emptied after a failure */
+    if (pgdata_in_use(j->pgdata, exe, sizeof(exe))) {
+        rc = pitr_err_set(
+          &j->err, PITR_EUSAGE, "PGDATA '%s' is no longer empty (%s): not touched", j->pgdata, exe);
+        goto out;
+    }
+    existed = lstat(j->pgdata, &st) == 0;
     pitr_log_info(
       "recovery: restoring '%s' from %s (server %s)", j->pgdata, j->cfg.repo, j->cfg.server);
     rc = pitr_restore_run(&ro, &j->res, &j->err);
+    wrote = rc == PITR_OK || !(j->err.code == PITR_EUSAGE && strstr(j->err.msg, "not empty"));
     if (rc == PITR_OK)
         rc = hold_archiving(j, &j->err);
     if (rc == PITR_OK)
@@ -521,8 +531,11 @@ static void *rjob_main(void *arg)
             rc = chown_tablespaces(j->pgdata, j->uid, j->gid, &j->err);
     }
     if (rc != PITR_OK) {
-        if (pgdata_in_use(j->pgdata, exe, sizeof(exe)))
+        /* what the restore wrote goes (never through a link); a refused PGDATA stays as it is */
+        if (wrote)
             empty_tree(j->pgdata);
+        if (wrote && !existed)
+            (void)rmdir(j->pgdata); /* the restore made it (root's): the next try decides again */
         goto out;
     }
     if (j->start_command == NULL)
