@@ -54,6 +54,7 @@ struct rjob {
     struct pitr_err err;
     struct pitr_restore_result res;
     int64_t promoted_at;
+    char replayed_to[40]; /* pg_last_xact_replay_timestamp() after promotion, or "" */
     pthread_t thread;
 };
 
@@ -448,11 +449,15 @@ static pitr_rc wait_promoted(struct rjob *j, int64_t deadline, struct pitr_err *
             int in_recovery = info.in_recovery;
 
             pitr_pg_info_release(&info);
-            pitr_pg_free(pg);
             if (!in_recovery) {
                 j->promoted_at = now_s();
+                /* when the target was reached: the last commit replayed (best effort) */
+                if (pitr_pg_last_replay_time(pg, j->replayed_to, &last) != PITR_OK)
+                    j->replayed_to[0] = '\0';
+                pitr_pg_free(pg);
                 return PITR_OK;
             }
+            pitr_pg_free(pg);
             snprintf(last.msg, sizeof(last.msg), "the server is still in recovery");
         } else {
             pitr_pg_free(pg);
@@ -798,6 +803,8 @@ static void finish(struct rcl *c, const struct pitr_mf_cluster *m, json_t *d, in
         json_object_set_new(rec, "recoveryTarget", json_string(tt));
         json_object_set_new(rec, "restoredTarget", json_string(j->res.target));
         json_object_set_new(rec, "promotedAt", json_string(when));
+        if (j->replayed_to[0] != '\0')
+            json_object_set_new(rec, "lastReplayedCommitTime", json_string(j->replayed_to));
         snprintf(msg,
                  sizeof(msg),
                  "PostgreSQL recovered to %s from backup %s and promoted at %s",

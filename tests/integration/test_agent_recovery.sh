@@ -202,6 +202,10 @@ assert r["source"] == "backed-up-pg" and r["serverName"] == "backed-up-pg", r
 assert r["backupID"] == sys.argv[2], (r, sys.argv[2])
 assert r["promotedAt"].endswith("Z") and r["recoveryTarget"] == "targetTime " + sys.argv[3], r
 assert s["phase"] == "Cluster in healthy state", s
+# the last commit replayed is batch 1's, before the target
+from datetime import datetime
+last = datetime.fromisoformat(r["lastReplayedCommitTime"].replace("Z", "+00:00"))
+assert last <= datetime.fromisoformat(sys.argv[3]), (last, sys.argv[3])
 P
 check "the recovery took under 60 s" test "$secs" -lt 60
 
