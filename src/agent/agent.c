@@ -15,6 +15,7 @@
 #include "pgpitr/agent/cluster.h"
 #include "pgpitr/agent/archconf.h"
 #include "pgpitr/agent/manifest.h"
+#include "pgpitr/agent/recover.h"
 #include "pgpitr/agent/sched.h"
 #include "pgpitr/agent/status.h"
 #include "pgpitr/core/buf.h"
@@ -86,6 +87,7 @@ struct agent {
     int64_t next_hb;
     char boot_id[40];
     struct pitr_archconf *archconf; /* archconf: archiving on the local server */
+    struct pitr_recover *rec; /* recover: bootstrap.recovery (agent/recover.h) */
 };
 
 static int cluster_mode(const struct agent *a);
@@ -1619,6 +1621,18 @@ static int reconcile(struct agent *a)
         struct acluster *c;
         json_t *items;
 
+        /* recover: an empty PGDATA of a bootstrap.recovery Cluster first; backups wait */
+        if (m->has_recovery) {
+            enum pitr_recover_hold hold;
+
+            c = m->has_store ? cluster_for(a, m) : NULL;
+            hold = pitr_recover_step(&a->rec, a->o, m, c ? c->doc : NULL, c ? &c->dirty : NULL);
+            if (c != NULL)
+                c->seen = 1;
+            pending |= hold == PITR_RECOVER_RUNNING;
+            if (hold != PITR_RECOVER_GO)
+                continue;
+        }
         if (!m->has_store)
             continue;
         c = cluster_for(a, m);
@@ -1677,7 +1691,7 @@ static int reconcile(struct agent *a)
         const struct pitr_mf_cluster *m = &s->clusters[i];
         struct acluster *c;
 
-        if (!m->has_store || policy_of(a, m) == NULL)
+        if (!m->has_store || policy_of(a, m) == NULL || pitr_recover_holds(a->rec, m))
             continue;
         c = cluster_for(a, m);
         if (!c->have_cfg || !cluster_led(a, c))
@@ -1852,6 +1866,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
         pitr_cron_free(a.crons[i].cron);
     }
     pitr_free(a.crons);
+    pitr_recover_free(a.rec); /* recover */
     if (a.have_set)
         pitr_manifest_set_release(&a.set);
     pitr_manifest_dir_free(a.dir);

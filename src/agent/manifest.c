@@ -30,6 +30,7 @@
 
 #include "agent/manifest_int.h"
 #include "pgpitr/agent/manifest.h"
+#include "pgpitr/catalog/catalog.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/mem.h"
 
@@ -624,79 +625,101 @@ static const char *const owner_refs[] = { "none", "self", "cluster", NULL };
 
 #define P_STORE "spec.backup.barmanObjectStore"
 
-static void walk_wal(struct wctx *c, const struct ynode *v, struct pitr_mf_store *st)
+/* "<base>.<rest>" into out (field paths of a store walked under base). */
+static const char *sub_path(char *out, size_t n, const char *base, const char *rest)
 {
-    if (v == NULL || want_map(c, v, P_STORE ".wal") <= 0)
+    int w = snprintf(out, n, "%s.%s", base, rest);
+
+    if (w < 0 || (size_t)w >= n)
+        out[n - 1] = '\0'; /* a truncated path in a message only */
+    return out;
+}
+
+#define SP(rest) sub_path(p, sizeof(p), base, rest)
+
+static void walk_wal(struct wctx *c,
+                     const struct ynode *v,
+                     const char *base,
+                     struct pitr_mf_store *st)
+{
+    char p[200];
+
+    if (v == NULL || want_map(c, v, SP("wal")) <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
 
         if (scalar_is(k, "compression"))
-            (void)want_enum(c, val, P_STORE ".wal.compression", wal_codecs, &st->wal_compression);
+            (void)want_enum(c, val, SP("wal.compression"), wal_codecs, &st->wal_compression);
         else if (scalar_is(k, "encryption"))
-            (void)want_enum(c, val, P_STORE ".wal.encryption", encryptions, &st->wal_encryption);
+            (void)want_enum(c, val, SP("wal.encryption"), encryptions, &st->wal_encryption);
         else if (scalar_is(k, "maxParallel"))
-            (void)want_int(c, val, P_STORE ".wal.maxParallel", 1, &st->wal_max_parallel);
+            (void)want_int(c, val, SP("wal.maxParallel"), 1, &st->wal_max_parallel);
         else if (scalar_is(k, "archiveAdditionalCommandArgs"))
-            unsupported(c, k, P_STORE ".wal.archiveAdditionalCommandArgs", 0);
+            unsupported(c, k, SP("wal.archiveAdditionalCommandArgs"), 0);
         else if (scalar_is(k, "restoreAdditionalCommandArgs"))
-            unsupported(c, k, P_STORE ".wal.restoreAdditionalCommandArgs", 0);
+            unsupported(c, k, SP("wal.restoreAdditionalCommandArgs"), 0);
         else
-            unknown(c, k, P_STORE ".wal");
+            unknown(c, k, SP("wal"));
     }
 }
 
-static void walk_data(struct wctx *c, const struct ynode *v, struct pitr_mf_store *st)
+static void walk_data(struct wctx *c,
+                      const struct ynode *v,
+                      const char *base,
+                      struct pitr_mf_store *st)
 {
-    if (v == NULL || want_map(c, v, P_STORE ".data") <= 0)
+    char p[200];
+
+    if (v == NULL || want_map(c, v, SP("data")) <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
 
         if (scalar_is(k, "compression"))
-            (void)want_enum(
-              c, val, P_STORE ".data.compression", data_codecs, &st->data_compression);
+            (void)want_enum(c, val, SP("data.compression"), data_codecs, &st->data_compression);
         else if (scalar_is(k, "encryption"))
-            (void)want_enum(c, val, P_STORE ".data.encryption", encryptions, &st->data_encryption);
+            (void)want_enum(c, val, SP("data.encryption"), encryptions, &st->data_encryption);
         else if (scalar_is(k, "jobs"))
-            (void)want_int(c, val, P_STORE ".data.jobs", 1, &st->data_jobs);
+            (void)want_int(c, val, SP("data.jobs"), 1, &st->data_jobs);
         else if (scalar_is(k, "immediateCheckpoint"))
-            (void)want_bool(
-              c, val, P_STORE ".data.immediateCheckpoint", &st->data_immediate_checkpoint);
+            (void)want_bool(c, val, SP("data.immediateCheckpoint"), &st->data_immediate_checkpoint);
         else if (scalar_is(k, "additionalCommandArgs"))
-            unsupported(c, k, P_STORE ".data.additionalCommandArgs", 0);
+            unsupported(c, k, SP("data.additionalCommandArgs"), 0);
         else if (scalar_is(k, "restoreAdditionalCommandArgs"))
-            unsupported(c, k, P_STORE ".data.restoreAdditionalCommandArgs", 0);
+            unsupported(c, k, SP("data.restoreAdditionalCommandArgs"), 0);
         else
-            unknown(c, k, P_STORE ".data");
+            unknown(c, k, SP("data"));
     }
 }
 
 static void walk_s3(struct wctx *c,
                     const struct ynode *key,
                     const struct ynode *v,
+                    const char *base,
                     struct pitr_mf_store *st)
 {
-    const char *p = P_STORE ".s3Credentials";
+    char p[200], q[200];
     int line;
 
+    (void)SP("s3Credentials");
     if (v == NULL || want_map(c, v, p) <= 0)
         return;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
 
         if (scalar_is(k, "accessKeyId"))
-            walk_ref(c, k, val, P_STORE ".s3Credentials.accessKeyId", &st->access_key_id_ref);
+            walk_ref(c, k, val, sub_path(q, sizeof(q), p, "accessKeyId"), &st->access_key_id_ref);
         else if (scalar_is(k, "secretAccessKey"))
             walk_ref(
-              c, k, val, P_STORE ".s3Credentials.secretAccessKey", &st->secret_access_key_ref);
+              c, k, val, sub_path(q, sizeof(q), p, "secretAccessKey"), &st->secret_access_key_ref);
         else if (scalar_is(k, "sessionToken"))
-            walk_ref(c, k, val, P_STORE ".s3Credentials.sessionToken", &st->session_token_ref);
+            walk_ref(c, k, val, sub_path(q, sizeof(q), p, "sessionToken"), &st->session_token_ref);
         else if (scalar_is(k, "region"))
-            walk_ref(c, k, val, P_STORE ".s3Credentials.region", &st->region_ref);
+            walk_ref(c, k, val, sub_path(q, sizeof(q), p, "region"), &st->region_ref);
         else if (scalar_is(k, "inheritFromIAMRole"))
             (void)want_bool(
-              c, val, P_STORE ".s3Credentials.inheritFromIAMRole", &st->inherit_iam_role);
+              c, val, sub_path(q, sizeof(q), p, "inheritFromIAMRole"), &st->inherit_iam_role);
         else
             unknown(c, k, p);
     }
@@ -742,69 +765,71 @@ static void walk_s3(struct wctx *c,
     }
 }
 
-static void walk_store(struct wctx *c, const struct ynode *v, struct pitr_mf_cluster *cl)
+/* A barmanObjectStore mapping under base (its field path); 1 when walked. */
+static int walk_store(struct wctx *c,
+                      const struct ynode *v,
+                      const char *base,
+                      struct pitr_mf_store *st)
 {
-    struct pitr_mf_store *st = &cl->store;
     struct pitr_err e = { 0 };
+    char p[200];
     int line_dest;
 
-    if (v == NULL || want_map(c, v, P_STORE) <= 0)
-        return;
+    if (v == NULL || want_map(c, v, base) <= 0)
+        return 0;
     line_dest = v->line;
-    cl->has_store = 1;
     for (size_t i = 0; i + 1 < v->n; i += 2) {
         const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
 
         if (scalar_is(k, "destinationPath")) {
             line_dest = val->line;
-            (void)want_str(c, val, P_STORE ".destinationPath", &st->destination_path);
+            (void)want_str(c, val, SP("destinationPath"), &st->destination_path);
         } else if (scalar_is(k, "endpointURL")) {
-            (void)want_str(c, val, P_STORE ".endpointURL", &st->endpoint_url);
+            (void)want_str(c, val, SP("endpointURL"), &st->endpoint_url);
         } else if (scalar_is(k, "endpointCA")) {
-            walk_ref(c, k, val, P_STORE ".endpointCA", &st->endpoint_ca_ref);
+            walk_ref(c, k, val, SP("endpointCA"), &st->endpoint_ca_ref);
         } else if (scalar_is(k, "serverName")) {
-            if (want_str(c, val, P_STORE ".serverName", &st->server_name) > 0 &&
+            if (want_str(c, val, SP("serverName"), &st->server_name) > 0 &&
                 pitr_config_check_server(st->server_name, &e) != PITR_OK) {
-                wdiag(c,
-                      PITR_MF_ERROR,
-                      val->line,
-                      "'" P_STORE ".serverName' is not a usable folder name");
+                wdiag(c, PITR_MF_ERROR, val->line, "'%s' is not a usable folder name", p);
                 c->reject = 1;
             }
         } else if (scalar_is(k, "s3Credentials")) {
-            walk_s3(c, k, val, st);
+            walk_s3(c, k, val, base, st);
         } else if (scalar_is(k, "azureCredentials") || scalar_is(k, "googleCredentials")) {
-            char path[80];
+            char path[240];
 
-            snprintf(path, sizeof(path), P_STORE ".%s", k->s);
+            snprintf(path, sizeof(path), "%s.%s", base, k->s);
             unsupported(c, k, path, 1);
             st->unsupported = 1;
         } else if (scalar_is(k, "wal")) {
-            walk_wal(c, val, st);
+            walk_wal(c, val, base, st);
         } else if (scalar_is(k, "data")) {
-            walk_data(c, val, st);
+            walk_data(c, val, base, st);
         } else if (scalar_is(k, "tags")) {
-            walk_tags(c, val, P_STORE ".tags", &st->tags, &st->n_tags);
+            walk_tags(c, val, SP("tags"), &st->tags, &st->n_tags);
         } else if (scalar_is(k, "historyTags")) {
-            walk_tags(c, val, P_STORE ".historyTags", &st->history_tags, &st->n_history_tags);
+            walk_tags(c, val, SP("historyTags"), &st->history_tags, &st->n_history_tags);
         } else {
-            unknown(c, k, P_STORE);
+            unknown(c, k, base);
         }
     }
     if (c->reject)
-        return;
+        return 1;
     if (st->destination_path == NULL || st->destination_path[0] == '\0') {
-        wdiag(c, PITR_MF_ERROR, line_dest, "'" P_STORE ".destinationPath' is required");
+        wdiag(c, PITR_MF_ERROR, line_dest, "'%s.destinationPath' is required", base);
         c->reject = 1;
     } else if (strncmp(st->destination_path, "s3://", 5) != 0 &&
                strncmp(st->destination_path, "file://", 7) != 0) {
         wdiag(c,
               PITR_MF_ERROR,
               line_dest,
-              "'" P_STORE ".destinationPath': pgpitr writes to s3:// and file:// only "
-              "(cannot act on this object)");
+              "'%s.destinationPath': pgpitr writes to s3:// and file:// only "
+              "(cannot act on this object)",
+              base);
         st->unsupported = 1;
     }
+    return 1;
 }
 
 /* CRD pattern ^[1-9][0-9]*[dwm]$. */
@@ -820,17 +845,309 @@ static int retention_ok(const char *s)
     return 1;
 }
 
-static void walk_cluster(struct wctx *c, const struct ynode *spec, struct pitr_mf_cluster *cl)
-{
-    const struct ynode *backup = map_get(spec, "backup");
+/* ---- bootstrap.recovery and externalClusters (cnpg-semantics.md 4.1) ---- */
 
+#define P_REC "spec.bootstrap.recovery"
+#define P_RT  P_REC ".recoveryTarget"
+
+/* An LSN as PostgreSQL reads it: 1-8 hex digits, '/', 1-8 hex digits. */
+static int lsn_ok(const char *s)
+{
+    size_t a = strspn(s, "0123456789abcdefABCDEF"), b;
+
+    if (a == 0 || a > 8 || s[a] != '/')
+        return 0;
+    b = strspn(s + a + 1, "0123456789abcdefABCDEF");
+    return b > 0 && b <= 8 && s[a + 1 + b] == '\0';
+}
+
+/* A decimal number in [min, max]. */
+static int dec_ok(const char *s, long long min, long long max)
+{
+    size_t n = strspn(s, "0123456789");
+    long long v = 0;
+
+    if (n == 0 || n > 10 || s[n] != '\0')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v >= min && v <= max;
+}
+
+static void walk_target(struct wctx *c, const struct ynode *v, struct pitr_mf_recovery *r)
+{
+    struct pitr_mf_recovery_target *t = &r->target;
+    struct pitr_err e = { 0 };
+    int64_t us = 0;
+    int kinds = 0, kind_line = v->line;
+
+    if (want_map(c, v, P_RT) <= 0)
+        return;
+    r->has_target = 1;
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
+        int r1 = 0;
+
+        if (scalar_is(k, "targetTime"))
+            r1 = want_str(c, val, P_RT ".targetTime", &t->target_time);
+        else if (scalar_is(k, "targetXID"))
+            r1 = want_str(c, val, P_RT ".targetXID", &t->target_xid);
+        else if (scalar_is(k, "targetName"))
+            r1 = want_str(c, val, P_RT ".targetName", &t->target_name);
+        else if (scalar_is(k, "targetLSN"))
+            r1 = want_str(c, val, P_RT ".targetLSN", &t->target_lsn);
+        else if (scalar_is(k, "targetImmediate"))
+            r1 = want_bool(c, val, P_RT ".targetImmediate", &t->target_immediate) > 0 &&
+                 t->target_immediate;
+        else if (scalar_is(k, "targetTLI"))
+            (void)want_str(c, val, P_RT ".targetTLI", &t->target_tli);
+        else if (scalar_is(k, "exclusive"))
+            (void)want_bool(c, val, P_RT ".exclusive", &t->exclusive);
+        else if (scalar_is(k, "backupID"))
+            (void)want_str(c, val, P_RT ".backupID", &t->backup_id);
+        else
+            unknown(c, k, P_RT);
+        if (r1 > 0 && ++kinds == 2)
+            kind_line = k->line;
+    }
+    if (c->reject)
+        return;
+    /* The webhook's rules (cluster_webhook.go validateRecoveryTarget). */
+    if (kinds > 1) {
+        wdiag(c,
+              PITR_MF_ERROR,
+              kind_line,
+              "'%s': give at most one of targetTime, targetXID, targetName, targetLSN and "
+              "targetImmediate",
+              P_RT);
+        c->reject = 1;
+    }
+    if (t->target_time != NULL && pitr_cat_parse_time(t->target_time, &us, NULL, &e) != PITR_OK) {
+        wdiag(c,
+              PITR_MF_ERROR,
+              v->line,
+              "'%s.targetTime' is not a time (RFC 3339 or 'YYYY-MM-DD HH:MM:SS[+TZ]')",
+              P_RT);
+        c->reject = 1;
+    }
+    if (t->target_lsn != NULL && !lsn_ok(t->target_lsn)) {
+        wdiag(c, PITR_MF_ERROR, v->line, "'%s.targetLSN' is not an LSN (X/X)", P_RT);
+        c->reject = 1;
+    }
+    if (t->target_xid != NULL && !dec_ok(t->target_xid, 0, 4294967295LL)) {
+        wdiag(c, PITR_MF_ERROR, v->line, "'%s.targetXID' is not a transaction id (uint32)", P_RT);
+        c->reject = 1;
+    }
+    if (t->target_name != NULL) {
+        int bad = strlen(t->target_name) >= 64;
+
+        for (const char *q = t->target_name; *q != '\0'; q++)
+            bad |= iscntrl((unsigned char)*q) != 0;
+        if (bad) {
+            wdiag(c,
+                  PITR_MF_ERROR,
+                  v->line,
+                  "'%s.targetName' must be shorter than 64 bytes without control characters",
+                  P_RT);
+            c->reject = 1;
+        }
+    }
+    if ((t->target_name != NULL || t->target_xid != NULL || t->target_immediate) &&
+        t->backup_id == NULL) {
+        wdiag(c,
+              PITR_MF_ERROR,
+              v->line,
+              "'%s': targetName, targetXID and targetImmediate need backupID",
+              P_RT);
+        c->reject = 1;
+    }
+    if (t->target_tli != NULL && t->target_tli[0] != '\0' && strcmp(t->target_tli, "latest") != 0 &&
+        !dec_ok(t->target_tli, 1, 4294967295LL)) {
+        wdiag(c, PITR_MF_ERROR, v->line, "'%s.targetTLI' must be 'latest' or a number >= 1", P_RT);
+        c->reject = 1;
+    }
+    if (t->backup_id != NULL && (t->backup_id[0] == '\0' || strchr(t->backup_id, '/') != NULL ||
+                                 strcmp(t->backup_id, "..") == 0)) {
+        wdiag(c, PITR_MF_ERROR, v->line, "'%s.backupID' is not a backup id", P_RT);
+        c->reject = 1;
+    }
+}
+
+static void walk_recovery(struct wctx *c, const struct ynode *v, struct pitr_mf_cluster *cl)
+{
+    struct pitr_mf_recovery *r = &cl->recovery;
+
+    if (want_map(c, v, P_REC) <= 0)
+        return;
+    cl->has_recovery = 1;
+    pitr_free(r->loc.file);
+    r->loc.file = pitr_strdup(c->file);
+    r->loc.line = v->line;
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const struct ynode *k = v->kids[i], *val = v->kids[i + 1];
+
+        if (scalar_is(k, "source")) {
+            (void)want_str(c, val, P_REC ".source", &r->source);
+        } else if (scalar_is(k, "recoveryTarget")) {
+            walk_target(c, val, r);
+        } else if (scalar_is(k, "backup")) {
+            const struct ynode *name = map_get(val, "name");
+
+            if (want_map(c, val, P_REC ".backup") > 0 && name != NULL)
+                (void)want_str(c, name, P_REC ".backup.name", &r->backup_name);
+            if (r->backup_name != NULL) {
+                wdiag(c,
+                      PITR_MF_ERROR,
+                      k->line,
+                      "field '%s.backup' (recovery from a Backup object) is not supported by "
+                      "pgpitr; use source and externalClusters (cannot act on this object)",
+                      P_REC);
+                r->unsupported = 1;
+            }
+        } else if (scalar_is(k, "volumeSnapshots")) {
+            unsupported(c, k, P_REC ".volumeSnapshots", 1);
+            r->unsupported = 1;
+        } else if (scalar_is(k, "database") || scalar_is(k, "owner") || scalar_is(k, "secret")) {
+            char path[80];
+
+            snprintf(path, sizeof(path), P_REC ".%s", k->s);
+            unsupported(c, k, path, 0);
+        } else {
+            unknown(c, k, P_REC);
+        }
+    }
+    if (c->reject)
+        return;
+    if (r->source != NULL && r->backup_name != NULL) {
+        wdiag(c, PITR_MF_ERROR, v->line, "'%s': source and backup exclude each other", P_REC);
+        c->reject = 1;
+    } else if (r->source == NULL && r->backup_name == NULL && !r->unsupported) {
+        wdiag(c, PITR_MF_ERROR, v->line, "'%s' needs a source (an externalClusters name)", P_REC);
+        c->reject = 1;
+    }
+}
+
+static void walk_bootstrap(struct wctx *c, const struct ynode *v, struct pitr_mf_cluster *cl)
+{
+    if (v == NULL || want_map(c, v, "spec.bootstrap") <= 0)
+        return;
+    for (size_t i = 0; i + 1 < v->n; i += 2) {
+        const struct ynode *k = v->kids[i];
+
+        /* initdb and pg_basebackup make a new server: nothing pgpitr restores. */
+        if (scalar_is(k, "recovery"))
+            walk_recovery(c, v->kids[i + 1], cl);
+    }
+}
+
+/* Most entries of spec.externalClusters pgpitr reads. */
+#define MAX_EXTERNALS 64
+
+static void walk_externals(struct wctx *c, const struct ynode *v, struct pitr_mf_cluster *cl)
+{
+    char base[120], shown[80];
+
+    if (is_null(v))
+        return;
+    if (v->type != YN_SEQ) {
+        type_error(c, v, "spec.externalClusters", "a list");
+        return;
+    }
+    if (v->n > MAX_EXTERNALS) {
+        wdiag(c,
+              PITR_MF_ERROR,
+              v->line,
+              "'spec.externalClusters' has more than %d entries",
+              MAX_EXTERNALS);
+        c->reject = 1;
+        return;
+    }
+    cl->externals = pitr_calloc(v->n + 1, sizeof(*cl->externals));
+    for (size_t i = 0; i < v->n; i++) {
+        const struct ynode *e = v->kids[i];
+        struct pitr_mf_external *x = &cl->externals[cl->n_externals++];
+
+        snprintf(base, sizeof(base), "spec.externalClusters[%zu]", i);
+        x->loc.file = pitr_strdup(c->file);
+        x->loc.line = e->line;
+        if (want_map(c, e, base) <= 0) {
+            if (!c->reject)
+                type_error(c, e, base, "a mapping");
+            continue;
+        }
+        for (size_t j = 0; j + 1 < e->n; j += 2) {
+            const struct ynode *k = e->kids[j], *val = e->kids[j + 1];
+            char p[200];
+
+            if (scalar_is(k, "name")) {
+                (void)want_str(c, val, SP("name"), &x->name);
+            } else if (scalar_is(k, "barmanObjectStore")) {
+                if (walk_store(c, val, SP("barmanObjectStore"), &x->store))
+                    x->has_store = 1;
+            } else if (scalar_is(k, "connectionParameters") || scalar_is(k, "sslCert") ||
+                       scalar_is(k, "sslKey") || scalar_is(k, "sslRootCert") ||
+                       scalar_is(k, "password") || scalar_is(k, "plugin")) {
+                unsupported(c, k, SP(k->s), 0);
+            } else {
+                unknown(c, k, base);
+            }
+        }
+        if (x->name == NULL || x->name[0] == '\0') {
+            wdiag(c, PITR_MF_ERROR, e->line, "'%s.name' is required", base);
+            c->reject = 1;
+            continue;
+        }
+        for (size_t j = 0; j + 1 < cl->n_externals; j++) {
+            if (cl->externals[j].name != NULL && strcmp(cl->externals[j].name, x->name) == 0) {
+                wdiag(c,
+                      PITR_MF_ERROR,
+                      e->line,
+                      "'spec.externalClusters': the name '%s' appears twice",
+                      sanitize(map_get(e, "name"), shown, sizeof(shown)));
+                c->reject = 1;
+            }
+        }
+    }
+}
+
+/* The recovery's source must be an external cluster with a barmanObjectStore. */
+static void check_source(struct wctx *c, struct pitr_mf_cluster *cl)
+{
+    const struct pitr_mf_recovery *r = &cl->recovery;
+    const struct pitr_mf_external *x;
+
+    if (c->reject || !cl->has_recovery || r->source == NULL)
+        return;
+    x = pitr_manifest_find_external(cl, r->source);
+    if (x == NULL) {
+        wdiag(c,
+              PITR_MF_ERROR,
+              r->loc.line,
+              "'%s.source' is '%.64s', which names no entry of spec.externalClusters",
+              P_REC,
+              r->source);
+        c->reject = 1;
+    } else if (!x->has_store) {
+        wdiag(c,
+              PITR_MF_ERROR,
+              x->loc.line,
+              "external cluster '%.64s' (the recovery source) has no barmanObjectStore; pgpitr "
+              "recovers from an object store only",
+              r->source);
+        c->reject = 1;
+    }
+}
+
+static void walk_backup_spec(struct wctx *c, const struct ynode *backup, struct pitr_mf_cluster *cl)
+{
     if (backup == NULL || want_map(c, backup, "spec.backup") <= 0)
         return;
     for (size_t i = 0; i + 1 < backup->n; i += 2) {
         const struct ynode *k = backup->kids[i], *val = backup->kids[i + 1];
 
         if (scalar_is(k, "barmanObjectStore")) {
-            walk_store(c, val, cl);
+            if (walk_store(c, val, P_STORE, &cl->store))
+                cl->has_store = 1;
         } else if (scalar_is(k, "retentionPolicy")) {
             if (want_str(c, val, "spec.backup.retentionPolicy", &cl->retention_policy) > 0 &&
                 !retention_ok(cl->retention_policy)) {
@@ -852,6 +1169,14 @@ static void walk_cluster(struct wctx *c, const struct ynode *spec, struct pitr_m
             unknown(c, k, "spec.backup");
         }
     }
+}
+
+static void walk_cluster(struct wctx *c, const struct ynode *spec, struct pitr_mf_cluster *cl)
+{
+    walk_backup_spec(c, map_get(spec, "backup"), cl);
+    walk_bootstrap(c, map_get(spec, "bootstrap"), cl);
+    walk_externals(c, map_get(spec, "externalClusters"), cl);
+    check_source(c, cl);
 }
 
 /* spec.cluster: {name: ...}. */

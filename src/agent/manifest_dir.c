@@ -453,6 +453,45 @@ static pitr_rc feed_meta(struct pitr_sha256 *h,
     return rc;
 }
 
+/* bootstrap.recovery and the external clusters' stores (secrets included: a new key counts). */
+static pitr_rc feed_recovery(struct pitr_sha256 *h,
+                             const struct pitr_mf_cluster *c,
+                             struct pitr_err *err)
+{
+    const struct pitr_mf_recovery *r = &c->recovery;
+    const char *strs[] = { r->source,
+                           r->backup_name,
+                           r->target.target_time,
+                           r->target.target_xid,
+                           r->target.target_name,
+                           r->target.target_lsn,
+                           r->target.target_tli,
+                           r->target.backup_id };
+    const long ints[] = { c->has_recovery,     r->has_target,        r->unsupported,
+                          r->target.exclusive, (long)c->n_externals, r->target.target_immediate };
+    pitr_rc rc = PITR_OK;
+
+    for (size_t i = 0; rc == PITR_OK && i < sizeof(strs) / sizeof(strs[0]); i++)
+        rc = feed(h, strs[i], err);
+    for (size_t i = 0; rc == PITR_OK && i < sizeof(ints) / sizeof(ints[0]); i++)
+        rc = feed_int(h, ints[i], err);
+    for (size_t i = 0; rc == PITR_OK && i < c->n_externals; i++) {
+        const struct pitr_mf_external *x = &c->externals[i];
+        const struct pitr_mf_store *s = &x->store;
+        const char *xs[] = {
+            x->name,        s->destination_path, s->endpoint_url,      s->endpoint_ca_pem,
+            s->server_name, s->access_key_id,    s->secret_access_key, s->session_token,
+            s->region
+        };
+
+        for (size_t k = 0; rc == PITR_OK && k < sizeof(xs) / sizeof(xs[0]); k++)
+            rc = feed(h, xs[k], err);
+        if (rc == PITR_OK)
+            rc = feed_int(h, (long)x->has_store * 4 + s->resolved * 2 + s->inherit_iam_role, err);
+    }
+    return rc;
+}
+
 static pitr_rc feed_cluster(struct pitr_sha256 *h,
                             const struct pitr_mf_cluster *c,
                             struct pitr_err *err)
@@ -483,6 +522,8 @@ static pitr_rc feed_cluster(struct pitr_sha256 *h,
         rc = feed(h, s->tags[i], err);
     for (size_t i = 0; rc == PITR_OK && i < s->n_history_tags; i++)
         rc = feed(h, s->history_tags[i], err);
+    if (rc == PITR_OK)
+        rc = feed_recovery(h, c, err);
     return rc;
 }
 

@@ -172,6 +172,36 @@ static void store_copy(struct pitr_mf_store *dst, const struct pitr_mf_store *sr
     ref_copy(&dst->region_ref, &src->region_ref);
 }
 
+static void recovery_copy(struct pitr_mf_recovery *dst, const struct pitr_mf_recovery *src)
+{
+    const struct pitr_mf_recovery_target *t = &src->target;
+
+    *dst = *src;
+    dst->source = pitr_strdup(src->source);
+    dst->backup_name = pitr_strdup(src->backup_name);
+    dst->target.target_time = pitr_strdup(t->target_time);
+    dst->target.target_xid = pitr_strdup(t->target_xid);
+    dst->target.target_name = pitr_strdup(t->target_name);
+    dst->target.target_lsn = pitr_strdup(t->target_lsn);
+    dst->target.target_tli = pitr_strdup(t->target_tli);
+    dst->target.backup_id = pitr_strdup(t->backup_id);
+    dst->loc.file = pitr_strdup(src->loc.file);
+}
+
+static void recovery_release(struct pitr_mf_recovery *r)
+{
+    pitr_free(r->source);
+    pitr_free(r->backup_name);
+    pitr_free(r->target.target_time);
+    pitr_free(r->target.target_xid);
+    pitr_free(r->target.target_name);
+    pitr_free(r->target.target_lsn);
+    pitr_free(r->target.target_tli);
+    pitr_free(r->target.backup_id);
+    pitr_free(r->loc.file);
+    memset(r, 0, sizeof(*r));
+}
+
 void pitr_mf_cluster_copy(struct pitr_mf_cluster *dst, const struct pitr_mf_cluster *src)
 {
     memset(dst, 0, sizeof(*dst));
@@ -180,6 +210,20 @@ void pitr_mf_cluster_copy(struct pitr_mf_cluster *dst, const struct pitr_mf_clus
     store_copy(&dst->store, &src->store);
     dst->retention_policy = pitr_strdup(src->retention_policy);
     dst->target = pitr_strdup(src->target);
+    dst->has_recovery = src->has_recovery;
+    recovery_copy(&dst->recovery, &src->recovery);
+    if (src->n_externals > 0)
+        dst->externals = pitr_calloc(src->n_externals, sizeof(*dst->externals));
+    for (size_t i = 0; i < src->n_externals; i++) {
+        struct pitr_mf_external *x = &dst->externals[i];
+
+        x->name = pitr_strdup(src->externals[i].name);
+        x->has_store = src->externals[i].has_store;
+        store_copy(&x->store, &src->externals[i].store);
+        x->loc.file = pitr_strdup(src->externals[i].loc.file);
+        x->loc.line = src->externals[i].loc.line;
+    }
+    dst->n_externals = src->n_externals;
 }
 
 void pitr_mf_cluster_release(struct pitr_mf_cluster *c)
@@ -188,6 +232,13 @@ void pitr_mf_cluster_release(struct pitr_mf_cluster *c)
     store_release(&c->store);
     pitr_free(c->retention_policy);
     pitr_free(c->target);
+    recovery_release(&c->recovery);
+    for (size_t i = 0; i < c->n_externals; i++) {
+        pitr_free(c->externals[i].name);
+        store_release(&c->externals[i].store);
+        pitr_free(c->externals[i].loc.file);
+    }
+    pitr_free(c->externals);
     memset(c, 0, sizeof(*c));
 }
 
@@ -528,6 +579,38 @@ static int resolve_ref(struct pitr_mf_set *set,
     return 0;
 }
 
+const struct pitr_mf_external *pitr_manifest_find_external(const struct pitr_mf_cluster *c,
+                                                           const char *name)
+{
+    if (c == NULL || name == NULL)
+        return NULL;
+    for (size_t i = 0; i < c->n_externals; i++)
+        if (c->externals[i].name != NULL && strcmp(c->externals[i].name, name) == 0)
+            return &c->externals[i];
+    return NULL;
+}
+
+/* The Secret references of one store of c (spec.backup's or an external cluster's). */
+static void resolve_store(struct pitr_mf_set *set,
+                          const struct pitr_mf_cluster *c,
+                          struct pitr_mf_store *st)
+{
+    int ok = 1;
+
+    store_unresolve(st);
+    ok &= resolve_ref(set, c, &st->endpoint_ca_ref, "endpointCA", &st->endpoint_ca_pem);
+    ok &=
+      resolve_ref(set, c, &st->access_key_id_ref, "s3Credentials.accessKeyId", &st->access_key_id);
+    ok &= resolve_ref(
+      set, c, &st->secret_access_key_ref, "s3Credentials.secretAccessKey", &st->secret_access_key);
+    ok &=
+      resolve_ref(set, c, &st->session_token_ref, "s3Credentials.sessionToken", &st->session_token);
+    ok &= resolve_ref(set, c, &st->region_ref, "s3Credentials.region", &st->region);
+    if (!ok)
+        store_unresolve(st);
+    st->resolved = ok && !st->unsupported;
+}
+
 pitr_rc pitr_manifest_resolve(struct pitr_mf_set *set, struct pitr_err *err)
 {
     (void)err;
@@ -536,6 +619,9 @@ pitr_rc pitr_manifest_resolve(struct pitr_mf_set *set, struct pitr_err *err)
         struct pitr_mf_store *st = &c->store;
         int ok = 1;
 
+        for (size_t k = 0; k < c->n_externals; k++)
+            if (c->externals[k].has_store)
+                resolve_store(set, c, &c->externals[k].store);
         store_unresolve(st);
         if (!c->has_store)
             continue;

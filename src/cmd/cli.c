@@ -153,7 +153,8 @@ static const struct command commands[] = {
       "         [--retention-interval SECS] [--retention-retry SECS] [--archive-check-tries N]\n"
       "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]\n"
       "         [--instance-name NAME --peer-conninfo CONNINFO] [--heartbeat-interval SECS]\n"
-      "         [--lease-ttl SECS] [--pgpitr-bin PATH] [--restart-policy never|always]",
+      "         [--lease-ttl SECS] [--pgpitr-bin PATH] [--restart-policy never|always]\n"
+      "         [--start-command CMD] [--recovery-wait SECS]",
       "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
       "server from the manifests in DIR (config key 'manifests', default\n"
       "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
@@ -182,7 +183,15 @@ static const struct command commands[] = {
       "archive_command ('<pgpitr-bin> --config FILE wal-push %p') and restore_command by\n"
       "ALTER SYSTEM + pg_reload_conf() when they differ; a primary first checks the archive\n"
       "is empty (or holds its own WAL). archive_mode needs a restart: --restart-policy never\n"
-      "(default) reports it in ContinuousArchiving, always runs pg_ctl restart." },
+      "(default) reports it in ContinuousArchiving, always runs pg_ctl restart.\n"
+      "Recovery: when --pgdata is missing or empty and a Cluster has bootstrap.recovery\n"
+      "(source = an externalClusters entry with a barmanObjectStore, recoveryTarget), the agent\n"
+      "restores it from that store to the target, gives the files to PGDATA's owner, starts\n"
+      "PostgreSQL as that owner with --start-command (config key start-command; default\n"
+      "'pg_ctl start -w' of PGDATA) and waits at most --recovery-wait seconds (default 3600)\n"
+      "until it is promoted; the Cluster's status (condition RecoveryCompleted) says to what,\n"
+      "from which backup and when. A non-empty PGDATA is never touched; backups of that\n"
+      "Cluster wait until the recovery is done; a failed restore is retried after a back-off." },
     { "get",
       pitr_cmd_get,
       "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "

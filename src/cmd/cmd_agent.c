@@ -10,6 +10,7 @@
 #include "pgpitr/agent/agent.h"
 #include "pgpitr/agent/cluster.h"
 #include "pgpitr/agent/manifest.h"
+#include "pgpitr/agent/recover.h"
 #include "pgpitr/agent/status.h"
 #include "pgpitr/agent/views.h"
 #include "pgpitr/backup/backup.h"
@@ -40,6 +41,7 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
     const char *ret_every = NULL, *ret_retry = NULL, *tries = NULL, *wait = NULL, *walwait = NULL;
     const char *instance = NULL, *peer = NULL, *hb = NULL, *ttl = NULL;
     const char *bin = NULL, *restart = NULL;
+    const char *start_cmd = NULL, *rec_wait = NULL; /* recover */
     int once = 0, npos = 0, rc;
     const struct pitr_opt opts[] = {
         { "manifests", 0, 1, &manifests, NULL, NULL },
@@ -58,6 +60,8 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
         { "lease-ttl", 0, 1, &ttl, NULL, NULL },
         { "pgpitr-bin", 0, 1, &bin, NULL, NULL },
         { "restart-policy", 0, 1, &restart, NULL, NULL },
+        { "start-command", 0, 1, &start_cmd, NULL, NULL },
+        { "recovery-wait", 0, 1, &rec_wait, NULL, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_agent_opts o;
@@ -88,6 +92,12 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
     o.archive_check_wait = 6;
     o.wal_wait_timeout = PITR_BACKUP_DEFAULT_WAL_WAIT;
     o.stop = &stop_flag;
+    o.start_command = start_cmd != NULL ? start_cmd : cfg->start_command;
+    o.recovery_wait = PITR_RECOVER_DEFAULT_WAIT;
+    if (pitr_args_int("agent", "--recovery-wait", rec_wait, 1, 86400, &o.recovery_wait)) {
+        rc = PITR_EUSAGE;
+        goto out;
+    }
     if (pitr_args_int(
           "agent", "--retention-interval", ret_every, 1, 86400 * 31, &o.retention_every) ||
         pitr_args_int("agent", "--retention-retry", ret_retry, 1, 86400, &o.retention_retry) ||

@@ -75,6 +75,7 @@ static const struct key_def keys[] = {
     { "lease-ttl", "PGPITR_LEASE_TTL", NULL, FIELD(lease_ttl), 0 },
     { "pgpitr-bin", "PGPITR_PGPITR_BIN", NULL, FIELD(pgpitr_bin), 0 },
     { "restart-policy", "PGPITR_RESTART_POLICY", NULL, FIELD(restart_policy), 0 },
+    { "start-command", "PGPITR_START_COMMAND", NULL, FIELD(start_command), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },

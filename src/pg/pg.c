@@ -565,6 +565,25 @@ pitr_rc pitr_pg_now(struct pitr_pg *pg, struct pitr_pg_time *out, struct pitr_er
     return rc;
 }
 
+pitr_rc pitr_pg_last_replay_time(struct pitr_pg *pg, char out[40], struct pitr_err *err)
+{
+    char *v = NULL;
+    pitr_rc rc = query_value(pg,
+                             "cannot read the last replayed commit time",
+                             "SELECT coalesce(to_char(pg_last_xact_replay_timestamp() AT TIME "
+                             "ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '')",
+                             &v,
+                             err);
+
+    out[0] = '\0';
+    if (rc == PITR_OK && strlen(v) < 40 && strspn(v, "0123456789-:.TZ") == strlen(v))
+        memcpy(out, v, strlen(v) + 1);
+    else if (rc == PITR_OK)
+        rc = pitr_err_set(err, PITR_EPG, "cannot read the last replayed commit time: bad value");
+    pitr_free(v);
+    return rc;
+}
+
 /* ---- LSNs ---------------------------------------------------------------- */
 
 static int hex_part(const char **s, uint32_t *out)

@@ -69,6 +69,9 @@ struct pitr_agent_opts {
     /* archconf (agent/archconf.h) */
     const char *pgpitr_bin; /* archive_command's program, or NULL (this binary) */
     int restart_policy;     /* enum pitr_archconf_restart */
+    /* recover (agent/recover.h) */
+    const char *start_command; /* start-command, or NULL: pg_ctl start -w of pgdata */
+    int recovery_wait;         /* seconds until the recovered server must be promoted */
 };
 
 /* Run until *stop (or, with once, until idle). Errors that stop the agent itself only. */

@@ -3,7 +3,9 @@
  * Cluster, ScheduledBackup and Backup (postgresql.cnpg.io/v1) and Secret
  * (v1) documents in *.yaml / *.yml files, several documents a file.
  *
- * Only what pgpitr acts on is kept (cnpg-semantics.md). Every field pgpitr
+ * Only what pgpitr acts on is kept (cnpg-semantics.md), including a
+ * Cluster's spec.bootstrap.recovery and spec.externalClusters[] (whose
+ * barmanObjectStore is read and resolved like spec.backup's). Every field pgpitr
  * does not support is reported once as a diagnostic with its file and line;
  * fields that do not change what a backup does (labels, annotations,
  * instances, storage, ...) are not reported. Secret references
@@ -80,12 +82,47 @@ struct pitr_mf_store {
     int unsupported; /* azureCredentials/googleCredentials: never resolved */
 };
 
+/* spec.bootstrap.recovery.recoveryTarget (at most one of the five target kinds). */
+struct pitr_mf_recovery_target {
+    char *target_time; /* owned or NULL; as written (RFC 3339 or PostgreSQL form) */
+    char *target_xid;  /* owned or NULL; a uint32 in decimal */
+    char *target_name; /* owned or NULL; a restore point, 1..63 bytes */
+    char *target_lsn;  /* owned or NULL; X/X */
+    int target_immediate;
+    char *target_tli; /* owned or NULL; "latest" or a timeline >= 1 */
+    int exclusive;    /* recovery_target_inclusive = false */
+    char *backup_id;  /* owned or NULL; the barman backup id to restore */
+};
+
+/* spec.bootstrap.recovery of a Cluster (cnpg-semantics.md section 4). */
+struct pitr_mf_recovery {
+    char *source;      /* owned or NULL; an externalClusters[].name */
+    char *backup_name; /* owned or NULL; backup.name: parsed, not supported (error diag) */
+    int has_target;    /* recoveryTarget present */
+    struct pitr_mf_recovery_target target;
+    int unsupported; /* something pgpitr cannot do: never acted on */
+    struct pitr_mf_loc loc;
+};
+
+/* One spec.externalClusters[] entry; only its barmanObjectStore is used. */
+struct pitr_mf_external {
+    char *name;    /* owned */
+    int has_store; /* barmanObjectStore present */
+    struct pitr_mf_store store;
+    struct pitr_mf_loc loc;
+};
+
 struct pitr_mf_cluster {
     struct pitr_mf_meta meta;
     int has_store; /* spec.backup.barmanObjectStore present */
     struct pitr_mf_store store;
     char *retention_policy; /* owned or NULL; "30d", ... */
     char *target;           /* owned or NULL; primary | prefer-standby */
+    /* Added for issue 14 (recovery): bootstrap.recovery and externalClusters. */
+    int has_recovery; /* spec.bootstrap.recovery present and valid */
+    struct pitr_mf_recovery recovery;
+    struct pitr_mf_external *externals; /* owned array; Secrets resolved like store */
+    size_t n_externals;
 };
 
 struct pitr_mf_scheduled {
@@ -172,6 +209,10 @@ PITR_MUST_CHECK pitr_rc pitr_manifest_resolve(struct pitr_mf_set *set, struct pi
 const struct pitr_mf_cluster *pitr_manifest_find_cluster(const struct pitr_mf_set *set,
                                                          const char *ns,
                                                          const char *name);
+
+/* The externalClusters[] entry of c named name, or NULL. */
+const struct pitr_mf_external *pitr_manifest_find_external(const struct pitr_mf_cluster *c,
+                                                           const char *name);
 
 void pitr_manifest_set_release(struct pitr_mf_set *set);
 

@@ -13,7 +13,8 @@
  * application-name, wal-receive-spool-dir, partial-interval, synchronous,
  * sync-interval-ms, sync-bytes; for the agent in a cluster instance-name,
  * peer-conninfo, heartbeat-interval, lease-ttl; for the agent's archiving
- * set-up pgpitr-bin and restart-policy) plus
+ * set-up pgpitr-bin and restart-policy), start-command (agent: starts a
+ * PGDATA restored for bootstrap.recovery) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -90,6 +91,7 @@ struct pitr_config {
     /* agent, archconf: how archiving is configured on the local server */
     char *pgpitr_bin;     /* owned; program archive_command runs; NULL: /proc/self/exe */
     char *restart_policy; /* owned; "never" (default) or "always" */
+    char *start_command;         /* owned; agent (recover): how to start a recovered PGDATA */
 };
 
 /* One global option as given on the command line (--name value). */

@@ -103,6 +103,15 @@ PITR_MUST_CHECK pitr_rc pitr_pg_now(struct pitr_pg *pg,
                                     struct pitr_pg_time *out,
                                     struct pitr_err *err);
 
+/*
+ * pg_last_xact_replay_timestamp(): the commit time of the last transaction
+ * recovery replayed (kept after promotion until the server restarts), as
+ * "YYYY-MM-DDTHH:MM:SS.ffffffZ" in out; "" when recovery replayed none.
+ */
+PITR_MUST_CHECK pitr_rc pitr_pg_last_replay_time(struct pitr_pg *pg,
+                                                 char out[40],
+                                                 struct pitr_err *err);
+
 struct pitr_pg_start {
     uint64_t lsn;
     uint32_t timeline;

@@ -807,6 +807,227 @@ static void pitr_manifest_parse__non_utf8_and_binary_refused(void **state)
     pitr_manifest_set_release(&set);
 }
 
+static const char recovery_yaml[] =
+  "apiVersion: postgresql.cnpg.io/v1\n"                 /* 1 */
+  "kind: Cluster\n"                                     /* 2 */
+  "metadata: {name: restored-pg, namespace: app-db}\n"  /* 3 */
+  "spec:\n"                                             /* 4 */
+  "  bootstrap:\n"                                      /* 5 */
+  "    recovery:\n"                                     /* 6 */
+  "      source: backed-up-pg\n"                        /* 7 */
+  "      database: app\n"                               /* 8 */
+  "      recoveryTarget:\n"                             /* 9 */
+  "        targetTime: \"2024-01-15T10:30:00+02:00\"\n" /* 10 */
+  "        targetTLI: latest\n"                         /* 11 */
+  "        exclusive: true\n"                           /* 12 */
+  "  externalClusters:\n"                               /* 13 */
+  "    - name: other\n"                                 /* 14 */
+  "      connectionParameters: {host: x}\n"             /* 15 */
+  "    - name: backed-up-pg\n"                          /* 16 */
+  "      barmanObjectStore:\n"                          /* 17 */
+  "        destinationPath: s3://my-bucket/postgres-backups\n"
+  "        endpointURL: http://127.0.0.1:1\n"
+  "        serverName: src\n"
+  "        s3Credentials:\n"
+  "          accessKeyId: {name: s3-creds, key: ACCESS_KEY_ID}\n"
+  "          secretAccessKey: {name: s3-creds, key: ACCESS_SECRET_KEY}\n"
+  "---\n"
+  "apiVersion: v1\n"
+  "kind: Secret\n"
+  "metadata: {name: s3-creds, namespace: app-db}\n"
+  "stringData: {ACCESS_KEY_ID: AK, ACCESS_SECRET_KEY: SK}\n";
+
+static void pitr_manifest_parse__bootstrap_recovery_and_external_clusters(void **state)
+{
+    struct pitr_mf_set set = { 0 };
+    struct pitr_err err = { 0 };
+    const struct pitr_mf_cluster *c;
+    const struct pitr_mf_external *x;
+
+    (void)state;
+    assert_int_equal(parse_str("r.yaml", recovery_yaml, &set, &err), PITR_OK);
+    assert_int_equal(pitr_manifest_resolve(&set, &err), PITR_OK);
+    c = pitr_manifest_find_cluster(&set, "app-db", "restored-pg");
+    assert_non_null(c);
+    assert_int_equal(c->has_store, 0);
+    assert_int_equal(c->has_recovery, 1);
+    assert_int_equal(c->recovery.unsupported, 0);
+    assert_int_equal(c->recovery.loc.line, 7);
+    assert_string_equal(c->recovery.source, "backed-up-pg");
+    assert_int_equal(c->recovery.has_target, 1);
+    assert_string_equal(c->recovery.target.target_time, "2024-01-15T10:30:00+02:00");
+    assert_string_equal(c->recovery.target.target_tli, "latest");
+    assert_int_equal(c->recovery.target.exclusive, 1);
+    assert_null(c->recovery.target.backup_id);
+    assert_int_equal(c->n_externals, 2);
+    assert_int_equal(pitr_manifest_find_external(c, "other")->has_store, 0);
+    x = pitr_manifest_find_external(c, "backed-up-pg");
+    assert_non_null(x);
+    assert_int_equal(x->has_store, 1);
+    assert_int_equal(x->loc.line, 16);
+    assert_string_equal(x->store.destination_path, "s3://my-bucket/postgres-backups");
+    assert_string_equal(x->store.server_name, "src");
+    assert_int_equal(x->store.resolved, 1);
+    assert_string_equal(x->store.access_key_id, "AK");
+    assert_string_equal(x->store.secret_access_key, "SK");
+    assert_null(pitr_manifest_find_external(c, "nope"));
+    /* the fields pgpitr does not use are warnings with their lines */
+    assert_diag(&set, "spec.bootstrap.recovery.database", PITR_MF_WARNING, 8);
+    assert_diag(&set, "spec.externalClusters[0].connectionParameters", PITR_MF_WARNING, 15);
+    pitr_manifest_set_release(&set);
+}
+
+/* One Cluster with a recovery block body; the Cluster must be left out. */
+static void assert_recovery_rejected(const char *body, const char *needle, int line)
+{
+    struct pitr_mf_set set = { 0 };
+    struct pitr_err err = { 0 };
+    char *text = pitr_asprintf("apiVersion: postgresql.cnpg.io/v1\n" /* 1 */
+                               "kind: Cluster\n"                     /* 2 */
+                               "metadata: {name: r}\n"               /* 3 */
+                               "spec:\n"                             /* 4 */
+                               "  bootstrap:\n"                      /* 5 */
+                               "    recovery:\n"                     /* 6 */
+                               "%s"                                  /* 7.. */
+                               "  externalClusters:\n"
+                               "    - name: src\n"
+                               "      barmanObjectStore: {destinationPath: 's3://b/p'}\n"
+                               "    - name: nostore\n",
+                               body);
+
+    assert_int_equal(parse_str("bad.yaml", text, &set, &err), PITR_OK);
+    assert_int_equal(set.n_clusters, 0);
+    assert_diag(&set, needle, PITR_MF_ERROR, line);
+    assert_non_null(find_diag(&set, "document ignored"));
+    assert_string_equal(set.diags[0].loc.file, "bad.yaml");
+    pitr_free(text);
+    pitr_manifest_set_release(&set);
+}
+
+static void pitr_manifest_parse__recovery_rules_as_the_webhook(void **state)
+{
+    (void)state;
+    assert_recovery_rejected(
+      "      source: missing\n", "names no entry of spec.externalClusters", 7);
+    assert_recovery_rejected("      source: nostore\n", "has no barmanObjectStore", 11);
+    assert_recovery_rejected("      recoveryTarget: {}\n", "needs a source", 7);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget:\n"
+                             "        targetTime: '2024-01-15 10:30:00'\n"
+                             "        targetLSN: 0/3000000\n",
+                             "give at most one of targetTime",
+                             10);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget: {targetTime: 'yesterday'}\n",
+                             "is not a time",
+                             8);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget: {targetLSN: '0/xyz'}\n",
+                             "is not an LSN",
+                             8);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget: {targetXID: '99999999999', backupID: a}\n",
+                             "is not a transaction id",
+                             8);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget: {targetName: before-upgrade}\n",
+                             "need backupID",
+                             8);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget: {targetImmediate: true}\n",
+                             "need backupID",
+                             8);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget: {targetTLI: '0'}\n",
+                             "'latest' or a number",
+                             8);
+    assert_recovery_rejected("      source: src\n"
+                             "      recoveryTarget: {targetTLI: 3}\n",
+                             "must be a string",
+                             8);
+    assert_recovery_rejected("      source: src\n"
+                             "      backup: {name: b1}\n",
+                             "source and backup exclude each other",
+                             7);
+}
+
+static void pitr_manifest_parse__recovery_from_backup_object_is_unsupported(void **state)
+{
+    struct pitr_mf_set set = { 0 };
+    struct pitr_err err = { 0 };
+    const char *text = "apiVersion: postgresql.cnpg.io/v1\n"
+                       "kind: Cluster\n"
+                       "metadata: {name: r}\n"
+                       "spec:\n"
+                       "  bootstrap:\n"
+                       "    recovery:\n"
+                       "      backup: {name: b1}\n";
+
+    (void)state;
+    assert_int_equal(parse_str("b.yaml", text, &set, &err), PITR_OK);
+    assert_int_equal(set.n_clusters, 1);
+    assert_int_equal(set.clusters[0].has_recovery, 1);
+    assert_int_equal(set.clusters[0].recovery.unsupported, 1);
+    assert_string_equal(set.clusters[0].recovery.backup_name, "b1");
+    assert_diag(&set, "recovery from a Backup object", PITR_MF_ERROR, 7);
+    pitr_manifest_set_release(&set);
+}
+
+static void pitr_manifest_parse__external_clusters_hostile_shapes(void **state)
+{
+    struct pitr_mf_set set = { 0 };
+    struct pitr_err err = { 0 };
+    const char *dup = "apiVersion: postgresql.cnpg.io/v1\n"
+                      "kind: Cluster\n"
+                      "metadata: {name: r}\n"
+                      "spec:\n"
+                      "  externalClusters:\n"
+                      "    - name: a\n"
+                      "    - name: a\n";
+    const char *noname = "apiVersion: postgresql.cnpg.io/v1\n"
+                         "kind: Cluster\n"
+                         "metadata: {name: r}\n"
+                         "spec:\n"
+                         "  externalClusters:\n"
+                         "    - barmanObjectStore: {destinationPath: 's3://b/p'}\n";
+    const char *notlist = "apiVersion: postgresql.cnpg.io/v1\n"
+                          "kind: Cluster\n"
+                          "metadata: {name: r}\n"
+                          "spec:\n"
+                          "  externalClusters: {name: a}\n";
+    const char *badstore = "apiVersion: postgresql.cnpg.io/v1\n"
+                           "kind: Cluster\n"
+                           "metadata: {name: r}\n"
+                           "spec:\n"
+                           "  externalClusters:\n"
+                           "    - name: a\n"
+                           "      barmanObjectStore:\n"
+                           "        destinationPath: s3://b/p\n"
+                           "        s3Credentials: {accessKeyId: {name: s, key: k}}\n";
+
+    (void)state;
+    assert_int_equal(parse_str("d.yaml", dup, &set, &err), PITR_OK);
+    assert_int_equal(set.n_clusters, 0);
+    assert_diag(&set, "the name 'a' appears twice", PITR_MF_ERROR, 7);
+    pitr_manifest_set_release(&set);
+    assert_int_equal(parse_str("n.yaml", noname, &set, &err), PITR_OK);
+    assert_int_equal(set.n_clusters, 0);
+    assert_diag(&set, "'spec.externalClusters[0].name' is required", PITR_MF_ERROR, 6);
+    pitr_manifest_set_release(&set);
+    assert_int_equal(parse_str("l.yaml", notlist, &set, &err), PITR_OK);
+    assert_int_equal(set.n_clusters, 0);
+    assert_diag(&set, "'spec.externalClusters' must be a list", PITR_MF_ERROR, 5);
+    pitr_manifest_set_release(&set);
+    assert_int_equal(parse_str("s.yaml", badstore, &set, &err), PITR_OK);
+    assert_int_equal(set.n_clusters, 0);
+    assert_diag(&set,
+                "'spec.externalClusters[0].barmanObjectStore.s3Credentials': accessKeyId and "
+                "secretAccessKey go together",
+                PITR_MF_ERROR,
+                9);
+    pitr_manifest_set_release(&set);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -829,6 +1050,10 @@ int main(void)
         cmocka_unit_test(pitr_manifest_parse__long_value_refused),
         cmocka_unit_test(pitr_manifest_parse__too_many_nodes_or_documents),
         cmocka_unit_test(pitr_manifest_parse__non_utf8_and_binary_refused),
+        cmocka_unit_test(pitr_manifest_parse__bootstrap_recovery_and_external_clusters),
+        cmocka_unit_test(pitr_manifest_parse__recovery_rules_as_the_webhook),
+        cmocka_unit_test(pitr_manifest_parse__recovery_from_backup_object_is_unsupported),
+        cmocka_unit_test(pitr_manifest_parse__external_clusters_hostile_shapes),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
