@@ -25,6 +25,8 @@ arch=$(dpkg --print-architecture)
 upstream=$(cat "$src/VERSION")
 failed=0
 passed=0
+t0=$(date +%s)
+step() { echo "# $1 (at $(($(date +%s) - t0)) s)"; }
 ok() { echo "ok - $*"; passed=$((passed + 1)); }
 not_ok() { echo "not ok - $*"; failed=$((failed + 1)); }
 check() { # DESCRIPTION COMMAND...: ok when the command succeeds
@@ -48,6 +50,7 @@ trap 'exit 1' INT TERM
 [ -f "$deb" ] || { echo "check-deb: no package $deb (make deb)" >&2; exit 1; }
 
 # ---- 1. lintian --------------------------------------------------------------
+step "lintian"
 # --fail-on error,warning: info and pedantic tags are shown, do not fail.
 # (--show-overrides would make the overridden tags fail too.)
 if lintian --fail-on error,warning -I --pedantic "$deb" >"$tmp/lintian" 2>&1; then
@@ -58,6 +61,7 @@ fi
 grep -E '^[IP]:' "$tmp/lintian" | sed 's/^/# lintian /'
 
 # ---- 2. fields and contents --------------------------------------------------
+step "fields and contents"
 root=$tmp/root
 dpkg -x "$deb" "$root"
 bin=$root/usr/bin/pgpitr
@@ -137,6 +141,7 @@ else
 fi
 
 # ---- 3. the unpacked copy ----------------------------------------------------
+step "the unpacked copy"
 check "the packaged pgpitr --version prints pgpitr $upstream" test "$("$bin" --version)" = "pgpitr $upstream"
 check "the binary is stripped (no .symtab)" sh -c "! readelf -S '$bin' | grep -q '\\.symtab'"
 check "the binary is hardened (relro, bindnow, fortify, stack protector)" sh -c \
@@ -173,6 +178,7 @@ check "pgpitr.conf.example: every key it shows is accepted" \
     "$bin" --config "$tmp/example.conf" --repo "file://$tmp/repo" --server x list
 
 # ---- 4. install on this machine ----------------------------------------------
+step "dpkg -i and --purge on this machine"
 # dpkg_locked ARGS: dpkg, waiting up to 60 s for another dpkg or apt to finish.
 dpkg_locked() {
     i=0
@@ -231,5 +237,5 @@ else
          barman-cloud-backup --version | grep -q '^barman-cloud-backup 3\\.'"
 fi
 
-echo "check-deb: $passed passed, $failed failed"
+echo "check-deb: $passed passed, $failed failed in $(($(date +%s) - t0)) s"
 [ "$failed" -eq 0 ]
