@@ -15,6 +15,11 @@
 #     (systemd-analyze verify), barman-cli-cloud untouched, then dpkg --purge
 #     and nothing of it left. A pgpitr package (or /usr/bin/pgpitr) already
 #     on the machine fails this step instead of being replaced.
+# Step 4 is safe on a test machine that needs barman-cli-cloud: step 2 has
+# shown that no path of the package belongs to another package, the package
+# enables and starts nothing, its alternative is a folder outside /usr/bin,
+# and barman-cli-cloud's files are compared before and after. A failure or an
+# interruption while installed purges the package on exit.
 set -u
 
 deb=${1:?usage: check.sh DEB BARMAN_NAME...}
