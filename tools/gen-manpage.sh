@@ -107,7 +107,7 @@ EOF
                 env = substr($0, RSTART + 2, RLENGTH - 3); $0 = substr($0, 1, RSTART - 1)
             }
             print ".TP"; print ".B " e(opt); print e($0)
-            if (env != "") print "Environment: \\fB" e(env) "\\fR."
+            if (env != "") { print ".br"; print "Environment: \\fB" e(env) "\\fR." }
         }' "$tmp/help"
     cat <<'EOF'
 .SH BARMAN\-CLOUD COMMAND NAMES
@@ -142,7 +142,7 @@ Example manifests.
 .SH EXIT STATUS
 0 on success; 1 not found, 2 network, 3 usage, 4 any other failure, as
 barman\-cloud's programs; the other codes are pgpitr's own, listed in
-docs/errors.md of the source.
+.IR /usr/share/doc/pgpitr/errors.md .
 .SH SEE ALSO
 .BR barman\-cloud\-backup (1),
 .BR postgres (1),

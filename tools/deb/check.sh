@@ -121,7 +121,8 @@ for u in "$src"/systemd/*.service "$src"/systemd/*.timer; do
 done
 for f in etc/pgpitr/pgpitr.conf.example usr/share/man/man1/pgpitr.1.gz \
     usr/share/doc/pgpitr/copyright usr/share/doc/pgpitr/changelog.Debian.gz \
-    usr/share/doc/pgpitr/README.md usr/share/doc/pgpitr/examples/cluster.yaml \
+    usr/share/doc/pgpitr/README.md usr/share/doc/pgpitr/errors.md usr/share/doc/pgpitr/manifests.md.gz \
+    usr/share/doc/pgpitr/examples/cluster.yaml \
     usr/share/doc/pgpitr/examples/s3-creds.yaml usr/share/lintian/overrides/pgpitr; do
     want -rw-r--r-- "$f"
 done
