@@ -225,6 +225,15 @@ else
          dpkg -S /usr/bin/barman-cloud-backup | grep -q "^barman-cli-cloud: " &&
          head -n 1 /usr/bin/barman-cloud-backup | grep -q python &&
          barman-cloud-backup --version | grep -q "^barman-cloud-backup 3\."'
+    # The same version again: prerm upgrade / postinst configure, as an upgrade runs them.
+    if dpkg_locked -i "$deb" >"$tmp/install.log"; then
+        ok "dpkg -i again (upgrade path of prerm and postinst)"
+    else
+        not_ok "dpkg -i again: $(tail -n 5 "$tmp/dpkg.err")"
+    fi
+    check "after the reinstall: the alternative is still pgpitr's, one choice" sh -c \
+        'update-alternatives --list barman-cloud-bin | grep -cx /usr/lib/pgpitr/barman-cloud | grep -qx 1 &&
+         test "$(readlink -f /usr/lib/barman-cloud/bin)" = /usr/lib/pgpitr/barman-cloud'
     check "man -w pgpitr finds the installed page" test "$(man -w pgpitr)" = /usr/share/man/man1/pgpitr.1.gz
     check "systemd-analyze verify: the installed units and their ExecStart" env SYSTEMD_LOG_LEVEL=notice \
         systemd-analyze verify /lib/systemd/system/pgpitr-*.service /lib/systemd/system/pgpitr-*.timer
