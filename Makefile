@@ -9,6 +9,8 @@
 #   make install         PREFIX=/usr/local DESTDIR= SYSTEMDDIR=$(PREFIX)/lib/systemd/system
 #   make install-barman-links   install, plus barman-cloud-* links to pgpitr in $(PREFIX)/bin
 #   make check-systemd   systemd-analyze verify on systemd/* (part of make check)
+#   make deb             build/pgpitr_<version>_<arch>.deb (tools/deb; hardened release build)
+#   make check-deb       make deb, then lintian, contents, and an install test (part of make check)
 #   make lint            clang-format check, headers, banned functions, cppcheck, clang-tidy
 #   make fmt             format every C file (run it before committing)
 #   make SANITIZE=address,undefined BUILD=build/san   sanitized build in its own folder
@@ -102,6 +104,7 @@ integration: $(BIN) integration-bins
 # PITR_TEST_SKIP; run.sh and run-unit.sh fail on a suite that was not built).
 check: deps
 	$(MAKE) --no-print-directory lint
+	PITR_CHECK=1 $(MAKE) --no-print-directory check-deb
 	PITR_CHECK=1 $(MAKE) --no-print-directory BUILD=build/san SANITIZE=address,undefined CFLAGS="-O1 -g" \
 	    check-systemd unit integration
 	$(MAKE) --no-print-directory fuzz-smoke
@@ -148,6 +151,30 @@ check-systemd: $(BIN)
 	    $(call UNIT_SED,$(abspath $(BUILD)),$(abspath systemd)) $$u > "$$d/$${u#systemd/}" || exit 1; done && \
 	SYSTEMD_LOG_LEVEL=notice systemd-analyze verify "$$d"/*.service "$$d"/*.timer && \
 	echo "systemd units: $(notdir $(UNITS)) verified"
+
+# ---- Debian package (tools/deb) --------------------------------------------
+# The packaged binary is the release build with Debian's hardening flags
+# (dpkg-buildflags, hardening=+all: fortify, stack protector, relro, bindnow),
+# built in its own folder so those flags never mix with build/'s objects.
+# The version is tools/deb/changelog's top entry (its upstream part must be
+# VERSION's); the barman-cloud names are BARMAN_LINKS.
+.PHONY: deb check-deb
+DEB_BUILD   := build/deb-bin
+DEB_FLAGS    = $(shell DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get $(1))
+DEB_FILE     = build/pgpitr_$(shell dpkg-parsechangelog -l tools/deb/changelog -SVersion)_$(shell dpkg --print-architecture).deb
+
+deb:
+	@[ -z "$(SANITIZE)" ] || { echo "make deb packages the release build: run it without SANITIZE" >&2; exit 1; }
+	$(MAKE) --no-print-directory BUILD=$(DEB_BUILD) SANITIZE= \
+	    CFLAGS="$(call DEB_FLAGS,CFLAGS) $(call DEB_FLAGS,CPPFLAGS)" LDFLAGS="$(call DEB_FLAGS,LDFLAGS)" \
+	    $(DEB_BUILD)/pgpitr
+	tools/deb/build.sh $(DEB_BUILD)/pgpitr build/deb $(DEB_FILE) $(BARMAN_LINKS)
+
+# lintian (no error or warning that is not overridden with its reason), the
+# package's fields and files, the files run from an unpacked copy, then
+# (as root) a real dpkg -i and --purge beside barman-cli-cloud.
+check-deb: deb
+	tools/deb/check.sh $(DEB_FILE) $(BARMAN_LINKS)
 
 clean:
 	rm -rf build

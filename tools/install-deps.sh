@@ -20,9 +20,13 @@ RUN_PKGS="postgresql-15 postgresql-client-15 ca-certificates curl openssl tzdata
 TEST_PKGS="swift swift-proxy swift-account swift-container swift-object python3-swiftclient
   stunnel4 python3 python3-boto3 xxd bzip2 zstd lz4 xz-utils barman-cli-cloud systemd
   clang libclang-rt-14-dev clang-format clang-tidy cppcheck isal python3-snappy python3-crcmod python3-croniter"
+# make deb / check-deb (tools/deb): dpkg-shlibdeps, dpkg-gencontrol and
+# dpkg-buildflags (dpkg-dev), lintian to check the package, man-db to render
+# the generated man page (dpkg-deb --root-owner-group needs no fakeroot).
+DEB_PKGS="dpkg-dev lintian man-db"
 BENCH_PKGS="pgbackrest hyperfine time"
 
-want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS"
+want="$BUILD_PKGS $RUN_PKGS $TEST_PKGS $DEB_PKGS"
 [ "${1:-}" = "--bench" ] && want="$want $BENCH_PKGS"
 
 missing=""
