@@ -28,7 +28,10 @@ static const struct command commands[] = {
       "Archive one WAL file; use as archive_command = 'pgpitr wal-push %p'.\n"
       "Exit 0 only when the file is durably stored, or an identical copy already is.\n"
       "An archived file with different content is never overwritten (exit 13).\n"
-      "REPO_URL and SERVER may be given as positionals, as barman-cloud-wal-archive takes them." },
+      "REPO_URL and SERVER may be given as positionals, as barman-cloud-wal-archive takes them.\n"
+      "Each push adds its result and duration to --stats-file (default\n"
+      "pg_wal/pgpitr_spool/pushstats when WAL_PATH is in pg_wal; 'off' disables), which the\n"
+      "agent's /metrics reads; failing to update it only warns." },
     { "wal-fetch",
       pitr_cmd_wal_fetch,
       "wal-fetch [REPO_URL SERVER] WAL_NAME DEST_PATH [--spool-dir DIR]\n"
@@ -246,6 +249,10 @@ static const struct {
     { "insecure-skip-tls-verify",
       "PGPITR_INSECURE_SKIP_TLS_VERIFY",
       "do not verify TLS certificates (insecure; warns on every run)" },
+    { "stats-file",
+      "PGPITR_STATS_FILE",
+      "wal-push counters read by the agent's /metrics (default pg_wal/pgpitr_spool/pushstats; "
+      "off)" },
 };
 
 /* Boolean options may stand alone: "--name" means "--name=true". */

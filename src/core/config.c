@@ -68,6 +68,8 @@ static const struct key_def keys[] = {
     { "synchronous", "PGPITR_SYNCHRONOUS", NULL, FIELD(synchronous), 0 },
     { "sync-interval-ms", "PGPITR_SYNC_INTERVAL_MS", NULL, FIELD(sync_interval_ms), 0 },
     { "sync-bytes", "PGPITR_SYNC_BYTES", NULL, FIELD(sync_bytes), 0 },
+    { "stats-file", "PGPITR_STATS_FILE", NULL, FIELD(stats_file), 0 },
+    { "metrics-listen", "PGPITR_METRICS_LISTEN", NULL, FIELD(metrics_listen), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },

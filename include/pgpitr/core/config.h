@@ -11,7 +11,8 @@
  * retention-policy, method, manifests, dbname (the server's conninfo, for
  * agent and wal-receive), and for wal-receive slot, create-slot,
  * application-name, wal-receive-spool-dir, partial-interval, synchronous,
- * sync-interval-ms, sync-bytes) plus
+ * sync-interval-ms, sync-bytes; stats-file (wal-push's counters, read by
+ * the agent) and metrics-listen (the agent's /metrics address)) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -80,6 +81,9 @@ struct pitr_config {
     char *synchronous;           /* owned; "true"/"false" */
     char *sync_interval_ms;      /* owned */
     char *sync_bytes;            /* owned; a size */
+    /* metrics */
+    char *stats_file;     /* owned; wal-push counters file, "off", or NULL (pg_wal/pgpitr_spool) */
+    char *metrics_listen; /* owned; agent: host:port of /metrics, "off", or NULL (the default) */
 };
 
 /* One global option as given on the command line (--name value). */
