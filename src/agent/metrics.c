@@ -150,9 +150,9 @@ static pitr_rc per_cluster(struct pitr_buf *b,
                   : 0;
             break;
         case F_STORAGE:
-            if (c->storage_up < 0)
+            if (c->storage_up < 0 && c->job_storage_up < 0)
                 continue;
-            v = c->storage_up;
+            v = c->storage_up != 0 && c->job_storage_up != 0 ? 1 : 0;
             break;
         }
         rc = sample(b, name, labels, v, err);
@@ -799,6 +799,7 @@ static struct pitr_metrics_cluster *find(struct pitr_metrics *m, const char *ns,
         return NULL;
     key.backup_duration = -1;
     key.storage_up = -1;
+    key.job_storage_up = -1;
     s->cl[s->ncl++] = key;
     qsort(s->cl, s->ncl, sizeof(s->cl[0]), cmp_cluster);
     for (i = 0; i < s->ncl; i++)
@@ -898,6 +899,22 @@ void pitr_metrics_set_storage_up(struct pitr_metrics *m, const char *ns, const c
     c = find(m, ns, name);
     if (c != NULL)
         c->storage_up = up ? 1 : 0;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void pitr_metrics_set_job_storage_up(struct pitr_metrics *m,
+                                     const char *ns,
+                                     const char *name,
+                                     int up)
+{
+    struct pitr_metrics_cluster *c;
+
+    if (m == NULL)
+        return;
+    pthread_mutex_lock(&m->lock);
+    c = find(m, ns, name);
+    if (c != NULL)
+        c->job_storage_up = up ? 1 : 0;
     pthread_mutex_unlock(&m->lock);
 }
 

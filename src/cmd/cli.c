@@ -154,7 +154,7 @@ static const struct command commands[] = {
       pitr_cmd_agent,
       "agent [--manifests DIR] [--once] [--dbname CONNINFO] [--pgdata DIR] [--state-dir DIR]\n"
       "         [--retention-interval SECS] [--retention-retry SECS] [--archive-check-tries N]\n"
-      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]",
+      "         [--archive-check-wait SECS] [--wal-wait-timeout SECS] [--metrics-listen ADDR]",
       "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
       "server from the manifests in DIR (config key 'manifests', default\n"
       "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
@@ -168,7 +168,11 @@ static const struct command commands[] = {
       "Status and events go to <server>/pgpitr/status.json in the repository and a copy in\n"
       "--state-dir (default /var/lib/pgpitr/agent). Connects with the PG* variables, --dbname\n"
       "or config key 'dbname'. --once exits when nothing is pending. SIGTERM cancels a running\n"
-      "backup (recorded as failed). With systemd: Type=notify and the watchdog." },
+      "backup (recorded as failed). With systemd: Type=notify and the watchdog.\n"
+      "Prometheus metrics (CloudNativePG's cnpg_collector_* and cnpg_pg_stat_archiver_*\n"
+      "names, pgpitr_*) on GET /metrics at --metrics-listen HOST:PORT (config key\n"
+      "metrics-listen, default 127.0.0.1:9187; off disables); wal-push's counters are read\n"
+      "from config key stats-file (default PGDATA/pg_wal/pgpitr_spool/pushstats)." },
     { "get",
       pitr_cmd_get,
       "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "

@@ -37,6 +37,7 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
 {
     const char *manifests = NULL, *state = NULL, *dbname = NULL, *pgdata = NULL;
     const char *ret_every = NULL, *ret_retry = NULL, *tries = NULL, *wait = NULL, *walwait = NULL;
+    const char *metrics_listen = NULL;
     int once = 0, npos = 0, rc;
     const struct pitr_opt opts[] = {
         { "manifests", 0, 1, &manifests, NULL, NULL },
@@ -49,6 +50,7 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
         { "archive-check-tries", 0, 1, &tries, NULL, NULL },
         { "archive-check-wait", 0, 1, &wait, NULL, NULL },
         { "wal-wait-timeout", 0, 1, &walwait, NULL, NULL },
+        { "metrics-listen", 0, 1, &metrics_listen, NULL, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_agent_opts o;
@@ -79,6 +81,8 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
     o.archive_check_wait = 6;
     o.wal_wait_timeout = PITR_BACKUP_DEFAULT_WAL_WAIT;
     o.stop = &stop_flag;
+    o.metrics_listen = metrics_listen != NULL ? metrics_listen : cfg->metrics_listen;
+    o.stats_file = cfg->stats_file;
     if (pitr_args_int(
           "agent", "--retention-interval", ret_every, 1, 86400 * 31, &o.retention_every) ||
         pitr_args_int("agent", "--retention-retry", ret_retry, 1, 86400, &o.retention_retry) ||

@@ -22,6 +22,11 @@
  * records it failed, saves and returns. systemd: READY=1 after the first
  * pass, STATUS= and WATCHDOG=1 every tick, STOPPING=1 on the way out (all
  * no-ops without NOTIFY_SOCKET).
+ *
+ * Metrics (agent/metrics.h): /metrics on metrics_listen, fed after every
+ * pass (status times, retention, the store) and at job start and end. An
+ * address that does not parse stops the agent; one that cannot be bound
+ * is a warning and the agent runs without metrics.
  */
 #ifndef PGPITR_AGENT_AGENT_H
 #define PGPITR_AGENT_AGENT_H
@@ -50,6 +55,8 @@ struct pitr_agent_opts {
     int archive_check_wait;        /* seconds between them */
     int wal_wait_timeout;          /* pitr_backup_opts.wal_wait_timeout */
     volatile sig_atomic_t *stop;   /* set by the caller's signal handler */
+    const char *metrics_listen;    /* agent/metrics.h: host:port, "off", NULL (default) */
+    const char *stats_file;        /* wal-push's counters file, "off", NULL (the default) */
 };
 
 /* Run until *stop (or, with once, until idle). Errors that stop the agent itself only. */

@@ -53,7 +53,8 @@ struct pitr_metrics_cluster {
     double backup_duration; /* seconds of the last completed backup; < 0: none yet */
     int64_t retention_ok;   /* last successful retention run */
     int64_t retention_failed;
-    int storage_up; /* 1: the last store operation succeeded, 0: it failed, -1: none yet */
+    int storage_up;     /* the status store: 1 last write succeeded, 0 failed, -1 none yet */
+    int job_storage_up; /* the last job: 0 it failed on the store, 1 it did not, -1 none yet */
 };
 
 /* Everything one page is rendered from. */
@@ -131,7 +132,12 @@ void pitr_metrics_set_retention(struct pitr_metrics *m,
                                 const char *name,
                                 int ok,
                                 int64_t t);
+/* pgpitr_storage_up is 1 when neither of these says the store failed last time. */
 void pitr_metrics_set_storage_up(struct pitr_metrics *m, const char *ns, const char *name, int up);
+void pitr_metrics_set_job_storage_up(struct pitr_metrics *m,
+                                     const char *ns,
+                                     const char *name,
+                                     int up);
 
 /* A copy of the agent-kept part of the snapshot (for tests). */
 void pitr_metrics_snapshot_copy(struct pitr_metrics *m, struct pitr_metrics_snapshot *out);

@@ -73,6 +73,7 @@ static void full_snapshot(struct pitr_metrics_snapshot *s)
     c->retention_ok = T0 - 30;
     c->retention_failed = 0;
     c->storage_up = 1;
+    c->job_storage_up = -1;
     s->pg_up = 1;
     s->archived_count = 42;
     s->failed_count = 3;
@@ -202,6 +203,7 @@ static void metrics_render__leaves_out_what_was_not_read(void **state)
     s.have_push = 0;
     s.cl[0].backup_duration = -1;
     s.cl[0].storage_up = -1;
+    s.cl[0].job_storage_up = -1;
     s.is_leader = 0;
     page = render(&s);
     has_line(page, "cnpg_collector_up{cluster=\"pg-main\"} 0");
@@ -220,6 +222,28 @@ static void metrics_render__leaves_out_what_was_not_read(void **state)
     has_line(page, "cnpg_collector_first_recoverability_point 0");
     lacks(page, "cnpg_collector_up");
     lacks(page, "pgpitr_backup_in_progress");
+    pitr_free(page);
+}
+
+static void metrics_render__storage_up_needs_both_inputs(void **state)
+{
+    struct pitr_metrics_snapshot s;
+    char *page;
+
+    (void)state;
+    full_snapshot(&s);
+    s.cl[0].job_storage_up = 0; /* the status write worked, the last job failed on the store */
+    page = render(&s);
+    has_line(page, "pgpitr_storage_up{cluster=\"pg-main\",namespace=\"default\"} 0");
+    pitr_free(page);
+    s.cl[0].job_storage_up = 1;
+    s.cl[0].storage_up = 0;
+    page = render(&s);
+    has_line(page, "pgpitr_storage_up{cluster=\"pg-main\",namespace=\"default\"} 0");
+    pitr_free(page);
+    s.cl[0].storage_up = -1;
+    page = render(&s);
+    has_line(page, "pgpitr_storage_up{cluster=\"pg-main\",namespace=\"default\"} 1");
     pitr_free(page);
 }
 
@@ -393,6 +417,7 @@ int main(void)
         cmocka_unit_test(metrics_render__histogram_buckets_are_cumulative),
         cmocka_unit_test(metrics_render__label_values_are_escaped),
         cmocka_unit_test(metrics_render__leaves_out_what_was_not_read),
+        cmocka_unit_test(metrics_render__storage_up_needs_both_inputs),
         cmocka_unit_test(metrics_render__page_limit_is_an_error),
         cmocka_unit_test(metrics_start__serves_metrics_only),
         cmocka_unit_test(metrics_start__off_and_bad_addresses),
