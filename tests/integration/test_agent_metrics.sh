@@ -173,7 +173,6 @@ check "cnpg_pg_stat_archiver_last_archived_time is recent" [ "$(num "$(val cnpg_
 check "cnpg_collector_pg_wal_archive_status{value=\"done\"} counts .done files" \
     [ "$(val 'cnpg_collector_pg_wal_archive_status{value="done"}')" = "$(ls "$PGDATA/pg_wal/archive_status" | grep -c '\.done$')" ]
 check "pgpitr_archive_ready_segments 0 at rest" [ "$(val pgpitr_archive_ready_segments)" = 0 ]
-cp "$T/page.txt" "$IT_TMP/metrics-page.txt"
 
 # ---- a failing push: wrong credentials until PostgreSQL has failed once ----
 err0=$(val 'pgpitr_wal_push_total{result="error"}')
@@ -190,6 +189,7 @@ if wait_until 30 at_rest; then
 else
     not_ok "after the failure the counters disagree: pg_stat_archiver '$ac $fc'; $(grep -E '^(cnpg_pg_stat_archiver_(archived|failed)_count|pgpitr_wal_push_total)' "$T/page.txt" | tr '\n' ';')"
 fi
+cp "$T/page.txt" "$IT_TMP/metrics-page.txt"
 check "the error counter moved" [ "$(val 'pgpitr_wal_push_total{result="error"}')" -gt "$err0" ]
 check "cnpg_pg_stat_archiver_last_failed_time is set" [ "$(num "$(val cnpg_pg_stat_archiver_last_failed_time)")" -ge "$t_start" ]
 
