@@ -710,6 +710,7 @@ pitr_rc pitr_metrics_start(const struct pitr_metrics_opts *o,
     struct sockaddr_storage ss;
     socklen_t slen = 0;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD;
+    const char *env;
     pitr_rc rc;
 
     *out = NULL;
@@ -723,8 +724,9 @@ pitr_rc pitr_metrics_start(const struct pitr_metrics_opts *o,
     pthread_mutex_init(&m->lock, NULL);
     m->conninfo = o->conninfo != NULL ? pitr_strdup(o->conninfo) : NULL;
     m->pgdata = o->pgdata != NULL ? pitr_strdup(o->pgdata) : NULL;
-    if (m->pgdata == NULL && getenv("PGDATA") != NULL && getenv("PGDATA")[0] != '\0')
-        m->pgdata = pitr_strdup(getenv("PGDATA"));
+    env = getenv("PGDATA");
+    if (m->pgdata == NULL && env != NULL && env[0] != '\0')
+        m->pgdata = pitr_strdup(env);
     m->stats_off = o->stats_file != NULL && strcmp(o->stats_file, "off") == 0;
     m->stats = o->stats_file != NULL && !m->stats_off ? pitr_strdup(o->stats_file) : NULL;
     if (ss.ss_family == AF_INET6)
