@@ -12,9 +12,10 @@
 #include <unistd.h>
 
 #include "agent_int.h"
-#include "pgpitr/agent/cluster.h"
 #include "pgpitr/agent/archconf.h"
+#include "pgpitr/agent/cluster.h"
 #include "pgpitr/agent/manifest.h"
+#include "pgpitr/agent/metrics.h"
 #include "pgpitr/agent/recover.h"
 #include "pgpitr/agent/sched.h"
 #include "pgpitr/agent/status.h"
@@ -87,10 +88,12 @@ struct agent {
     int64_t next_hb;
     char boot_id[40];
     struct pitr_archconf *archconf; /* archconf: archiving on the local server */
-    struct pitr_recover *rec; /* recover: bootstrap.recovery (agent/recover.h) */
+    struct pitr_recover *rec;       /* recover: bootstrap.recovery (agent/recover.h) */
+    struct pitr_metrics *metrics;   /* metrics: NULL when off */
 };
 
 static int cluster_mode(const struct agent *a);
+static int agent_leads(const struct agent *a);
 static int cluster_led(const struct agent *a, const struct acluster *c);
 static int lease_confirm(struct agent *a, struct acluster *c);
 static int executor_alive(const struct agent *a, const struct acluster *c, json_t *b);
@@ -546,6 +549,71 @@ static void reconcile_scheduled(struct agent *a,
     pitr_free(kids);
 }
 
+/* ---- metrics ---- */
+
+/* After each pass: what the status documents say, for /metrics. */
+static void metrics_publish(struct agent *a)
+{
+    size_t i;
+
+    if (a->metrics == NULL)
+        return;
+    pitr_metrics_set_leader(a->metrics, agent_leads(a));
+    for (i = 0; i < a->ncl; i++) {
+        struct acluster *c = &a->cl[i];
+        json_t *cst, *ret;
+        const char *res;
+
+        if (c->doc == NULL)
+            continue;
+        cst = status_of(pitr_status_find(c->doc, "Cluster", c->name));
+        pitr_metrics_set_backup_times(
+          a->metrics,
+          c->ns,
+          c->name,
+          pitr_status_time_parse(pitr_status_str(cst, "firstRecoverabilityPoint")),
+          pitr_status_time_parse(pitr_status_str(cst, "lastSuccessfulBackup")),
+          pitr_status_time_parse(pitr_status_str(cst, "lastFailedBackup")));
+        pitr_metrics_set_in_progress(a->metrics,
+                                     c->ns,
+                                     c->name,
+                                     a->job != NULL && a->job->kind == JOB_BACKUP &&
+                                       strcmp(a->job->cluster_key, c->key) == 0);
+        ret = json_object_get(cst, "retention");
+        res = pitr_status_str(ret, "result");
+        if (res != NULL)
+            pitr_metrics_set_retention(a->metrics,
+                                       c->ns,
+                                       c->name,
+                                       strcmp(res, "Succeeded") == 0,
+                                       pitr_status_time_parse(pitr_status_str(ret, "lastRun")));
+        if (c->have_cfg && !c->store_dirty)
+            pitr_metrics_set_storage_up(a->metrics, c->ns, c->name, 1);
+        else if (c->have_cfg && c->store_error != NULL)
+            pitr_metrics_set_storage_up(a->metrics, c->ns, c->name, 0);
+    }
+}
+
+/* A finished job: the backup's duration, and whether it failed on the store. */
+static void metrics_job(struct agent *a, const struct acluster *c, const struct job *j)
+{
+    pitr_rc rc = j->rc != PITR_OK ? j->rc : j->retention_ran ? j->retention_rc : PITR_OK;
+    pitr_rc code = j->rc != PITR_OK ? j->err.code : j->retention_err.code;
+
+    if (a->metrics == NULL)
+        return;
+    if (j->kind == JOB_BACKUP && j->rc == PITR_OK && j->begin_time[0] && j->end_time[0])
+        pitr_metrics_set_backup_duration(
+          a->metrics,
+          c->ns,
+          c->name,
+          (double)(pitr_status_time_parse(j->end_time) - pitr_status_time_parse(j->begin_time)));
+    if (rc == PITR_OK)
+        pitr_metrics_set_job_storage_up(a->metrics, c->ns, c->name, 1);
+    else if (code == PITR_ENETWORK || code == PITR_EAUTH || code == PITR_ES3)
+        pitr_metrics_set_job_storage_up(a->metrics, c->ns, c->name, 0);
+}
+
 /* ---- Backups ---- */
 
 static void fail_backup(struct acluster *c, json_t *b, const char *reason, const char *msg)
@@ -823,6 +891,7 @@ static void finish_job(struct agent *a)
             c = &a->cl[i];
     if (c == NULL || c->doc == NULL)
         goto out;
+    metrics_job(a, c, j); /* metrics */
     if (j->kind == JOB_RETENTION) {
         apply_retention(a, c, j);
         apply_catalog(c, j);
@@ -1703,6 +1772,7 @@ static int reconcile(struct agent *a)
     }
     for (i = 0; i < a->ncl; i++)
         save(a, &a->cl[i], 0);
+    metrics_publish(a); /* metrics */
     return pending;
 }
 
@@ -1817,6 +1887,20 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
 
         a.archconf = pitr_archconf_new(&ao);
     }
+    { /* metrics */
+        struct pitr_metrics_opts mo = { o->metrics_listen, o->conninfo, o->pgdata, o->stats_file };
+        struct pitr_err merr = { 0 };
+
+        if (pitr_metrics_start(&mo, &a.metrics, &merr) != PITR_OK) {
+            if (merr.code == PITR_EUSAGE) {
+                *err = merr;
+                pitr_archconf_free(a.archconf);
+                pitr_manifest_dir_free(a.dir);
+                return PITR_EUSAGE;
+            }
+            pitr_log_warn("agent: running without metrics: %s", merr.msg);
+        }
+    }
     while (!*o->stop) {
         int pending;
 
@@ -1871,6 +1955,7 @@ pitr_rc pitr_agent_run(const struct pitr_agent_opts *o, struct pitr_err *err)
         pitr_manifest_set_release(&a.set);
     pitr_manifest_dir_free(a.dir);
     pitr_archconf_free(a.archconf); /* archconf */
+    pitr_metrics_stop(a.metrics);   /* metrics */
     pitr_log_info("agent: stopped");
     return PITR_OK;
 }

@@ -28,7 +28,10 @@ static const struct command commands[] = {
       "Archive one WAL file; use as archive_command = 'pgpitr wal-push %p'.\n"
       "Exit 0 only when the file is durably stored, or an identical copy already is.\n"
       "An archived file with different content is never overwritten (exit 13).\n"
-      "REPO_URL and SERVER may be given as positionals, as barman-cloud-wal-archive takes them." },
+      "REPO_URL and SERVER may be given as positionals, as barman-cloud-wal-archive takes them.\n"
+      "Each push adds its result and duration to --stats-file (default\n"
+      "pg_wal/pgpitr_spool/pushstats when WAL_PATH is in pg_wal; 'off' disables), which the\n"
+      "agent's /metrics reads; failing to update it only warns." },
     { "wal-fetch",
       pitr_cmd_wal_fetch,
       "wal-fetch [REPO_URL SERVER] WAL_NAME DEST_PATH [--spool-dir DIR]\n"
@@ -154,7 +157,7 @@ static const struct command commands[] = {
       "         [--archive-check-wait SECS] [--wal-wait-timeout SECS]\n"
       "         [--instance-name NAME --peer-conninfo CONNINFO] [--heartbeat-interval SECS]\n"
       "         [--lease-ttl SECS] [--pgpitr-bin PATH] [--restart-policy never|always]\n"
-      "         [--start-command CMD] [--recovery-wait SECS]",
+      "         [--start-command CMD] [--recovery-wait SECS] [--metrics-listen ADDR]",
       "Run CloudNativePG's ScheduledBackup and Backup controllers for the local PostgreSQL\n"
       "server from the manifests in DIR (config key 'manifests', default\n"
       "/etc/pgpitr/manifests): Cluster (spec.backup.barmanObjectStore, retentionPolicy),\n"
@@ -191,7 +194,11 @@ static const struct command commands[] = {
       "'pg_ctl start -w' of PGDATA) and waits at most --recovery-wait seconds (default 3600)\n"
       "until it is promoted; the Cluster's status (condition RecoveryCompleted) says to what,\n"
       "from which backup and when. A non-empty PGDATA is never touched; backups of that\n"
-      "Cluster wait until the recovery is done; a failed restore is retried after a back-off." },
+      "Cluster wait until the recovery is done; a failed restore is retried after a back-off.\n"
+      "Prometheus metrics (CloudNativePG's cnpg_collector_* and cnpg_pg_stat_archiver_*\n"
+      "names, pgpitr_*) on GET /metrics at --metrics-listen HOST:PORT (config key\n"
+      "metrics-listen, default 127.0.0.1:9187; off disables); wal-push's counters are read\n"
+      "from config key stats-file (default PGDATA/pg_wal/pgpitr_spool/pushstats)." },
     { "get",
       pitr_cmd_get,
       "get clusters|scheduledbackups|backups [--output json|yaml] [--manifests DIR] "
@@ -272,6 +279,10 @@ static const struct {
     { "insecure-skip-tls-verify",
       "PGPITR_INSECURE_SKIP_TLS_VERIFY",
       "do not verify TLS certificates (insecure; warns on every run)" },
+    { "stats-file",
+      "PGPITR_STATS_FILE",
+      "wal-push counters read by the agent's /metrics (default pg_wal/pgpitr_spool/pushstats; "
+      "off)" },
 };
 
 /* Boolean options may stand alone: "--name" means "--name=true". */

@@ -42,6 +42,7 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
     const char *instance = NULL, *peer = NULL, *hb = NULL, *ttl = NULL;
     const char *bin = NULL, *restart = NULL;
     const char *start_cmd = NULL, *rec_wait = NULL; /* recover */
+    const char *metrics_listen = NULL;
     int once = 0, npos = 0, rc;
     const struct pitr_opt opts[] = {
         { "manifests", 0, 1, &manifests, NULL, NULL },
@@ -62,6 +63,7 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
         { "restart-policy", 0, 1, &restart, NULL, NULL },
         { "start-command", 0, 1, &start_cmd, NULL, NULL },
         { "recovery-wait", 0, 1, &rec_wait, NULL, NULL },
+        { "metrics-listen", 0, 1, &metrics_listen, NULL, NULL },
     };
     char **pos = pitr_calloc((size_t)argc + 1, sizeof(*pos));
     struct pitr_agent_opts o;
@@ -98,6 +100,8 @@ int pitr_cmd_agent(const struct pitr_config *cfg, int argc, char **argv)
         rc = PITR_EUSAGE;
         goto out;
     }
+    o.metrics_listen = metrics_listen != NULL ? metrics_listen : cfg->metrics_listen;
+    o.stats_file = cfg->stats_file;
     if (pitr_args_int(
           "agent", "--retention-interval", ret_every, 1, 86400 * 31, &o.retention_every) ||
         pitr_args_int("agent", "--retention-retry", ret_retry, 1, 86400, &o.retention_retry) ||

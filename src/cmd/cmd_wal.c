@@ -1,6 +1,8 @@
 /* cmd_wal.c - the wal-push and wal-fetch commands. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "pgpitr/archive/archive.h"
 #include "pgpitr/archive/prefetch.h"
@@ -8,6 +10,7 @@
 #include "pgpitr/cmd/cli.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
+#include "pgpitr/wal/pushstats.h"
 #include "pgpitr/wal/wal.h"
 
 /*
@@ -66,20 +69,71 @@ static int open_repo(const char *cmd, const struct pitr_config *cfg, struct pitr
     return rc;
 }
 
+static double mono_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * metrics: add this push to the stats file (config stats-file, "off", or
+ * by default pg_wal/pgpitr_spool/pushstats when path is in a pg_wal
+ * folder). Never fails the push: a problem is a warning.
+ */
+static void record_stats(const struct pitr_config *cfg,
+                         const char *path,
+                         int rc,
+                         enum pitr_push_outcome outcome,
+                         double seconds)
+{
+    struct pitr_err err = { 0 };
+    enum pitr_push_result r = PITR_PUSHSTAT_ERROR;
+    const char *base = strrchr(path, '/');
+    char *file = NULL, *waldir = NULL, *status = NULL;
+    struct stat sb;
+
+    if (cfg->stats_file != NULL && strcmp(cfg->stats_file, "off") == 0)
+        return;
+    if (cfg->stats_file != NULL) {
+        file = pitr_strdup(cfg->stats_file);
+    } else {
+        waldir = pitr_strdup(base != NULL ? path : ".");
+        if (base != NULL)
+            waldir[base - path] = '\0';
+        status = pitr_asprintf("%s/archive_status", waldir);
+        if (stat(status, &sb) == 0 && S_ISDIR(sb.st_mode))
+            file = pitr_pushstats_default_path(waldir);
+    }
+    if (file == NULL)
+        goto out;
+    if (rc == PITR_OK)
+        r = outcome == PITR_PUSH_IDENTICAL ? PITR_PUSHSTAT_IDENTICAL : PITR_PUSHSTAT_OK;
+    if (pitr_pushstats_record(
+          file, r, seconds, base != NULL ? base + 1 : path, (int64_t)time(NULL), &err) != PITR_OK)
+        pitr_log_warn("wal-push: counters not updated: %s", err.msg);
+out:
+    pitr_free(file);
+    pitr_free(waldir);
+    pitr_free(status);
+}
+
 int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
 {
+    double t0 = mono_seconds();
     struct pitr_config cfg;
     struct pitr_storage *st = NULL;
     struct pitr_push_batch_opts o = { 0 };
     struct pitr_err err = { 0 };
-    enum pitr_push_outcome outcome;
-    int rc;
+    enum pitr_push_outcome outcome = PITR_PUSH_STORED;
+    int rc, have_path = 0;
 
     pitr_config_copy(&cfg, cfg_in);
     rc = take_repo_positionals("wal-push", &cfg, &argc, &argv, 1, NULL, 0);
-    if (rc != PITR_OK) {
+    if (rc != PITR_OK)
         goto out;
-    }
+    have_path = 1;
     rc = pitr_codec_from_name(cfg.compression, &o.push.codec, &err);
     if (rc != PITR_OK) {
         pitr_log_error("wal-push: %s", err.msg);
@@ -97,6 +151,8 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
     if (rc != PITR_OK)
         pitr_log_error("wal-push '%s': %s", argv[0], err.msg);
 out:
+    if (have_path)
+        record_stats(&cfg, argv[0], rc, outcome, mono_seconds() - t0); /* metrics */
     pitr_storage_free(st);
     pitr_config_release(&cfg);
     return rc;

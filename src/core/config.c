@@ -76,6 +76,8 @@ static const struct key_def keys[] = {
     { "pgpitr-bin", "PGPITR_PGPITR_BIN", NULL, FIELD(pgpitr_bin), 0 },
     { "restart-policy", "PGPITR_RESTART_POLICY", NULL, FIELD(restart_policy), 0 },
     { "start-command", "PGPITR_START_COMMAND", NULL, FIELD(start_command), 0 },
+    { "stats-file", "PGPITR_STATS_FILE", NULL, FIELD(stats_file), 0 },
+    { "metrics-listen", "PGPITR_METRICS_LISTEN", NULL, FIELD(metrics_listen), 0 },
     { "aws-access-key-id", "AWS_ACCESS_KEY_ID", NULL, FIELD(access_key), 0 },
     { "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", NULL, FIELD(secret_key), 1 },
     { "aws-session-token", "AWS_SESSION_TOKEN", NULL, FIELD(session_token), 1 },

@@ -33,6 +33,10 @@
  * status store; it reloads the store each time it becomes leader. The
  * leader runs every Backup itself, in stream mode against the standby it
  * chose (or locally on the primary), so status.json has a single writer.
+ * Metrics (agent/metrics.h): /metrics on metrics_listen, fed after every
+ * pass (status times, retention, the store) and at job start and end. An
+ * address that does not parse stops the agent; one that cannot be bound
+ * is a warning and the agent runs without metrics.
  */
 #ifndef PGPITR_AGENT_AGENT_H
 #define PGPITR_AGENT_AGENT_H
@@ -70,8 +74,10 @@ struct pitr_agent_opts {
     const char *pgpitr_bin; /* archive_command's program, or NULL (this binary) */
     int restart_policy;     /* enum pitr_archconf_restart */
     /* recover (agent/recover.h) */
-    const char *start_command; /* start-command, or NULL: pg_ctl start -w of pgdata */
-    int recovery_wait;         /* seconds until the recovered server must be promoted */
+    const char *start_command;  /* start-command, or NULL: pg_ctl start -w of pgdata */
+    int recovery_wait;          /* seconds until the recovered server must be promoted */
+    const char *metrics_listen; /* agent/metrics.h: host:port, "off", NULL (default) */
+    const char *stats_file;     /* wal-push's counters file, "off", NULL (the default) */
 };
 
 /* Run until *stop (or, with once, until idle). Errors that stop the agent itself only. */

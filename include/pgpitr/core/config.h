@@ -14,7 +14,8 @@
  * sync-interval-ms, sync-bytes; for the agent in a cluster instance-name,
  * peer-conninfo, heartbeat-interval, lease-ttl; for the agent's archiving
  * set-up pgpitr-bin and restart-policy), start-command (agent: starts a
- * PGDATA restored for bootstrap.recovery) plus
+ * PGDATA restored for bootstrap.recovery), stats-file (wal-push's counters,
+ * read by the agent) and metrics-listen (the agent's /metrics address) plus
  * aws-access-key-id, aws-secret-access-key and aws-session-token. A missing
  * default config file is not an error; a missing explicit one is.
  *
@@ -91,7 +92,10 @@ struct pitr_config {
     /* agent, archconf: how archiving is configured on the local server */
     char *pgpitr_bin;     /* owned; program archive_command runs; NULL: /proc/self/exe */
     char *restart_policy; /* owned; "never" (default) or "always" */
-    char *start_command;         /* owned; agent (recover): how to start a recovered PGDATA */
+    char *start_command;  /* owned; agent (recover): how to start a recovered PGDATA */
+    /* metrics */
+    char *stats_file;     /* owned; wal-push counters file, "off", or NULL (pg_wal/pgpitr_spool) */
+    char *metrics_listen; /* owned; agent: host:port of /metrics, "off", or NULL (the default) */
 };
 
 /* One global option as given on the command line (--name value). */
