@@ -47,6 +47,15 @@ printf 'aws-access-key-id = %s\naws-secret-access-key = %s\n' \
     "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" >>"$CONF"
 chown postgres:postgres "$CONF" && chmod 600 "$CONF"
 
+# the new settings are checked before anything runs; a password is never echoed
+expect_exit "peer-conninfo with a password is refused" 3 \
+    timeout 10 "$PGPITR_BIN" agent --instance-name pg-1 --peer-conninfo "host=h password=s3cr3t-pw" --manifests "$T"
+expect_err_has "the refusal says why" "holds a password"
+if grep -q s3cr3t-pw <<<"$T_ERR"; then not_ok "the refusal echoes the password"; else ok "the refusal does not echo the password"; fi
+expect_exit "a bad instance-name is refused" 3 timeout 10 "$PGPITR_BIN" agent --instance-name "../x" --manifests "$T"
+expect_exit "lease-ttl must exceed heartbeat-interval" 3 \
+    timeout 10 "$PGPITR_BIN" agent --instance-name pg-1 --heartbeat-interval 10 --lease-ttl 5 --manifests "$T"
+
 D1=$IT_TMP/pg-cl1 D2=$IT_TMP/pg-cl2 D3=$IT_TMP/pg-cl3
 P1=28300 P2=28301 P3=28302
 AGENT_PIDS=()
@@ -308,12 +317,20 @@ check "two primaries: every Backup started after the takeover is pg-2's" \
 sleep 3
 check "pg-3's agent stays a follower" [ "$(holder)" = pg-2 ]
 
-# ---- no duplicates; the repository agrees ----
+# ---- no duplicates; the repository agrees (agents stopped: nothing in flight) ----
+for n in 1 2 3; do kill -TERM "${AGENT_PIDS[$n]}" 2>/dev/null; done
+for n in 1 2 3; do wait "${AGENT_PIDS[$n]}" 2>/dev/null; done
+AGENT_PIDS=()
 names=$(status_doc | jq -r '.items[] | select(.kind == "Backup") | .metadata.name')
 check "no Backup name twice ($(wc -l <<<"$names") Backups)" [ -z "$(sort <<<"$names" | uniq -d)" ]
 ids_agent=$(status_doc | jq -r '.items[] | select(.kind == "Backup" and .status.phase == "completed") | .status.backupId' | sort)
 ids_list=$("$PGPITR_BIN" --config "$CONF" list --format json | jq -r '.backups_list[] | select(.status == "DONE") | .backup_id' | sort)
-check "the repository's DONE backups are exactly the completed Backups" [ -n "$ids_agent" -a "$ids_agent" = "$ids_list" ]
+missing=$(comm -23 <(echo "$ids_agent") <(echo "$ids_list"))
+extra=$(comm -13 <(echo "$ids_agent") <(echo "$ids_list") | grep -c .)
+check "every completed Backup is a DONE backup in the repository (missing: ${missing:-none})" [ -n "$ids_agent" -a -z "$missing" ]
+# known limit: the orphaned backup may have finished after its leader lost the
+# lease; the new leader recorded it failed and does not adopt it
+check "no DONE backup without a completed Backup but the orphan ($extra extra)" [ "$extra" -le $([ -n "$orphan" ] && echo 1 || echo 0) ]
 check "no password or secret in any agent log" sh -c "! grep -qF '$AWS_SECRET_ACCESS_KEY' '$T'/agent*.log"
 echo "---- Backups (name phase podName agentInstance reason) ----"
 backups
