@@ -168,12 +168,15 @@ done
 agent_conf() { # N DIR PORT
     printf 'instance-name = pg-%s\npeer-conninfo = %s\ndbname = %s\nheartbeat-interval = %s\nlease-ttl = %s\n' \
         "$1" "$(conn "$2" "$3")" "$(conn "$2" "$3")" $HB $TTL >"$T/agent$1.conf"
+    printf 'metrics-listen = 127.0.0.1:%s\n' $((28340 + $1)) >>"$T/agent$1.conf"
 }
 agent_conf 1 "$D1" $P1
 agent_conf 2 "$D2" $P2
 agent_conf 3 "$D3" $P3
 start_agent() { # N
-    "$PGPITR_BIN" --config "$T/agent$1.conf" agent --manifests "$T/mf$1" --state-dir "$T/state$1" \
+    local d
+    eval "d=\$D$1"
+    "$PGPITR_BIN" --config "$T/agent$1.conf" agent --manifests "$T/mf$1" --state-dir "$T/state$1" --pgdata "$d/data" \
         --archive-check-wait 1 --retention-interval 3600 --wal-wait-timeout 60 >>"$T/agent$1.log" 2>&1 &
     AGENT_PIDS[$1]=$!
 }
@@ -226,6 +229,49 @@ first=$(backups | awk '$2 == "completed"' | head -n 1)
 check "prefer-standby: the Backup ran on pg-3, the streaming standby with the least lag, by the leader pg-1 ($first)" \
     [ "$(awk '{print $3 "/" $4}' <<<"$first")" = "pg-3/pg-1" ]
 mark "first Backup completed on pg-3: $first"
+
+# ---- archiving configured by every agent; every agent's /metrics ----
+arch_set() { # N DIR: the agent's archive_command and restore_command are in force
+    local f="$T/state$1/app-db_$SRV.archive.conf"
+    pg_rig_psql "$2" "show archive_command" | grep -qF -- "--config '$f' wal-push %p" &&
+        pg_rig_psql "$2" "show restore_command" | grep -qF -- "--config '$f' wal-fetch %f %p"
+}
+for n in 1 2 3; do
+    eval "d=\$D$n"
+    check "pg-$n: its agent set archive_command and restore_command to its own settings file" wait_until 20 arch_set $n "$d"
+    check "pg-$n: that file is 0600 and belongs to postgres" \
+        [ "$(stat -c '%a %U' "$T/state$n/app-db_$SRV.archive.conf")" = "600 postgres" ]
+    check "pg-$n: no secret in postgresql.auto.conf" \
+        sh -c "! grep -qF -- '$AWS_SECRET_ACCESS_KEY' '$d/data/postgresql.auto.conf'"
+done
+pg_rig_psql "$D1" "select pg_switch_wal()" >/dev/null
+pg_rig_wait_archived "$D1" 30 >/dev/null || not_ok "pg-1: archiving through the agent's settings"
+scrape() { curl -sS --max-time 10 "http://127.0.0.1:$((28340 + $1))/metrics" >"$T/metrics$1.txt" 2>/dev/null; }
+mval() { awk -v k="$2" '$1 == k {print $2}' "$T/metrics$1.txt"; }
+for n in 1 2 3; do
+    check "pg-$n: its agent serves /metrics" wait_until 10 scrape $n
+done
+check "/metrics: pgpitr_is_leader is 1 on pg-1, 0 on pg-2 and pg-3" \
+    [ "$(mval 1 pgpitr_is_leader)/$(mval 2 pgpitr_is_leader)/$(mval 3 pgpitr_is_leader)" = "1/0/0" ]
+archived_match() { # N DIR: cnpg_pg_stat_archiver_archived_count = pg_stat_archiver's
+    local want
+    want=$(pg_rig_psql "$2" "select archived_count from pg_stat_archiver")
+    scrape "$1" && [ "$(printf '%.0f' "$(mval "$1" cnpg_pg_stat_archiver_archived_count)")" = "$want" ]
+}
+for n in 1 2 3; do
+    eval "d=\$D$n"
+    check "pg-$n: cnpg_pg_stat_archiver_archived_count matches pg_stat_archiver" wait_until 10 archived_match $n "$d"
+done
+newest_done() { "$PGPITR_BIN" --config "$CONF" list --format json |
+    jq -r '[.backups_list[] | select(.status == "DONE") | .end_time_iso] | sort | last'; }
+backup_gauge() { # the leader's last-available gauge is the newest DONE backup's end
+    local newest
+    newest=$(newest_done)
+    scrape 1 && [ -n "$newest" ] &&
+        [ "$(printf '%.0f' "$(mval 1 cnpg_collector_last_available_backup_timestamp)")" = "$(date -d "$newest" +%s)" ]
+}
+check "pg-1: cnpg_collector_last_available_backup_timestamp is the newest DONE backup's end" wait_until 20 backup_gauge
+cp "$T/metrics1.txt" "$T/metrics-leader.txt"
 
 # ---- 2. kill -9 of the leader during a backup; restarted at once ----
 running() { backups | awk '$2 == "started" || $2 == "running"' | grep -q .; }
@@ -337,5 +383,7 @@ backups
 echo "---- failover timeline ----"
 cat "$TL_LOG"
 cp "$TL_LOG" "$IT_TMP/cluster-timeline.txt" 2>/dev/null
+echo "---- pg-1's /metrics after the first backup (samples only) ----"
+grep -v '^#' "$T/metrics-leader.txt"
 mark "suite done"
 finish
