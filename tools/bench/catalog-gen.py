@@ -22,8 +22,10 @@ segment whose page headers are right for its name, so wal-fetch of it
 succeeds. The B backups begin at evenly spaced segments, each on the
 timeline that segment is on, and end one segment later.
 
-Idempotent: one listing of the prefix first, then only the missing keys are
-PUT, in --threads parallel threads. Prints a JSON summary on stdout (the real
+Idempotent: the times (hence the backup ids) come from the prefix's
+catalog-gen.json when an earlier run wrote it (else --end-time, else an hour
+ago); one listing of the prefix, then only the missing keys are PUT, in
+--threads parallel threads. Prints a JSON summary on stdout (the real
 segment's name, the first and last segments, the counts written).
 
 Usage: catalog-gen.py --endpoint URL --ca FILE --bucket B --prefix P
@@ -73,7 +75,7 @@ def real_segment(tli, segno):
     return gzip.compress(bytes(buf), compresslevel=1, mtime=0)
 
 
-def layout(n_wal, n_backups, interval):
+def layout(n_wal, n_backups, interval, end):
     """Segments (tli, segno), switch points and backups of the synthetic history."""
     n1 = max(1, n_wal * 4 // 10)
     n2 = max(1, n_wal * 3 // 10)
@@ -89,8 +91,6 @@ def layout(n_wal, n_backups, interval):
         for _ in range(count):
             segs.append((tli, s))
             s += 1
-    end = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
-    end -= datetime.timedelta(hours=1)
     t0 = end - datetime.timedelta(seconds=interval * (len(segs) - 1))
     times = [t0 + datetime.timedelta(seconds=interval * i) for i in range(len(segs))]
     backups = []
@@ -176,6 +176,8 @@ def main():
     ap.add_argument("--backups", type=int, required=True)
     ap.add_argument("--interval", type=int, default=300, help="seconds between segments")
     ap.add_argument("--threads", type=int, default=16)
+    ap.add_argument("--end-time", help="time of the newest segment (ISO 8601 with a zone); "
+                    "default: what the prefix's catalog-gen.json says, else an hour ago")
     a = ap.parse_args()
     if a.wal < 10 or a.backups < 1 or a.backups > a.wal // 2:
         sys.exit("catalog-gen: need --wal >= 10 and 1 <= --backups <= wal/2")
@@ -185,7 +187,25 @@ def main():
     s3 = boto3.client("s3", endpoint_url=a.endpoint, verify=a.ca, region_name="us-east-1",
                       config=cfg)
 
-    segs, switches, times, backups = layout(a.wal, a.backups, a.interval)
+    # The newest segment's time: from the prefix's catalog-gen.json when a run
+    # wrote one (so backup ids and times, and the keys, are the same again),
+    # else --end-time, else an hour ago.
+    state_key = "%s/catalog-gen.json" % a.prefix.strip("/")
+    end = None
+    try:
+        state = json.loads(s3.get_object(Bucket=a.bucket, Key=state_key)["Body"].read())
+        if (state["wal"], state["backups"], state["interval"]) != (a.wal, a.backups, a.interval):
+            sys.exit("catalog-gen: %s was generated with --wal %d --backups %d --interval %d"
+                     % (state_key, state["wal"], state["backups"], state["interval"]))
+        end = datetime.datetime.fromisoformat(state["end_time"])
+    except s3.exceptions.NoSuchKey:
+        pass
+    if end is None and a.end_time:
+        end = datetime.datetime.fromisoformat(a.end_time)
+    if end is None:
+        end = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        end -= datetime.timedelta(hours=1)
+    segs, switches, times, backups = layout(a.wal, a.backups, a.interval, end)
     real_i = len(segs) - max(1, (a.wal - a.wal * 4 // 10 - a.wal * 3 // 10) // 2)
     small = gzip.compress(b"synthetic WAL body: not a segment\n", mtime=0)
 
@@ -235,6 +255,8 @@ def main():
     with ThreadPoolExecutor(max_workers=a.threads) as ex:
         for f in [ex.submit(put, k) for k in todo]:
             f.result()
+    s3.put_object(Bucket=a.bucket, Key=state_key, Body=json.dumps({
+        "wal": a.wal, "backups": a.backups, "interval": a.interval, "end_time": str(end)}).encode())
     rt, rs = segs[real_i]
     json.dump({
         "root": root,
