@@ -191,7 +191,7 @@ def main():
     # wrote one (so backup ids and times, and the keys, are the same again),
     # else --end-time, else an hour ago.
     state_key = "%s/catalog-gen.json" % a.prefix.strip("/")
-    end = None
+    end = None  # (the backups' loop below reuses the name: newest keeps it)
     try:
         state = json.loads(s3.get_object(Bucket=a.bucket, Key=state_key)["Body"].read())
         if (state["wal"], state["backups"], state["interval"]) != (a.wal, a.backups, a.interval):
@@ -205,7 +205,8 @@ def main():
     if end is None:
         end = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
         end -= datetime.timedelta(hours=1)
-    segs, switches, times, backups = layout(a.wal, a.backups, a.interval, end)
+    newest = end
+    segs, switches, times, backups = layout(a.wal, a.backups, a.interval, newest)
     real_i = len(segs) - max(1, (a.wal - a.wal * 4 // 10 - a.wal * 3 // 10) // 2)
     small = gzip.compress(b"synthetic WAL body: not a segment\n", mtime=0)
 
@@ -256,7 +257,7 @@ def main():
         for f in [ex.submit(put, k) for k in todo]:
             f.result()
     s3.put_object(Bucket=a.bucket, Key=state_key, Body=json.dumps({
-        "wal": a.wal, "backups": a.backups, "interval": a.interval, "end_time": str(end)}).encode())
+        "wal": a.wal, "backups": a.backups, "interval": a.interval, "end_time": str(newest)}).encode())
     rt, rs = segs[real_i]
     json.dump({
         "root": root,
