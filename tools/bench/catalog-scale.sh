@@ -15,7 +15,7 @@
 #       after the newest segment, so a reused repository gives the same plan),
 #   check-archive --timeline 4 (every segment is on an older timeline: usable),
 #   verify (backup.info, history files and the WAL listing; no bodies),
-#   verify --full on the smallest size only (it reads every body: the
+#   verify --full on the smallest size, when at most 10k (it reads every body: the
 #       synthetic segments are not WAL, so it reports them and exits 1),
 #   wal-fetch of the one real segment (--prefetch 0),
 # measuring wall time, HTTP requests sent (the "http: METHOD URL -> STATUS"
@@ -148,7 +148,7 @@ print(t.strftime("%Y-%m-%d %H:%M:%S+00"))' "$(jget last_time)")
     [ "$LAST_RC" -eq 0 ] || FAILS+=("$nwal: check-archive --timeline 4 exited $LAST_RC")
     run "$nwal" "verify" $((base_list + nbk + wal_list + nhist)) verify
     [ "$LAST_RC" -eq 0 ] || FAILS+=("$nwal: verify exited $LAST_RC (see $LAST_OUT)")
-    if [ "$nwal" = "$smallest" ]; then
+    if [ "$nwal" = "$smallest" ] && [ "$nwal" -le 10000 ]; then
         # every body: backup.info, data.tar, history files and every WAL object
         run "$nwal" "verify --full" - verify --full
     fi
