@@ -401,6 +401,260 @@ static void plan_wals__never_at_or_after_a_remaining_begin(void **state)
     plan_case("unparsable begin protects the timeline", unparsable, 3, gone_first, 0, names, 5, "");
 }
 
+/* ---- the plan against a reference: the first, quadratic, version of the rules ---- */
+
+static int ref_copy_done(const struct pitr_cat_backup *b)
+{
+    return b->status != NULL &&
+           (strcmp(b->status, "DONE") == 0 || strcmp(b->status, "WAITING_FOR_WALS") == 0);
+}
+
+struct rpos {
+    int ok;
+    uint32_t tli;
+    uint64_t segno;
+};
+
+static struct rpos ref_pos(const char *seg)
+{
+    struct rpos p = { 0 };
+    struct pitr_err err = { 0 };
+
+    p.ok = pitr_cat_wal_segment_pos(seg, SEG16, &p.tli, &p.segno, &err) == PITR_OK;
+    return p;
+}
+
+static int ref_cmp(uint32_t tli, uint64_t segno, struct rpos b)
+{
+    if (tli != b.tli)
+        return tli < b.tli ? -1 : 1;
+    return segno < b.segno ? -1 : segno > b.segno ? 1 : 0;
+}
+
+/* Every entry against every backup, as barman words it. */
+static void ref_plan(const struct pitr_cat_backup *v,
+                     size_t n,
+                     const int *gone,
+                     int skip,
+                     const struct pitr_cat_wals *w,
+                     size_t *step)
+{
+    unsigned char alive[64];
+    size_t ranges[64];
+
+    assert_true(n < 64);
+    memset(alive, 1, sizeof(alive));
+    for (size_t j = 0; j < w->n; j++)
+        step[j] = 0;
+    for (size_t d = 0; d < n; d++) {
+        size_t nranges = 0, ru = d;
+        int remove = 1;
+        struct rpos until;
+
+        if (!gone[d])
+            continue;
+        for (size_t p = d; p-- > 0;) {
+            if (!alive[p] || !ref_copy_done(&v[p]))
+                continue;
+            if (v[p].keep == PITR_CAT_KEEP_STANDALONE) {
+                if (skip) {
+                    remove = 0;
+                    break;
+                }
+                ranges[nranges++] = p;
+                continue;
+            }
+            remove = 0;
+            break;
+        }
+        if (remove) {
+            for (size_t k = d + 1; k < n; k++)
+                if (alive[k] && ref_copy_done(&v[k])) {
+                    ru = k;
+                    break;
+                }
+            until = ref_pos(v[ru].begin_wal);
+            for (size_t j = 0; until.ok && j < w->n; j++) {
+                const struct pitr_cat_wal *e = &w->v[j];
+                int prot = 0, in_range = 0;
+
+                if (step[j] != 0 || e->kind == PITR_WAL_HISTORY)
+                    continue;
+                if ((int64_t)e->tli != v[ru].timeline)
+                    for (size_t k = 0; k < n && !prot; k++)
+                        prot = alive[k] && k != d && v[k].timeline == (int64_t)e->tli;
+                if (prot)
+                    continue;
+                for (size_t r = 0; r < nranges && !in_range; r++) {
+                    struct rpos b = ref_pos(v[ranges[r]].begin_wal);
+                    struct rpos en = ref_pos(v[ranges[r]].end_wal);
+
+                    in_range =
+                      !b.ok || !en.ok ||
+                      (ref_cmp(e->tli, e->segno, b) >= 0 && ref_cmp(e->tli, e->segno, en) <= 0);
+                }
+                if (!in_range && ref_cmp(e->tli, e->segno, until) < 0)
+                    step[j] = d + 1;
+            }
+        }
+        alive[d] = 0;
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct rpos b;
+
+        if (!alive[k] || !ref_copy_done(&v[k]) || v[k].keep == PITR_CAT_KEEP_STANDALONE)
+            continue;
+        b = ref_pos(v[k].begin_wal);
+        for (size_t j = 0; j < w->n; j++) {
+            const struct pitr_cat_wal *e = &w->v[j];
+
+            if (b.ok ? e->tli == b.tli && e->segno >= b.segno
+                     : v[k].timeline < 0 || (int64_t)e->tli == v[k].timeline)
+                step[j] = 0;
+        }
+    }
+}
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+    rnd_state = rnd_state * 1103515245u + 12345u;
+    return (rnd_state >> 16) % n;
+}
+
+static char *seg_of(uint32_t tli, uint64_t segno)
+{
+    char name[25];
+
+    pitr_cat_wal_segment_name(tli, segno, SEG16, name);
+    return pitr_strdup(name);
+}
+
+/*
+ * Random repositories (timelines 1-4, FAILED and keep:standalone backups,
+ * unparsable begin_wal, random deletions, both skip modes): the plan is the
+ * reference's, entry for entry.
+ */
+static void plan_wals__same_as_reference_on_random_repositories(void **state)
+{
+    static const char *const statuses[] = { "DONE", "DONE", "DONE", "FAILED", "WAITING_FOR_WALS" };
+
+    (void)state;
+    for (int round = 0; round < 400; round++) {
+        size_t nb = 1 + rnd(12), nw = 0;
+        struct pitr_cat_backup *v = pitr_calloc(nb, sizeof(*v));
+        struct pitr_cat_wals w = { 0 };
+        int gone[16] = { 0 };
+        size_t *got, *want;
+        int skip = (int)rnd(2);
+
+        w.seg_size = SEG16;
+        w.v = pitr_calloc(200, sizeof(*w.v));
+        for (uint32_t tli = 1; tli <= 4; tli++) {
+            uint64_t first = rnd(10), count = rnd(30);
+
+            if (tli > 1 && rnd(3) != 0) {
+                w.v[nw].kind = PITR_WAL_HISTORY;
+                w.v[nw].tli = tli;
+                w.v[nw].key = pitr_asprintf("pg/wals/%08X.history", tli);
+                nw++;
+            }
+            for (uint64_t s = first; s < first + count; s++) {
+                if (rnd(10) == 0)
+                    continue; /* a gap */
+                w.v[nw].kind = rnd(8) == 0 ? PITR_WAL_BACKUP : PITR_WAL_SEGMENT;
+                w.v[nw].tli = tli;
+                w.v[nw].segno = s;
+                w.v[nw].key = pitr_asprintf("pg/wals/%08X/%u.%u", tli, (unsigned)s, w.v[nw].kind);
+                nw++;
+            }
+        }
+        w.n = nw;
+        qsort(w.v, w.n, sizeof(*w.v), pitr_cat_wal_order);
+        for (size_t i = 0; i < nb; i++) {
+            uint32_t tli = 1 + rnd(4);
+            uint64_t b = rnd(40);
+
+            v[i].id = pitr_asprintf("202401%02zuT000000", i + 1);
+            v[i].status = pitr_strdup(statuses[rnd(5)]);
+            v[i].keep = rnd(6) == 0 ? PITR_CAT_KEEP_STANDALONE : PITR_CAT_KEEP_NONE;
+            v[i].timeline = rnd(15) == 0 ? -1 : (int64_t)tli;
+            v[i].begin_wal = rnd(15) == 0 ? pitr_strdup("garbage") : seg_of(tli, b);
+            v[i].end_wal = rnd(15) == 0 ? NULL : seg_of(tli, b + rnd(3));
+            v[i].xlog_segment_size = SEG16;
+            gone[i] = rnd(3) != 0;
+        }
+        got = pitr_calloc(w.n + 1, sizeof(*got));
+        want = pitr_calloc(w.n + 1, sizeof(*want));
+        pitr_ret_plan_wals(v, nb, gone, skip, &w, got);
+        ref_plan(v, nb, gone, skip, &w, want);
+        for (size_t j = 0; j < w.n; j++) {
+            if (got[j] != want[j])
+                print_message("round %d: '%s' step %zu, the reference says %zu\n",
+                              round,
+                              w.v[j].key,
+                              got[j],
+                              want[j]);
+            assert_int_equal(got[j], want[j]);
+        }
+        pitr_free(got);
+        pitr_free(want);
+        pitr_cat_wals_release(&w);
+        pitr_cat_list_release(v, nb);
+    }
+}
+
+/*
+ * 100,000 segments on 3 timelines and 1,000 backups, all but the newest 3
+ * deleted (REDUNDANCY 3): everything before the oldest remaining backup's
+ * begin goes, each segment freed by the deletion just before it, and the
+ * plan is quick (the entry-by-backup version took minutes here).
+ */
+static void plan_wals__large_repository(void **state)
+{
+    enum { NW = 100000, NB = 1000, STEP = NW / NB };
+    struct pitr_cat_backup *v = pitr_calloc(NB, sizeof(*v));
+    struct pitr_cat_wals w = { 0 };
+    int *gone = pitr_calloc(NB, sizeof(*gone));
+    size_t *step = pitr_calloc(NW + 1, sizeof(*step)), removed = 0;
+
+    (void)state;
+    w.seg_size = SEG16;
+    w.v = pitr_calloc(NW, sizeof(*w.v));
+    for (size_t j = 0; j < NW; j++) {
+        /* timeline 1 for the first 40 %, 2 for the next 30 %, 3 for the rest */
+        w.v[j].tli = j < NW * 4 / 10 ? 1 : j < NW * 7 / 10 ? 2 : 3;
+        w.v[j].segno = 2 + j;
+        w.v[j].kind = PITR_WAL_SEGMENT;
+        w.v[j].key = pitr_asprintf("k%zu", j);
+    }
+    w.n = NW;
+    for (size_t i = 0; i < NB; i++) {
+        v[i].id = pitr_asprintf("b%04zu", i);
+        v[i].status = pitr_strdup("DONE");
+        v[i].timeline = w.v[i * STEP].tli;
+        v[i].begin_wal = seg_of(w.v[i * STEP].tli, w.v[i * STEP].segno);
+        v[i].end_wal = seg_of(w.v[i * STEP].tli, w.v[i * STEP].segno + 1);
+        v[i].xlog_segment_size = SEG16;
+        gone[i] = i < NB - 3;
+    }
+    pitr_ret_plan_wals(v, NB, gone, 0, &w, step);
+    for (size_t j = 0; j < NW; j++) {
+        size_t want = j < (NB - 3) * STEP ? j / STEP + 1 : 0;
+
+        if (step[j] != want)
+            print_message("entry %zu: step %zu, want %zu\n", j, step[j], want);
+        assert_int_equal(step[j], want);
+        removed += step[j] != 0;
+    }
+    assert_int_equal(removed, (NB - 3) * STEP);
+    pitr_free(step);
+    pitr_free(gone);
+    pitr_cat_wals_release(&w);
+    pitr_cat_list_release(v, NB);
+}
+
 static void resolve__ids_names_shortcuts(void **state)
 {
     const struct bk k[] = {
@@ -443,6 +697,8 @@ int main(void)
         cmocka_unit_test(decide__table),
         cmocka_unit_test(plan_wals__cases),
         cmocka_unit_test(plan_wals__never_at_or_after_a_remaining_begin),
+        cmocka_unit_test(plan_wals__same_as_reference_on_random_repositories),
+        cmocka_unit_test(plan_wals__large_repository),
         cmocka_unit_test(resolve__ids_names_shortcuts),
     };
 
