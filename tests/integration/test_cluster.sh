@@ -17,6 +17,12 @@
 #  - two primaries: promote pg-2 while pg-3 runs: pg-2 is on a newer
 #    timeline (3) and takes the unexpired lease, pg-3's agent stops leading
 #    and says so, a SplitBrain warning lands on the Cluster;
+#  - every agent configured archive_command/restore_command of its own
+#    server (a 0600 settings file owned by postgres, no secret in
+#    postgresql.auto.conf); every agent serves /metrics (metrics-listen
+#    28341-28343): pgpitr_is_leader 1 on the leader only, the archiver
+#    counters equal each server's pg_stat_archiver, the leader's last
+#    available backup is the repository's newest DONE backup;
 #  - no Backup name twice; the repository's DONE backups are the completed
 #    Backups.
 # PostgreSQL ports 28300-28302.
@@ -274,9 +280,10 @@ check "pg-1: cnpg_collector_last_available_backup_timestamp is the newest DONE b
 cp "$T/metrics1.txt" "$T/metrics-leader.txt"
 
 # ---- 2. kill -9 of the leader during a backup; restarted at once ----
-running() { backups | awk '$2 == "started" || $2 == "running"' | grep -q .; }
-if wait_until 30 running; then
-    victim=$(backups | awk '$2 == "started" || $2 == "running" {print $1}' | head -n 1)
+# one read names the victim (a second read could find it already finished)
+victim=
+grab_victim() { victim=$(backups | awk '$2 == "started" || $2 == "running" {print $1}' | head -n 1); [ -n "$victim" ]; }
+if wait_until 30 grab_victim; then
     kill -9 "${AGENT_PIDS[1]}"; wait "${AGENT_PIDS[1]}" 2>/dev/null
     mark "kill -9 of pg-1's agent during $victim"
     start_agent 1
@@ -299,8 +306,8 @@ fi
 # the old leader's backup must fail by the new leader's executor rule (its
 # agent never runs it again: its server is gone, its heartbeat goes stale)
 orphan=
-if wait_until 30 running; then
-    orphan=$(backups | awk '$2 == "started" || $2 == "running" {print $1}' | head -n 1)
+if wait_until 30 grab_victim; then
+    orphan=$victim
 fi
 pg_rig_stop "$D1"
 mark "pg-1 (primary, leader) stopped${orphan:+ during $orphan}"
