@@ -67,6 +67,9 @@ struct acluster {
     struct pitr_instance_rec *recs; /* owned; the heartbeat records the leader read last */
     size_t nrecs;
     json_t *notes; /* what was logged once (malformed keys, split-brain peers) */
+    /* metrics on a follower: a read-only copy of the leader's status.json */
+    json_t *view;
+    int64_t next_view;
 };
 
 struct agent {
@@ -551,6 +554,35 @@ static void reconcile_scheduled(struct agent *a,
 
 /* ---- metrics ---- */
 
+/*
+ * The status a follower's /metrics reads: the leader's status.json, read
+ * again at most every 3 x heartbeat-interval (when a heartbeat record goes
+ * stale), so every agent reports the cluster's backups, not only the leader.
+ * NULL while it cannot be read (the last good copy is kept).
+ */
+static json_t *follower_view(struct agent *a, struct acluster *c)
+{
+    json_t *doc = NULL;
+    const char *source = NULL;
+    struct pitr_err se = { 0 }, e = { 0 };
+    int64_t now = now_s();
+
+    if (!cluster_mode(a) || c->leading || c->st == NULL || now < c->next_view)
+        return c->view;
+    c->next_view = now + (int64_t)PITR_CLUSTER_STALE_FACTOR * a->o->heartbeat_interval;
+    if (pitr_status_load(c->st, c->server, NULL, &doc, &source, &se, &e) != PITR_OK ||
+        se.code != PITR_OK) {
+        pitr_log_debug("cluster '%s': metrics keep the last status read: %s",
+                       c->name,
+                       se.code != PITR_OK ? se.msg : e.msg);
+        json_decref(doc);
+        return c->view;
+    }
+    json_decref(c->view);
+    c->view = doc;
+    return c->view;
+}
+
 /* After each pass: what the status documents say, for /metrics. */
 static void metrics_publish(struct agent *a)
 {
@@ -561,12 +593,12 @@ static void metrics_publish(struct agent *a)
     pitr_metrics_set_leader(a->metrics, agent_leads(a));
     for (i = 0; i < a->ncl; i++) {
         struct acluster *c = &a->cl[i];
-        json_t *cst, *ret;
+        json_t *cst, *ret, *doc = c->doc != NULL ? c->doc : follower_view(a, c);
         const char *res;
 
-        if (c->doc == NULL)
+        if (doc == NULL)
             continue;
-        cst = status_of(pitr_status_find(c->doc, "Cluster", c->name));
+        cst = status_of(pitr_status_find(doc, "Cluster", c->name));
         pitr_metrics_set_backup_times(
           a->metrics,
           c->ns,
@@ -986,6 +1018,7 @@ static void cluster_release(struct acluster *c)
     pitr_free(c->store_error);
     pitr_free(c->recs);
     json_decref(c->notes);
+    json_decref(c->view);
 }
 
 /* A fingerprint of what the settings come from (hashed with the secrets, never shown). */

@@ -10,8 +10,9 @@
 #  - cnpg_pg_stat_archiver_* equal pg_stat_archiver; wal-push's ok +
 #    already_archived equal archived_count, the histogram's count equals
 #    the pushes, its buckets are cumulative;
-#  - wrong credentials for a while: every failed attempt moves both
-#    pgpitr_wal_push_total{result="error"} and failed_count, equally;
+#  - the agent takes over archive_command (its own settings file); a
+#    Secret rotated to a wrong key for a while: every failed attempt moves
+#    both pgpitr_wal_push_total{result="error"} and failed_count, equally;
 #  - /other is 404, POST 405; no secret and no setting in the page.
 # PostgreSQL port 28440, metrics 28459.
 set -u
@@ -34,7 +35,7 @@ mkdir -p "$MF" "$STATE"
 export PGPITR_CONFIG=$T/empty.conf
 t_start=$(date +%s)
 
-# archive_command's settings; BAD has a wrong secret (swapped in for a while)
+# archive_command's settings until the agent sets its own
 CONF=$T/wal.conf
 wal_conf() { # SECRET
     printf 'repo = s3://%s/%s\nserver = %s\nendpoint-url = %s\ncompression = gzip\n' \
@@ -43,8 +44,7 @@ wal_conf() { # SECRET
         "$AWS_ACCESS_KEY_ID" "$1"
 }
 wal_conf "$AWS_SECRET_ACCESS_KEY" >"$T/good.conf"
-wal_conf "wrong-$AWS_SECRET_ACCESS_KEY" >"$T/bad.conf"
-chown postgres:postgres "$T/good.conf" "$T/bad.conf" && chmod 600 "$T/good.conf" "$T/bad.conf"
+chown postgres:postgres "$T/good.conf" && chmod 600 "$T/good.conf"
 cp -p "$T/good.conf" "$CONF"
 
 pg_rig_init "$D" 28440 || exit 1
@@ -175,15 +175,26 @@ check "cnpg_collector_pg_wal_archive_status{value=\"done\"} counts .done files" 
 check "pgpitr_archive_ready_segments 0 at rest" [ "$(val pgpitr_archive_ready_segments)" = 0 ]
 
 # ---- a failing push: wrong credentials until PostgreSQL has failed once ----
+# The agent manages archive_command (agent/archconf): the rotated Secret
+# reaches the settings file archive_command reads, as it would in a cluster.
+secret_is() { # SECRET: rewrite the Secret in the manifest (temp + rename)
+    sed "s|^  ACCESS_SECRET_KEY: .*|  ACCESS_SECRET_KEY: $1|" "$MF/cluster.yaml" >"$T/cluster.yaml.tmp" &&
+        mv "$T/cluster.yaml.tmp" "$MF/cluster.yaml"
+}
+agent_file=$STATE/metrics-ns_$SRV.archive.conf
+managed() { pg_rig_psql "$D" "show archive_command" | grep -qF -- "--config '$agent_file' wal-push"; }
+check "the agent set archive_command to its own settings file" wait_until 20 managed
 err0=$(val 'pgpitr_wal_push_total{result="error"}')
 fail0=$(val cnpg_pg_stat_archiver_failed_count)
-cp -p "$T/bad.conf" "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+secret_is "wrong-$AWS_SECRET_ACCESS_KEY"
+bad_file() { grep -qF -- "wrong-$AWS_SECRET_ACCESS_KEY" "$agent_file"; }
+check "the agent wrote the rotated secret to its settings file" wait_until 20 bad_file
 # a write first: pg_switch_wal() on a segment with nothing new in it switches nothing
 pg_rig_psql "$D" "create table fail_once as select 1 as x" >/dev/null
 pg_rig_psql "$D" "select pg_switch_wal()" >/dev/null
 failed_more() { [ "$(pg_rig_psql "$D" "select failed_count from pg_stat_archiver")" -gt "$fail0" ]; }
 check "PostgreSQL saw archive_command fail with the wrong secret" wait_until 20 failed_more
-cp -p "$T/good.conf" "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+secret_is "$AWS_SECRET_ACCESS_KEY"
 if wait_until 30 at_rest; then
     ok "after the failure: error $(val 'pgpitr_wal_push_total{result="error"}') (was $err0) = failed_count $fc (was $fail0)"
 else

@@ -243,8 +243,19 @@ timeout 80 "$PGPITR_BIN" agent --once --manifests "$MF2" --state-dir "$T/state-o
 check "own spec.backup: agent --once ends 0" test $? -eq 0
 check "own spec.backup: exactly batch 1's rows" \
     test "$(pg_rig_psql "$R2" "select count(*) || '/' || count(*) filter (where batch = 2) from t")" = "100/0"
-check "own spec.backup: archiving held for its own configuration (archive_command 'false')" \
-    test "$(pg_rig_psql "$R2" "show archive_command")" = false
+# recovery holds archiving (archive_command 'false') until the Cluster's own
+# configuration takes over: the agent's archiving set-up (agent/archconf)
+# then points archive_command at the Cluster's own store, never the source's
+own_archiving() {
+    local cmd file
+    cmd=$(pg_rig_psql "$R2" "show archive_command")
+    file=$(sed -n "s|.*--config '\([^']*\)' wal-push %p\$|\1|p" <<<"$cmd")
+    [ -n "$file" ] && case "$file" in "$T/state-own/"*) ;; *) return 1 ;; esac &&
+        grep -qx "repo = s3://$PITR_TEST_BUCKET/$PREFIX-own" "$file" &&
+        ! grep -qx "repo = s3://$PITR_TEST_BUCKET/$PREFIX" "$file"
+}
+check "own spec.backup: after recovery archive_command goes to the Cluster's own store ($(pg_rig_psql "$R2" "show archive_command"))" \
+    own_archiving
 mkdir -p "$T/state-empty"
 "$PGPITR_BIN" get clusters -o json --manifests "$MF2" --state-dir "$T/state-empty" >"$T/own-get.json" 2>"$T/own-get.err"
 check "own spec.backup: its status store (read back from S3) says RecoveryCompleted" \

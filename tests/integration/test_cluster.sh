@@ -21,7 +21,7 @@
 #    server (a 0600 settings file owned by postgres, no secret in
 #    postgresql.auto.conf); every agent serves /metrics (metrics-listen
 #    28341-28343): pgpitr_is_leader 1 on the leader only, the archiver
-#    counters equal each server's pg_stat_archiver, the leader's last
+#    counters equal each server's pg_stat_archiver, every agent's last
 #    available backup is the repository's newest DONE backup;
 #  - no Backup name twice; the repository's DONE backups are the completed
 #    Backups.
@@ -270,13 +270,16 @@ for n in 1 2 3; do
 done
 newest_done() { "$PGPITR_BIN" --config "$CONF" list --format json |
     jq -r '[.backups_list[] | select(.status == "DONE") | .end_time_iso] | sort | last'; }
-backup_gauge() { # the leader's last-available gauge is the newest DONE backup's end
+backup_gauge() { # N: the agent's last-available gauge is the newest DONE backup's end
     local newest
     newest=$(newest_done)
-    scrape 1 && [ -n "$newest" ] &&
-        [ "$(printf '%.0f' "$(mval 1 cnpg_collector_last_available_backup_timestamp)")" = "$(date -d "$newest" +%s)" ]
+    scrape "$1" && [ -n "$newest" ] &&
+        [ "$(printf '%.0f' "$(mval "$1" cnpg_collector_last_available_backup_timestamp)")" = "$(date -d "$newest" +%s)" ]
 }
-check "pg-1: cnpg_collector_last_available_backup_timestamp is the newest DONE backup's end" wait_until 20 backup_gauge
+check "pg-1 (leader): cnpg_collector_last_available_backup_timestamp is the newest DONE backup's end" wait_until 20 backup_gauge 1
+# followers read the leader's status.json (every 3 x heartbeat) for the same gauges
+check "pg-2 (follower): the same gauge from the stored status" wait_until 20 backup_gauge 2
+check "pg-3 (follower): the same gauge from the stored status" wait_until 20 backup_gauge 3
 cp "$T/metrics1.txt" "$T/metrics-leader.txt"
 
 # ---- 2. kill -9 of the leader during a backup; restarted at once ----
