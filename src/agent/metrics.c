@@ -109,6 +109,24 @@ static pitr_rc gauge1(struct pitr_buf *b,
     return rc == PITR_OK ? sample(b, name, NULL, v, err) : rc;
 }
 
+/* An unlabelled family: HELP, TYPE and its one sample. */
+struct family {
+    const char *name;
+    const char *type;
+    const char *help;
+    double v;
+};
+
+static pitr_rc families(struct pitr_buf *b, const struct family *f, size_t n, struct pitr_err *err)
+{
+    pitr_rc rc = PITR_OK;
+    size_t i;
+
+    for (i = 0; i < n && rc == PITR_OK; i++)
+        rc = gauge1(b, f[i].name, f[i].type, f[i].help, f[i].v, err);
+    return rc;
+}
+
 /* One per-Cluster pgpitr_* family. */
 enum cl_field {
     F_IN_PROGRESS,
@@ -175,28 +193,25 @@ static pitr_rc render_cnpg(const struct pitr_metrics_snapshot *s,
         if (rc == PITR_OK)
             rc = sample(b, "cnpg_collector_up", labels, s->pg_up ? 1 : 0, err);
     }
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_collector_last_available_backup_timestamp",
-                    "gauge",
-                    "End of the newest completed backup in the repository (unix seconds; 0: none).",
-                    c != NULL ? (double)c->last_backup : 0,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_collector_last_failed_backup_timestamp",
-                    "gauge",
-                    "When the last backup failed (unix seconds; 0: never).",
-                    c != NULL ? (double)c->last_failed_backup : 0,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_collector_first_recoverability_point",
-                    "gauge",
-                    "End of the oldest completed backup: the earliest time a restore can reach "
-                    "(unix seconds; 0: none).",
-                    c != NULL ? (double)c->first_recoverability : 0,
-                    err);
+    if (rc == PITR_OK) {
+        const struct family backups[] = {
+            { "cnpg_collector_last_available_backup_timestamp",
+              "gauge",
+              "End of the newest completed backup in the repository (unix seconds; 0: none).",
+              c != NULL ? (double)c->last_backup : 0 },
+            { "cnpg_collector_last_failed_backup_timestamp",
+              "gauge",
+              "When the last backup failed (unix seconds; 0: never).",
+              c != NULL ? (double)c->last_failed_backup : 0 },
+            { "cnpg_collector_first_recoverability_point",
+              "gauge",
+              "End of the oldest completed backup: the earliest time a restore can reach (unix "
+              "seconds; 0: none).",
+              c != NULL ? (double)c->first_recoverability : 0 },
+        };
+
+        rc = families(b, backups, sizeof(backups) / sizeof(backups[0]), err);
+    }
     if (rc == PITR_OK && s->have_wal_status) {
         const char *done[] = { "value", "done", NULL }, *ready[] = { "value", "ready", NULL };
 
@@ -214,69 +229,49 @@ static pitr_rc render_cnpg(const struct pitr_metrics_snapshot *s,
     }
     if (rc != PITR_OK || !s->pg_up)
         return rc;
-    rc = gauge1(b,
-                "cnpg_pg_stat_archiver_archived_count",
-                "counter",
-                "WAL files archived successfully (pg_stat_archiver.archived_count).",
-                (double)s->archived_count,
-                err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_failed_count",
-                    "counter",
-                    "Failed attempts to archive a WAL file (pg_stat_archiver.failed_count).",
-                    (double)s->failed_count,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_seconds_since_last_archival",
-                    "gauge",
-                    "Seconds since the last WAL file was archived (-1: never).",
-                    s->since_archival,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_seconds_since_last_failure",
-                    "gauge",
-                    "Seconds since the last failed archiving attempt (-1: never).",
-                    s->since_failure,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_last_archived_time",
-                    "gauge",
-                    "When the last WAL file was archived (unix seconds; -1: never).",
-                    s->last_archived_time,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_last_failed_time",
-                    "gauge",
-                    "When archiving last failed (unix seconds; -1: never).",
-                    s->last_failed_time,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_last_archived_wal_start_lsn",
-                    "gauge",
-                    "Log and segment number (the last 16 hex digits of the name) of the last "
-                    "archived WAL segment, as CloudNativePG computes it (-1: none).",
-                    (double)s->last_archived_lsn,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_last_failed_wal_start_lsn",
-                    "gauge",
-                    "The same for the last WAL segment that failed (-1: none).",
-                    (double)s->last_failed_lsn,
-                    err);
-    if (rc == PITR_OK)
-        rc = gauge1(b,
-                    "cnpg_pg_stat_archiver_stats_reset_time",
-                    "gauge",
-                    "When pg_stat_archiver was last reset (unix seconds).",
-                    s->stats_reset_time,
-                    err);
+    {
+        const struct family archiver[] = {
+            { "cnpg_pg_stat_archiver_archived_count",
+              "counter",
+              "WAL files archived successfully (pg_stat_archiver.archived_count).",
+              (double)s->archived_count },
+            { "cnpg_pg_stat_archiver_failed_count",
+              "counter",
+              "Failed attempts to archive a WAL file (pg_stat_archiver.failed_count).",
+              (double)s->failed_count },
+            { "cnpg_pg_stat_archiver_seconds_since_last_archival",
+              "gauge",
+              "Seconds since the last WAL file was archived (-1: never).",
+              s->since_archival },
+            { "cnpg_pg_stat_archiver_seconds_since_last_failure",
+              "gauge",
+              "Seconds since the last failed archiving attempt (-1: never).",
+              s->since_failure },
+            { "cnpg_pg_stat_archiver_last_archived_time",
+              "gauge",
+              "When the last WAL file was archived (unix seconds; -1: never).",
+              s->last_archived_time },
+            { "cnpg_pg_stat_archiver_last_failed_time",
+              "gauge",
+              "When archiving last failed (unix seconds; -1: never).",
+              s->last_failed_time },
+            { "cnpg_pg_stat_archiver_last_archived_wal_start_lsn",
+              "gauge",
+              "Log and segment number (the last 16 hex digits of the name) of the last archived "
+              "WAL segment, as CloudNativePG computes it (-1: none).",
+              (double)s->last_archived_lsn },
+            { "cnpg_pg_stat_archiver_last_failed_wal_start_lsn",
+              "gauge",
+              "The same for the last WAL segment that failed (-1: none).",
+              (double)s->last_failed_lsn },
+            { "cnpg_pg_stat_archiver_stats_reset_time",
+              "gauge",
+              "When pg_stat_archiver was last reset (unix seconds).",
+              s->stats_reset_time },
+        };
+
+        rc = families(b, archiver, sizeof(archiver) / sizeof(archiver[0]), err);
+    }
     return rc;
 }
 
