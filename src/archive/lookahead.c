@@ -23,6 +23,7 @@
 
 #include "paths.h"
 #include "pgpitr/archive/archive.h"
+#include "pgpitr/core/clock.h"
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
@@ -89,6 +90,7 @@ static void run_job(struct batch *b, struct pitr_storage *st, struct job *j)
     struct pitr_push_opts po = b->o->push;
     struct pitr_buf data;
     char id[256];
+    int64_t t0;
 
     /* Several segments at once already keep every worker busy. */
     if (b->n > 1)
@@ -97,15 +99,19 @@ static void run_job(struct batch *b, struct pitr_storage *st, struct job *j)
     /* Identity before reading: a file changed meanwhile will not match it. */
     if (file_identity(j->path, id, sizeof(id), &j->err) != PITR_OK)
         id[0] = '\0';
+    t0 = pitr_clock_ns();
     j->rc = pitr_fs_read_file(j->path, &data, &j->err);
+    pitr_log_debug("timing: read '%s' %.3f ms", j->name, pitr_clock_ms_since(t0));
     if (j->rc == PITR_OK)
         j->rc = pitr_archive_push_loaded(st, &po, j->path, &data, &j->outcome, &j->err);
     if (j->rc == PITR_OK && !j->is_main && b->spool != NULL && id[0] != '\0') {
         char *marker = pitr_asprintf("%s/%s.ok", b->spool, j->name);
         struct pitr_err merr = { 0 };
 
+        t0 = pitr_clock_ns();
         if (pitr_fs_write_atomic(marker, id, strlen(id), 0600, &merr) != PITR_OK)
             pitr_log_debug("look-ahead: cannot record '%s': %s", j->name, merr.msg);
+        pitr_log_debug("timing: spool-marker '%s' %.3f ms", j->name, pitr_clock_ms_since(t0));
         pitr_free(marker);
     }
     if (j->rc != PITR_OK && !j->is_main)
@@ -119,7 +125,10 @@ static void *worker(void *arg)
     struct batch *b = arg;
     struct pitr_storage *st = NULL;
     struct pitr_err err = { 0 };
+    int64_t t0 = pitr_clock_ns();
     pitr_rc open_rc = pitr_storage_open(b->cfg, &st, &err);
+
+    pitr_log_debug("timing: worker open-repo %.3f ms", pitr_clock_ms_since(t0));
 
     for (;;) {
         struct job *j;

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "pgpitr/archive/archive.h"
+#include "pgpitr/core/clock.h"
 #include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
@@ -97,14 +98,17 @@ struct compress_job {
     struct pitr_buf *out;
     pitr_rc rc;
     struct pitr_err err;
+    double ms; /* how long the compression took */
 };
 
 static void *compress_job(void *arg)
 {
     struct compress_job *j = arg;
+    int64_t t0 = pitr_clock_ns();
 
     j->rc = pitr_codec_compress_mt(
       j->o->codec, j->o->level, j->o->threads, j->data->data, j->data->len, j->out, &j->err);
+    j->ms = pitr_clock_ms_since(t0);
     return NULL;
 }
 
@@ -122,6 +126,8 @@ pitr_rc pitr_archive_push_loaded(struct pitr_storage *st,
     struct compress_job zjob = { 0 };
     pthread_t ztid;
     int zstarted = 0;
+    int64_t t0;
+    double list_ms;
     char *stem = NULL, *key = NULL;
     pitr_rc rc;
     size_t i;
@@ -146,12 +152,20 @@ pitr_rc pitr_archive_push_loaded(struct pitr_storage *st,
     zjob.o = o;
     zjob.data = data;
     zjob.out = &packed;
+    t0 = pitr_clock_ns();
     zstarted = pthread_create(&ztid, NULL, compress_job, &zjob) == 0;
     rc = wal_variants_find(st, stem, &vs, err);
+    list_ms = pitr_clock_ms_since(t0);
     if (zstarted)
         pthread_join(ztid, NULL);
     else
         compress_job(&zjob);
+    pitr_log_debug("timing: exists-check '%s' %.3f ms, compress %.3f ms (%s), both done %.3f ms",
+                   name,
+                   list_ms,
+                   zjob.ms,
+                   zstarted ? "in parallel" : "after",
+                   pitr_clock_ms_since(t0));
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "cannot check whether '%s' is already archived", name);
         goto out;
@@ -186,20 +200,29 @@ pitr_rc pitr_archive_push_loaded(struct pitr_storage *st,
         goto out;
     }
     key = pitr_asprintf("%s%s", stem, pitr_codec_suffix(o->codec));
+    t0 = pitr_clock_ns();
     rc = pitr_storage_put(st, key, packed.data, packed.len, err);
     if (rc != PITR_OK)
         goto out;
+    pitr_log_debug("timing: store '%s' %.3f ms", key, pitr_clock_ms_since(t0));
     pitr_log_info("archived '%s' as '%s' (%zu -> %zu bytes)", name, key, data->len, packed.len);
     *outcome = PITR_PUSH_STORED;
-    {
+    /*
+     * S3: the segment went up in one PutObject, as every earlier push of it
+     * did, so no push of this name left anything; the cleanup would cost a
+     * LIST and a LIST-UPLOADS per segment (issue 15: 40-120 ms).
+     */
+    if (pitr_storage_put_may_leave_temps(st)) {
         /* What an earlier, killed push of this name left (file:// temp files). */
         struct pitr_err cerr = { 0 };
         size_t removed = 0;
 
+        t0 = pitr_clock_ns();
         if (pitr_storage_cleanup(st, stem, &removed, &cerr) != PITR_OK)
             pitr_log_debug("wal-push: cleanup of '%s': %s", stem, cerr.msg);
         else if (removed > 0)
             pitr_log_info("removed %zu abandoned temporary file(s) of '%s'", removed, stem);
+        pitr_log_debug("timing: cleanup '%s' %.3f ms", stem, pitr_clock_ms_since(t0));
     }
 out:
     wal_variants_release(&vs);

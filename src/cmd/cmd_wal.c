@@ -8,6 +8,7 @@
 #include "pgpitr/archive/prefetch.h"
 #include "pgpitr/cmd/args.h"
 #include "pgpitr/cmd/cli.h"
+#include "pgpitr/core/clock.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/wal/pushstats.h"
@@ -128,7 +129,10 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
     struct pitr_err err = { 0 };
     enum pitr_push_outcome outcome = PITR_PUSH_STORED;
     int rc, have_path = 0;
+    int64_t tp;
 
+    /* Since main(): the configuration file, the environment, the arguments. */
+    pitr_log_debug("timing: config %.3f ms", pitr_clock_ms_since_start());
     pitr_config_copy(&cfg, cfg_in);
     rc = take_repo_positionals("wal-push", &cfg, &argc, &argv, 1, NULL, 0);
     if (rc != PITR_OK)
@@ -140,21 +144,30 @@ int pitr_cmd_wal_push(const struct pitr_config *cfg_in, int argc, char **argv)
         goto out;
     }
     /* Fail early on a bad repository; workers open their own handles. */
+    tp = pitr_clock_ns();
     rc = open_repo("wal-push", &cfg, &st);
     if (rc != PITR_OK)
         goto out;
+    pitr_log_debug("timing: open-repo %.3f ms", pitr_clock_ms_since(tp));
     o.push.server = cfg.server;
     o.look_ahead = cfg.look_ahead;
     o.jobs = cfg.jobs;
     o.push.threads = cfg.jobs;
+    tp = pitr_clock_ns();
     rc = pitr_wal_push_batch(&cfg, &o, argv[0], &outcome, &err);
     if (rc != PITR_OK)
         pitr_log_error("wal-push '%s': %s", argv[0], err.msg);
+    pitr_log_debug("timing: push %.3f ms", pitr_clock_ms_since(tp));
 out:
+    tp = pitr_clock_ns();
     if (have_path)
         record_stats(&cfg, argv[0], rc, outcome, mono_seconds() - t0); /* metrics */
+    pitr_log_debug("timing: stats-marker %.3f ms", pitr_clock_ms_since(tp));
+    tp = pitr_clock_ns();
     pitr_storage_free(st);
     pitr_config_release(&cfg);
+    pitr_log_debug("timing: close %.3f ms", pitr_clock_ms_since(tp));
+    pitr_log_debug("timing: total %.3f ms", pitr_clock_ms_since_start());
     return rc;
 }
 

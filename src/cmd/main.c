@@ -2,9 +2,12 @@
 #include <malloc.h>
 
 #include "pgpitr/cmd/cli.h"
+#include "pgpitr/core/clock.h"
 
 int main(int argc, char **argv)
 {
+    /* wal-push's debug timing lines count from here. */
+    pitr_clock_mark_start();
     /*
      * Blocks of 1 MiB and more (tar chunks, compressed chunks, S3 parts) get
      * their own mappings and go back to the system when freed. By default

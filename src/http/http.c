@@ -500,6 +500,24 @@ pitr_rc pitr_http_perform(struct pitr_http *h,
     curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
     resp->status = status;
     pitr_log_debug("http: %s %s -> %ld", req->method, req->url, status);
+    if (pitr_log_get_level() >= PITR_LOG_DEBUG) {
+        curl_off_t tc = 0, ts = 0, tp = 0, tf = 0, tt = 0;
+
+        /* Cumulative from the start of the request, in microseconds. */
+        curl_easy_getinfo(h->curl, CURLINFO_CONNECT_TIME_T, &tc);
+        curl_easy_getinfo(h->curl, CURLINFO_APPCONNECT_TIME_T, &ts);
+        curl_easy_getinfo(h->curl, CURLINFO_PRETRANSFER_TIME_T, &tp);
+        curl_easy_getinfo(h->curl, CURLINFO_STARTTRANSFER_TIME_T, &tf);
+        curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME_T, &tt);
+        pitr_log_debug("timing: http %s connect %.3f ms, tls %.3f ms, sent %.3f ms, "
+                       "first byte %.3f ms, total %.3f ms",
+                       req->method,
+                       (double)tc / 1e3,
+                       (double)ts / 1e3,
+                       (double)tp / 1e3,
+                       (double)tf / 1e3,
+                       (double)tt / 1e3);
+    }
 out:
     /* Drop our pointer to the list before freeing it: the handle outlives this call. */
     curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, (struct curl_slist *)NULL);

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pgpitr/core/clock.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/crypto/hash.h"
@@ -556,6 +557,7 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     struct pitr_s3_creds snap; /* secret: wiped at out */
     const char *token;
     size_t n = 0, i;
+    int64_t t0 = pitr_clock_ns(), t1, t2;
     pitr_rc rc;
 
     memset(&snap, 0, sizeof(snap));
@@ -575,6 +577,7 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     rc = pitr_sha256_hex(call->body ? call->body : "", call->body_len, payload_hash, err);
     if (rc != PITR_OK)
         goto out;
+    t1 = pitr_clock_ns();
 
     memset(&sp, 0, sizeof(sp));
     if (c->creds != NULL) {
@@ -618,6 +621,7 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     if (rc != PITR_OK)
         goto out;
     headers[n++] = (struct pitr_http_header){ "Authorization", auth.data };
+    t2 = pitr_clock_ns();
 
     memset(&hreq, 0, sizeof(hreq));
     hreq.method = call->method;
@@ -632,6 +636,12 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     hreq.max_body = call->max_body;
     hreq.slow_answer = call->extra_ms > 0;
     rc = pitr_http_perform(c->http, &hreq, resp, err);
+    pitr_log_debug("timing: s3 %s %zu bytes: payload-hash %.3f ms, sign %.3f ms, http %.3f ms",
+                   call->op,
+                   call->body_len,
+                   (double)(t1 - t0) / 1e6,
+                   (double)(t2 - t1) / 1e6,
+                   pitr_clock_ms_since(t2));
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "%s 's3://%s/%s'", call->op, c->bucket, name);
         goto out;

@@ -560,6 +560,8 @@ static const struct pitr_storage_ops s3_ops = {
     .open_read = s3_open_read,
     .cleanup = s3_cleanup,
     .list_leases = s3_list_leases,
+    /* s3_put is one PutObject, never a multipart upload or a lease. */
+    .put_leaves_nothing = 1,
     .free = s3_free,
 };
 

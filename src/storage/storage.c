@@ -195,6 +195,11 @@ pitr_rc pitr_storage_cleanup(struct pitr_storage *st,
     return st->ops->cleanup(st, prefix, removed, err);
 }
 
+int pitr_storage_put_may_leave_temps(const struct pitr_storage *st)
+{
+    return !st->ops->put_leaves_nothing;
+}
+
 int pitr_storage_has_leases(const struct pitr_storage *st)
 {
     return st->ops->list_leases != NULL;

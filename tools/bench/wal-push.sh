@@ -98,6 +98,16 @@ push_series() {
 MISSING=()
 ORDER=()
 
+# tools/bench/pushparts.c against the library just built (the Makefile's packages).
+bench_cc_pushparts() {
+    PUSHPARTS=$WORK/bin/pushparts
+    # shellcheck disable=SC2046
+    cc -std=c11 -D_DEFAULT_SOURCE -O2 -I"$ROOT/include" -o "$PUSHPARTS" "$ROOT/tools/bench/pushparts.c" \
+        "$ROOT/build/libpgpitr.a" $(pkg-config --libs $(sed -n 's/^PKGS *:= *//p' "$ROOT/Makefile")) \
+        -lbz2 -lpthread >"$WORK/log/pushparts-cc.log" 2>&1 ||
+        { tail -n 20 "$WORK/log/pushparts-cc.log" >&2; die "cannot build tools/bench/pushparts.c"; }
+}
+
 # ---------------------------------------------------------------- pgBackRest setup
 # stanza-create needs the cluster running, so it is done for every setting
 # now; archive-push itself only reads pg_control, so the cluster is stopped
@@ -190,6 +200,110 @@ else
     done
 fi
 
+# ---------------------------------------------------------------- 4b. where the time goes
+# One more --look-ahead 0 series at --log-level debug: the program logs each
+# phase's monotonic time ("timing: ..." lines, src/archive/push.c and the
+# S3/HTTP layers); the process's own start and exit are the wall time less
+# the program's total since main(). Then the codec alone (pgpitr's code path,
+# tools/bench/pushparts.c) and the store's ingest alone.
+label=pgpitr-breakdown
+pgpitr_cmd "bench-$label-$RUN_ID" --look-ahead 0 --log-level debug
+say "timing pgpitr --look-ahead 0 --log-level debug (phase breakdown)"
+push_series "$label" "${PITR_CMD[@]}" wal-push || die "$REASON"
+BREAKDOWN=$WORK/breakdown.md
+paste <(cat "$WORK/times/$label") <(sed -n 's/.*timing: total \([0-9.]*\) ms.*/\1/p' "$WORK/log/$label.log") |
+    awk '{ w += $1 / 1000; t += $2; n++ } END { printf "wall %.3f\nprocess %.3f\n", w / n, (w - t) / n }' \
+        >"$WORK/breakdown.raw"
+awk -v n="$NSEG" '
+    function add(k, v) { s[k] += v }
+    /timing: config /          { add("config", $(NF-1)) }
+    /timing: open-repo /       { add("open", $(NF-1)) }
+    /timing: worker open-repo/ { add("open", $(NF-1)) }
+    /timing: read /            { add("read", $(NF-1)) }
+    /timing: exists-check / {
+        for (i = 1; i <= NF; i++) {
+            if ($i == "exists-check") add("check", $(i+2))
+            if ($i == "compress") add("compress", $(i+1))
+            if ($i == "done") add("both", $(i+1))
+        }
+    }
+    /timing: s3 PUT / {
+        for (i = 1; i <= NF; i++) {
+            if ($i == "payload-hash") add("hash", $(i+1))
+            if ($i == "sign") add("sign", $(i+1))
+            if ($i == "http") add("upload", $(i+1))
+        }
+    }
+    /timing: http PUT / { for (i = 1; i <= NF; i++) if ($i == "tls") add("puttls", $(i+1)) }
+    /timing: http GET / { for (i = 1; i <= NF; i++) if ($i == "tls" && $(i+1) > 0) add("tls", $(i+1)) }
+    /timing: store /           { add("store", $(NF-1)) }
+    /timing: cleanup /         { add("cleanup", $(NF-1)) }
+    /timing: stats-marker /    { add("stats", $(NF-1)) }
+    /timing: close /           { add("close", $(NF-1)) }
+    /timing: total /           { add("total", $(NF-1)) }
+    END { for (k in s) printf "%s %.3f\n", k, s[k] / n }' "$WORK/log/$label.log" >>"$WORK/breakdown.raw"
+bd() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/breakdown.raw"; }
+{
+    echo "| phase (pgpitr wal-push --look-ahead 0, mean of $NSEG calls) | ms |"
+    echo "|---|---:|"
+    echo "| process start and exit (wall less the program's own total) | $(bd process) |"
+    echo "| config file, environment, arguments (main() to the command) | $(bd config) |"
+    echo "| open the repository (credentials, TLS context), twice | $(bd open) |"
+    echo "| read the segment | $(bd read) |"
+    echo "| existence check (LIST of the name; includes the TLS handshake $(bd tls) ms) | $(bd check) |"
+    echo "| compress (on its own thread, during the check) | $(bd compress) |"
+    echo "| check and compression both done | $(bd both) |"
+    echo "| SHA-256 of the payload (x-amz-content-sha256) | $(bd hash) |"
+    echo "| SigV4 signature | $(bd sign) |"
+    echo "| upload (PUT, request to answer) | $(bd upload) |"
+    echo "| store in all (hash + sign + upload) | $(bd store) |"
+    echo "| cleanup after the PUT (LIST + LIST-UPLOADS of the name) | $(bd cleanup) |"
+    echo "| push counters (pushstats, locked write + fsync) | $(bd stats) |"
+    echo "| close (free, connection close) | $(bd close) |"
+    echo "| program total since main() | $(bd total) |"
+    echo "| wall time per call (as the archiver sees it) | $(bd wall) |"
+} >"$BREAKDOWN"
+
+say "codec alone (pgpitr's code path) on the same segments"
+CODEC=$WORK/codec.md
+bench_cc_pushparts
+codec_mean() { # codec threads -> "compress_ms sha_ms md5_ms out_mib"
+    "$PUSHPARTS" codec "$1" "$2" "$SRC"/* |
+        awk '{ z += $1; h += $2; m += $3; o += $5; n++ }
+             END { printf "%.1f %.2f %.2f %.2f\n", z / n, h / n, m / n, o / n / 1048576 }'
+}
+two_procs() { # codec -> segments per second with two single-threaded processes
+    local t0 t1 half=$((NSEG / 2)) files=("$SRC"/*)
+    t0=$(date +%s%N)
+    "$PUSHPARTS" codec "$1" 1 "${files[@]:0:$half}" >/dev/null &
+    "$PUSHPARTS" codec "$1" 1 "${files[@]:$half}" >/dev/null
+    wait
+    t1=$(date +%s%N)
+    awk -v n="$NSEG" -v ns=$((t1 - t0)) 'BEGIN { printf "%.1f", n / (ns / 1e9) }'
+}
+{
+    echo "| codec (pgpitr default level) | 1 thread ms/seg | 2 threads ms/seg | 2 processes seg/s | MiB out | SHA-256 ms | MD5 ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    for c in gzip zstd; do
+        read -r z1 h1 m1 o1 < <(codec_mean $c 1)
+        read -r z2 _ _ _ < <(codec_mean $c 2)
+        echo "| $c | $z1 | $z2 | $(two_procs $c) | $o1 | $h1 | $m1 |"
+    done
+} >"$CODEC"
+GZ_BYTES=$("$PUSHPARTS" codec gzip 1 "$SRC"/* | awk '{ o += $5; n++ } END { printf "%d", o / n }')
+
+say "the store's ingest alone: PUTs of $GZ_BYTES-byte objects over HTTPS, kept-alive connections"
+INGEST=$WORK/ingest.md
+{
+    echo "| PUT clients ($GZ_BYTES-byte objects, one keep-alive connection each) | objects/s | MiB/s | mean ms per PUT |"
+    echo "|---|---:|---:|---:|"
+    for t in 1 2 4; do
+        read -r _ ops mibs ms < <(env PITR_TEST_S3_TLS_ENDPOINT="$TLS" PITR_TEST_BUCKET="$BUCKET" \
+            PITR_TEST_CA_FILE="$CA" "$PUSHPARTS" ingest $t "$GZ_BYTES" $((NSEG * 2)))
+        echo "| $t | $ops | $mibs | $ms |"
+    done
+} >"$INGEST"
+
 # ---------------------------------------------------------------- 5a. correctness
 say "checking the pgpitr runs: wal-fetch every segment and cmp"
 bad=0
@@ -249,6 +363,19 @@ RESULTS=$WORK/results.md
     echo "$sp of its $NSEG calls were answered from the spool marker. Its median is that of those quick calls;"
     echo "the mean and the total are the throughput figures (all work happens inside the timed calls)."
     echo "\`--look-ahead 0\` is the strictly one-segment-per-call figure. The ratios are peer / pgpitr defaults."
+    echo
+    echo "Where one \`--look-ahead 0\` call's time goes (debug timing lines; the phases from the"
+    echo "existence check to compression overlap, so they do not add up):"
+    echo
+    cat "$BREAKDOWN"
+    echo
+    echo "The codec alone on the same segments (no I/O), and the hashes of its output:"
+    echo
+    cat "$CODEC"
+    echo
+    echo "The store's ingest alone (same endpoint, TLS, no process start):"
+    echo
+    cat "$INGEST"
     bench_not_measured
 } >"$RESULTS"
 

@@ -171,6 +171,12 @@ struct pitr_storage_ops {
                            void *ud,
                            struct pitr_err *err);
     void (*free)(struct pitr_storage *st);
+    /*
+     * 1 when put() is one request that either stores the whole object or
+     * nothing (S3 PutObject): a killed put leaves nothing for cleanup to
+     * find. 0 (posix: a temp file, then rename): it may leave a temp file.
+     */
+    int put_leaves_nothing;
 };
 
 /* Drivers embed this as their first member. */
@@ -262,6 +268,12 @@ PITR_MUST_CHECK pitr_rc pitr_storage_cleanup(struct pitr_storage *st,
                                              const char *prefix,
                                              size_t *removed,
                                              struct pitr_err *err);
+
+/*
+ * True when a put() killed midway can leave something under its key for
+ * cleanup to remove (the put_leaves_nothing op flag is 0).
+ */
+int pitr_storage_put_may_leave_temps(const struct pitr_storage *st);
 
 /* True when the driver has list_leases (callers may then keep leases of their own). */
 int pitr_storage_has_leases(const struct pitr_storage *st);

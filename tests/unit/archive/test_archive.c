@@ -787,6 +787,53 @@ static void pitr_wal_push__removes_stale_temp_files_of_its_key(void **state)
     free(b);
 }
 
+static int cleanups;
+
+static pitr_rc counting_cleanup(struct pitr_storage *st,
+                                const char *prefix,
+                                size_t *removed,
+                                struct pitr_err *err)
+{
+    (void)st;
+    (void)prefix;
+    (void)err;
+    cleanups++;
+    *removed = 0;
+    return PITR_OK;
+}
+
+/*
+ * A driver whose put is one all-or-nothing request (S3 PutObject) leaves
+ * nothing for cleanup: wal-push does not run it (two requests on S3); a
+ * driver whose put may leave a temp file gets it after every stored push.
+ */
+static void pitr_wal_push__cleanup_only_where_put_may_leave_temps(void **state)
+{
+    struct fx *f = *state;
+    const struct pitr_storage_ops *orig = f->st->ops;
+    struct pitr_storage_ops ops = *orig;
+    unsigned char *a = make_segment(SEG_SIZE, SEG_SIZE, 38);
+    unsigned char *b = make_segment(SEG_SIZE, SEG_SIZE, 39);
+
+    ops.cleanup = counting_cleanup;
+    ops.put_leaves_nothing = 1;
+    f->st->ops = &ops;
+    cleanups = 0;
+    assert_false(pitr_storage_put_may_leave_temps(f->st));
+    push_ok(f, SEG1, a, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(cleanups, 0);
+    ops.put_leaves_nothing = 0;
+    assert_true(pitr_storage_put_may_leave_temps(f->st));
+    push_ok(f, SEG2, b, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_STORED);
+    assert_int_equal(cleanups, 1);
+    /* An identical push stores nothing, so it has nothing to clean. */
+    push_ok(f, SEG2, b, SEG_SIZE, PITR_CODEC_GZIP, PITR_PUSH_IDENTICAL);
+    assert_int_equal(cleanups, 1);
+    f->st->ops = orig;
+    free(a);
+    free(b);
+}
+
 /* A stored object that decodes to more than the local file conflicts, decoded no further. */
 static void pitr_wal_push__stored_bomb_conflicts(void **state)
 {
@@ -816,6 +863,7 @@ int main(void)
         T(pitr_wal_push__bad_name_or_missing_file),
         T(pitr_wal_push__history_directly_under_wals),
         T(pitr_wal_push__removes_stale_temp_files_of_its_key),
+        T(pitr_wal_push__cleanup_only_where_put_may_leave_temps),
         T(pitr_wal_push__stored_bomb_conflicts),
         T(pitr_wal_fetch__restores_identical_bytes),
         T(pitr_wal_fetch__every_codec),
