@@ -39,6 +39,7 @@ static const struct key_def keys[] = {
     { "region", "AWS_REGION", "AWS_DEFAULT_REGION", FIELD(region), 0 },
     { "ca-file", "AWS_CA_BUNDLE", NULL, FIELD(ca_file), 0 },
     { "s3-url-style", "PGPITR_S3_URL_STYLE", NULL, NO_FIELD, 0 },
+    { "payload-signing", "PGPITR_PAYLOAD_SIGNING", NULL, NO_FIELD, 0 },
     { "log-level", "PGPITR_LOG_LEVEL", NULL, NO_FIELD, 0 },
     { "jobs", "PGPITR_JOBS", NULL, NO_FIELD, 0 },
     { "look-ahead", "PGPITR_LOOK_AHEAD", NULL, NO_FIELD, 0 },
@@ -291,6 +292,16 @@ pitr_rc pitr_config_set(struct pitr_config *cfg,
         else
             return pitr_err_set(
               err, PITR_EUSAGE, "invalid s3-url-style '%s': expected auto, path or virtual", value);
+        return PITR_OK;
+    }
+    if (strcmp(key, "payload-signing") == 0) {
+        if (strcmp(value, "full") == 0)
+            cfg->payload_signing = PITR_PAYLOAD_SIGNING_FULL;
+        else if (strcmp(value, "unsigned") == 0)
+            cfg->payload_signing = PITR_PAYLOAD_SIGNING_UNSIGNED;
+        else
+            return pitr_err_set(
+              err, PITR_EUSAGE, "invalid payload-signing '%s': expected full or unsigned", value);
         return PITR_OK;
     }
     if (strcmp(key, "log-level") == 0)

@@ -53,6 +53,8 @@ struct pitr_s3_client {
     char *history_tags;    /* owned; the settings' form for *.history keys, or NULL */
     char *history_tagging; /* owned; its encoded value, or NULL */
     char *storage_class;   /* owned, or NULL */
+    enum pitr_payload_signing payload_signing; /* as asked (for clones) */
+    int unsigned_payload;                      /* asked for and the endpoint is https */
 };
 
 static int empty(const char *s)
@@ -192,9 +194,11 @@ static pitr_rc take_tags(const char *tags, char **raw, char **encoded, struct pi
     return PITR_OK;
 }
 
-pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
-                           struct pitr_s3_client **out,
-                           struct pitr_err *err)
+/* pitr_s3_client_new; warn: say when payload-signing = unsigned is ignored (not for clones). */
+static pitr_rc client_new(const struct pitr_s3_client_opts *opts,
+                          int warn,
+                          struct pitr_s3_client **out,
+                          struct pitr_err *err)
 {
     struct pitr_s3_client *c = NULL;
     struct pitr_http_opts hopts;
@@ -262,6 +266,15 @@ pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
         break;
     }
     c->host = c->path_style ? pitr_strdup(authority) : pitr_asprintf("%s.%s", c->bucket, authority);
+    c->payload_signing = opts->payload_signing;
+    if (opts->payload_signing == PITR_PAYLOAD_SIGNING_UNSIGNED) {
+        /* Without TLS nothing but the signature protects the body: never unsigned there. */
+        c->unsigned_payload = strcmp(c->scheme, "https") == 0;
+        if (!c->unsigned_payload && warn)
+            pitr_log_warn("payload-signing = unsigned is ignored for the plain-HTTP endpoint "
+                          "'%s': every payload is signed with its SHA-256",
+                          c->endpoint);
+    }
 
     memset(&hopts, 0, sizeof(hopts));
     hopts.ca_file = opts->ca_file;
@@ -278,6 +291,13 @@ out:
     pitr_free(endpoint);
     pitr_free(authority);
     return rc;
+}
+
+pitr_rc pitr_s3_client_new(const struct pitr_s3_client_opts *opts,
+                           struct pitr_s3_client **out,
+                           struct pitr_err *err)
+{
+    return client_new(opts, 1, out, err);
 }
 
 pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
@@ -306,7 +326,8 @@ pitr_rc pitr_s3_client_clone(const struct pitr_s3_client *c,
     o.tags = c->tags;
     o.history_tags = c->history_tags;
     o.storage_class = c->storage_class;
-    rc = pitr_s3_client_new(&o, out, err);
+    o.payload_signing = c->payload_signing;
+    rc = client_new(&o, 0, out, err);
     if (rc == PITR_OK && *out != NULL)
         (*out)->page_size = c->page_size;
     return rc;
@@ -320,6 +341,26 @@ const char *pitr_s3_client_bucket(const struct pitr_s3_client *c)
 void pitr_s3_client_set_page_size(struct pitr_s3_client *c, unsigned n)
 {
     c->page_size = n;
+}
+
+int pitr_s3_client_unsigned_payload(const struct pitr_s3_client *c)
+{
+    return c->unsigned_payload;
+}
+
+pitr_rc pitr_s3_payload_proof(int unsigned_payload,
+                              const void *body,
+                              size_t len,
+                              char hash[PITR_SHA256_HEX_LEN + 1],
+                              char md5[PITR_MD5_B64_LEN + 1],
+                              struct pitr_err *err)
+{
+    md5[0] = '\0';
+    if (unsigned_payload && len > 0) {
+        snprintf(hash, PITR_SHA256_HEX_LEN + 1, "%s", "UNSIGNED-PAYLOAD");
+        return pitr_md5_base64(body, len, md5, err);
+    }
+    return pitr_sha256_hex(body ? body : "", len, hash, err);
 }
 
 int pitr_s3_client_path_style(const struct pitr_s3_client *c)
@@ -547,11 +588,12 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
                             struct pitr_err *err)
 {
     struct pitr_buf path, url, auth, err_body;
-    struct pitr_http_header headers[5 + MAX_EXTRA_HEADERS];
+    struct pitr_http_header headers[6 + MAX_EXTRA_HEADERS];
     struct pitr_sigv4_request sreq;
     struct pitr_sigv4_params sp;
     struct pitr_http_request hreq;
     char payload_hash[PITR_SHA256_HEX_LEN + 1];
+    char md5[PITR_MD5_B64_LEN + 1];
     char amz_date[17];
     const char *name = call->name ? call->name : (call->key ? call->key : "");
     struct pitr_s3_creds snap; /* secret: wiped at out */
@@ -574,7 +616,8 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     rc = pitr_s3_client_target(c, call->key, call->query, &path, &url, err);
     if (rc != PITR_OK)
         goto out;
-    rc = pitr_sha256_hex(call->body ? call->body : "", call->body_len, payload_hash, err);
+    rc = pitr_s3_payload_proof(
+      c->unsigned_payload, call->body, call->body_len, payload_hash, md5, err);
     if (rc != PITR_OK)
         goto out;
     t1 = pitr_clock_ns();
@@ -607,8 +650,13 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     headers[n++] = (struct pitr_http_header){ "x-amz-date", amz_date };
     if (token != NULL)
         headers[n++] = (struct pitr_http_header){ "x-amz-security-token", token };
-    for (i = 0; i < call->n_extra; i++)
+    for (i = 0; i < call->n_extra; i++) {
+        if (md5[0] != '\0' && strcasecmp(call->extra[i].name, "Content-MD5") == 0)
+            md5[0] = '\0'; /* the caller's own (DeleteObjects): the same digest */
         headers[n++] = call->extra[i];
+    }
+    if (md5[0] != '\0')
+        headers[n++] = (struct pitr_http_header){ "Content-MD5", md5 };
 
     memset(&sreq, 0, sizeof(sreq));
     sreq.method = call->method;
@@ -636,10 +684,11 @@ static pitr_rc s3_call_once(struct pitr_s3_client *c,
     hreq.max_body = call->max_body;
     hreq.slow_answer = call->extra_ms > 0;
     rc = pitr_http_perform(c->http, &hreq, resp, err);
-    pitr_log_debug("timing: s3 %s %zu bytes: payload-hash %.3f ms, sign %.3f ms, http %.3f ms",
+    pitr_log_debug("timing: s3 %s %zu bytes: payload-hash %.3f ms (%s), sign %.3f ms, http %.3f ms",
                    call->op,
                    call->body_len,
                    (double)(t1 - t0) / 1e6,
+                   strcmp(payload_hash, "UNSIGNED-PAYLOAD") == 0 ? "unsigned+md5" : "sha256",
                    (double)(t2 - t1) / 1e6,
                    pitr_clock_ms_since(t2));
     if (rc != PITR_OK) {

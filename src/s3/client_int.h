@@ -11,6 +11,7 @@
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/core/err.h"
+#include "pgpitr/crypto/hash.h"
 #include "pgpitr/s3/client.h"
 
 /*
@@ -19,6 +20,22 @@
  * it, or on an empty page, or with the marker it was given, is refused.
  */
 #define PITR_S3_MAX_PAGES 100000u
+
+/*
+ * The payload proof of one request: with unsigned_payload and a body
+ * (len > 0), hash is "UNSIGNED-PAYLOAD" and md5 the base64 MD5 of the body
+ * (the Content-MD5 value); otherwise hash is the hex SHA-256 of the body and
+ * md5 is "".
+ */
+PITR_MUST_CHECK pitr_rc pitr_s3_payload_proof(int unsigned_payload,
+                                              const void *body,
+                                              size_t len,
+                                              char hash[PITR_SHA256_HEX_LEN + 1],
+                                              char md5[PITR_MD5_B64_LEN + 1],
+                                              struct pitr_err *err);
+
+/* True when requests with a body sign UNSIGNED-PAYLOAD (unsigned asked, https endpoint). */
+int pitr_s3_client_unsigned_payload(const struct pitr_s3_client *c);
 
 /* True when the client puts the bucket in the path (path style). */
 int pitr_s3_client_path_style(const struct pitr_s3_client *c);

@@ -618,6 +618,7 @@ pitr_rc pitr_storage_s3_new(const struct pitr_config *cfg,
     opts.tags = cfg->tags;
     opts.history_tags = cfg->history_tags;
     opts.storage_class = cfg->storage_class;
+    opts.payload_signing = cfg->payload_signing;
     /* A zeroed config (tests) gets the defaults pitr_config_init would set. */
     s->jobs = cfg->jobs > 0 ? (unsigned)cfg->jobs : 2;
     s->part_size = cfg->part_size > 0 ? cfg->part_size : PITR_PART_SIZE_DEFAULT;

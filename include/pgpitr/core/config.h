@@ -45,6 +45,16 @@ enum pitr_url_style {
     PITR_URL_STYLE_VIRTUAL,
 };
 
+/*
+ * How an S3 request carrying a body proves it: full puts the SHA-256 of the
+ * payload in x-amz-content-sha256 and signs it; unsigned (HTTPS only, see
+ * s3/client.h) signs "UNSIGNED-PAYLOAD" and sends Content-MD5 instead.
+ */
+enum pitr_payload_signing {
+    PITR_PAYLOAD_SIGNING_FULL = 0,
+    PITR_PAYLOAD_SIGNING_UNSIGNED,
+};
+
 struct pitr_config {
     char *repo;          /* owned; file:///path or s3://bucket/prefix */
     char *server;        /* owned; folder under the repository root */
@@ -57,6 +67,7 @@ struct pitr_config {
     char *secret_key;    /* owned; secret: wiped on release, never logged */
     char *session_token; /* owned; secret: wiped on release, never logged */
     enum pitr_url_style url_style;
+    enum pitr_payload_signing payload_signing; /* default full */
     enum pitr_log_level log_level;
     int jobs;       /* parallel workers; default: online CPUs, at least 2 */
     int look_ahead; /* wal-push: further .ready segments to push; default 8 */

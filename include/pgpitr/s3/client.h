@@ -7,7 +7,13 @@
  * http/http.h); it is not thread-safe. Parallel transfers use one client per
  * worker thread (pitr_s3_client_clone), each keeping its connection for the
  * worker's lifetime. Every request is signed with SigV4 and carries the real
- * SHA-256 of its payload in x-amz-content-sha256 (each part its own).
+ * SHA-256 of its payload in x-amz-content-sha256 (each part its own), unless
+ * payload_signing is PITR_PAYLOAD_SIGNING_UNSIGNED and the endpoint is
+ * https: then a request with a body signs "UNSIGNED-PAYLOAD" instead and
+ * sends (and signs) Content-MD5, which the store checks against the body
+ * (S3 and Swift s3api answer 400 BadDigest to a mismatch); TLS protects the
+ * rest. Over plain http the setting is ignored with a warning: every payload
+ * is hashed and signed.
  *
  * Retries: a request that fails in a way that may pass (see
  * src/s3/retry_int.h: transient network errors, 408, 429, most 5xx,
@@ -81,6 +87,7 @@ struct pitr_s3_client_opts {
     const char *tags;           /* "k=v,k2=v2" or NULL; at most 10 tags */
     const char *history_tags;   /* the same, instead of tags for *.history[.<suffix>] keys */
     const char *storage_class;  /* e.g. "STANDARD_IA", or NULL */
+    enum pitr_payload_signing payload_signing; /* see above; full by default (0) */
 };
 
 /* One uploaded part, for CompleteMultipartUpload. */

@@ -487,6 +487,20 @@ static void pitr_config_set__url_style_values(void **state)
     assert_int_equal(f->cfg.url_style, PITR_URL_STYLE_AUTO); /* unchanged by failures */
 }
 
+static void pitr_config_set__payload_signing_values(void **state)
+{
+    struct fx *f = *state;
+
+    assert_int_equal(f->cfg.payload_signing, PITR_PAYLOAD_SIGNING_FULL); /* the default */
+    assert_int_equal(pitr_config_set(&f->cfg, "payload-signing", "unsigned", &f->err), PITR_OK);
+    assert_int_equal(f->cfg.payload_signing, PITR_PAYLOAD_SIGNING_UNSIGNED);
+    assert_int_equal(pitr_config_set(&f->cfg, "payload-signing", "none", &f->err), PITR_EUSAGE);
+    assert_msg_has(&f->err, "payload-signing");
+    assert_int_equal(f->cfg.payload_signing, PITR_PAYLOAD_SIGNING_UNSIGNED); /* unchanged */
+    assert_int_equal(pitr_config_set(&f->cfg, "payload-signing", "full", &f->err), PITR_OK);
+    assert_int_equal(f->cfg.payload_signing, PITR_PAYLOAD_SIGNING_FULL);
+}
+
 static void pitr_config_set__log_level_values(void **state)
 {
     static const struct {
@@ -774,6 +788,7 @@ int main(void)
         T(pitr_config_load__missing_default_file_is_fine),
         T(pitr_config_load__config_flag_beats_env),
         T(pitr_config_set__url_style_values),
+        T(pitr_config_set__payload_signing_values),
         T(pitr_config_set__log_level_values),
         T(pitr_config_set__replaces_value),
         cmocka_unit_test(pitr_config_is_key__known_and_unknown),

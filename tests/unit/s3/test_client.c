@@ -551,6 +551,97 @@ static void pitr_s3_put_object__retries_5xx_and_resends_the_body(void **state)
     }
 }
 
+/* payload-signing = unsigned: UNSIGNED-PAYLOAD and the body's MD5; never for an empty body. */
+static void pitr_s3_payload_proof__unsigned_and_full(void **state)
+{
+    char hash[PITR_SHA256_HEX_LEN + 1], md5[PITR_MD5_B64_LEN + 1];
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    /* MD5("Welcome to Amazon S3.") and SHA-256 of the same (AWS's S3 PUT example). */
+    assert_int_equal(pitr_s3_payload_proof(1, "Welcome to Amazon S3.", 21, hash, md5, &err),
+                     PITR_OK);
+    assert_string_equal(hash, "UNSIGNED-PAYLOAD");
+    assert_string_equal(md5, "1EfQ6PKJ8WoS/2AnznfCWA==");
+    assert_int_equal(pitr_s3_payload_proof(0, "Welcome to Amazon S3.", 21, hash, md5, &err),
+                     PITR_OK);
+    assert_string_equal(hash, "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072");
+    assert_string_equal(md5, "");
+    /* No body (GET, LIST, HEAD, DELETE): the hash of nothing, signed, as always. */
+    assert_int_equal(pitr_s3_payload_proof(1, NULL, 0, hash, md5, &err), PITR_OK);
+    assert_string_equal(hash, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    assert_string_equal(md5, "");
+}
+
+static struct pitr_s3_client *make_signing(const char *endpoint, enum pitr_payload_signing ps)
+{
+    struct pitr_s3_client_opts o;
+    struct pitr_s3_client *c = NULL;
+    struct pitr_err err;
+
+    memset(&o, 0, sizeof(o));
+    o.endpoint_url = endpoint;
+    o.bucket = "b";
+    o.access_key = "AKIDEXAMPLE";
+    o.secret_key = "secret";
+    o.payload_signing = ps;
+    pitr_err_clear(&err);
+    if (pitr_s3_client_new(&o, &c, &err) != PITR_OK)
+        fail_msg("pitr_s3_client_new: %s", err.msg);
+    return c;
+}
+
+/* unsigned takes effect over https only; a clone keeps the setting. */
+static void pitr_s3_client_new__unsigned_payload_only_over_https(void **state)
+{
+    struct pitr_s3_client *c, *k = NULL;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_err_clear(&err);
+    c = make_signing("https://127.0.0.1:9", PITR_PAYLOAD_SIGNING_UNSIGNED);
+    assert_true(pitr_s3_client_unsigned_payload(c));
+    assert_int_equal(pitr_s3_client_clone(c, &k, &err), PITR_OK);
+    assert_true(pitr_s3_client_unsigned_payload(k));
+    pitr_s3_client_free(k);
+    pitr_s3_client_free(c);
+    c = make_signing("http://127.0.0.1:9", PITR_PAYLOAD_SIGNING_UNSIGNED);
+    assert_false(pitr_s3_client_unsigned_payload(c));
+    pitr_s3_client_free(c);
+    c = make_signing("https://127.0.0.1:9", PITR_PAYLOAD_SIGNING_FULL);
+    assert_false(pitr_s3_client_unsigned_payload(c));
+    pitr_s3_client_free(c);
+}
+
+/* Over plain http a PUT asked to be unsigned still carries and signs the body's SHA-256. */
+static void pitr_s3_put_object__unsigned_ignored_over_http(void **state)
+{
+    static const char *const answers[] = {
+        "HTTP/1.1 200 OK\r\nETag: \"e\"\r\nContent-Length: 0\r\n\r\n",
+    };
+    struct script srv;
+    struct pitr_s3_client *c;
+    struct pitr_err err;
+    char endpoint[64];
+
+    (void)state;
+    script_start(&srv, answers, 1);
+    srv.want_body = "Welcome to Amazon S3.";
+    snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%d", srv.port);
+    c = make_signing(endpoint, PITR_PAYLOAD_SIGNING_UNSIGNED);
+    pitr_err_clear(&err);
+    assert_int_equal(pitr_s3_put_object(c, "k", "Welcome to Amazon S3.", 21, &err), PITR_OK);
+    pitr_s3_client_free(c);
+    script_stop(&srv);
+    assert_int_equal(srv.body_ok, 1);
+    assert_non_null(strstr(srv.requests[0],
+                           "x-amz-content-sha256: "
+                           "44ce7dd67c959e0d3524ffac1771dfbba87d2b6b4b4e99e42034a8b803f8b072\r\n"));
+    assert_null(strstr(srv.requests[0], "UNSIGNED-PAYLOAD"));
+    assert_null(strstr(srv.requests[0], "Content-MD5"));
+}
+
 static void pitr_s3_put_object__4xx_fails_at_once(void **state)
 {
     static const char *const answers[] = {
@@ -884,6 +975,9 @@ int main(void)
         cmocka_unit_test(pitr_s3_delete_check__failed_keys_are_named),
         cmocka_unit_test(pitr_s3_complete_check__200_with_error_fails),
         cmocka_unit_test(pitr_s3_put_object__retries_5xx_and_resends_the_body),
+        cmocka_unit_test(pitr_s3_payload_proof__unsigned_and_full),
+        cmocka_unit_test(pitr_s3_client_new__unsigned_payload_only_over_https),
+        cmocka_unit_test(pitr_s3_put_object__unsigned_ignored_over_http),
         cmocka_unit_test(pitr_s3_put_object__4xx_fails_at_once),
         cmocka_unit_test(pitr_s3_multipart_create__tagging_signed_and_refusal_explained),
         cmocka_unit_test(pitr_s3_put_object__gives_up_after_retry_max_time),

@@ -656,6 +656,77 @@ static void pitr_sigv4_authorization__s3_doc_put_object(void **state)
     pitr_buf_release(&path);
 }
 
+/*
+ * UNSIGNED-PAYLOAD: AWS's documented presigned-URL example (GET /test.txt,
+ * query authentication, the payload not signed) gives its published
+ * signature when the canonical request ends with "UNSIGNED-PAYLOAD".
+ */
+static void pitr_sigv4_signature__s3_doc_presigned_unsigned_payload(void **state)
+{
+    const struct pitr_http_header h[] = { { "Host", S3_HOST } };
+    struct pitr_sigv4_request req = {
+        "GET",
+        "/test.txt",
+        "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20130524%2F"
+        "us-east-1%2Fs3%2Faws4_request&X-Amz-Date=20130524T000000Z&X-Amz-Expires=86400&"
+        "X-Amz-SignedHeaders=host",
+        h,
+        1,
+        "UNSIGNED-PAYLOAD"
+    };
+    struct pitr_sigv4_params p = s3_params();
+    struct pitr_buf creq, sts;
+    struct pitr_err err;
+    char sig[65];
+
+    (void)state;
+    pitr_buf_init(&creq, PITR_BUF_LIMIT_SMALL);
+    pitr_buf_init(&sts, PITR_BUF_LIMIT_SMALL);
+    assert_int_equal(pitr_sigv4_canonical_request(&req, &p, &creq, &err), PITR_OK);
+    assert_non_null(strstr(creq.data, "\nhost\nUNSIGNED-PAYLOAD"));
+    assert_int_equal(pitr_sigv4_string_to_sign(creq.data, &p, &sts, &err), PITR_OK);
+    assert_int_equal(pitr_sigv4_signature(sts.data, &p, sig, &err), PITR_OK);
+    assert_string_equal(sig, "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404");
+    pitr_buf_release(&sts);
+    pitr_buf_release(&creq);
+}
+
+/*
+ * payload-signing = unsigned: AWS's S3 PUT example signed the way pgpitr
+ * then sends it (UNSIGNED-PAYLOAD, Content-MD5 signed); the expected
+ * signature was computed independently (Python hmac/hashlib, the
+ * documented algorithm) from this canonical request.
+ */
+static void pitr_sigv4_authorization__s3_put_unsigned_payload_with_content_md5(void **state)
+{
+    const struct pitr_http_header h[] = {
+        { "Host", S3_HOST },
+        { "x-amz-content-sha256", "UNSIGNED-PAYLOAD" },
+        { "x-amz-date", S3_AMZ_DATE },
+        { "Content-MD5", "1EfQ6PKJ8WoS/2AnznfCWA==" },
+    };
+    struct pitr_sigv4_request req = { "PUT", "/test%24file.text", NULL, h, 4, "UNSIGNED-PAYLOAD" };
+    struct pitr_sigv4_params p = s3_params();
+    struct pitr_buf creq;
+    struct pitr_err err;
+
+    (void)state;
+    pitr_buf_init(&creq, PITR_BUF_LIMIT_SMALL);
+    assert_int_equal(pitr_sigv4_canonical_request(&req, &p, &creq, &err), PITR_OK);
+    assert_string_equal(creq.data,
+                        "PUT\n/test%24file.text\n\n"
+                        "content-md5:1EfQ6PKJ8WoS/2AnznfCWA==\n"
+                        "host:examplebucket.s3.amazonaws.com\n"
+                        "x-amz-content-sha256:UNSIGNED-PAYLOAD\n"
+                        "x-amz-date:20130524T000000Z\n\n"
+                        "content-md5;host;x-amz-content-sha256;x-amz-date\nUNSIGNED-PAYLOAD");
+    pitr_buf_release(&creq);
+    check_s3_example("s3 put object, unsigned payload",
+                     &req,
+                     "content-md5;host;x-amz-content-sha256;x-amz-date",
+                     "4f936820f84953991fd8f4aa3d55e97d48bf5118d93e487dae8f2c5d3c846b0e");
+}
+
 /* GET /?lifecycle: a parameter without '=' is signed as "lifecycle=". */
 static void pitr_sigv4_authorization__s3_doc_get_lifecycle(void **state)
 {
@@ -1062,6 +1133,8 @@ int main(void)
         cmocka_unit_test(aws_suite__all_cases_found),
         cmocka_unit_test(pitr_sigv4_authorization__s3_doc_get_object),
         cmocka_unit_test(pitr_sigv4_authorization__s3_doc_put_object),
+        cmocka_unit_test(pitr_sigv4_signature__s3_doc_presigned_unsigned_payload),
+        cmocka_unit_test(pitr_sigv4_authorization__s3_put_unsigned_payload_with_content_md5),
         cmocka_unit_test(pitr_sigv4_authorization__s3_doc_get_lifecycle),
         cmocka_unit_test(pitr_sigv4_authorization__s3_doc_list_objects),
         cmocka_unit_test(pitr_sigv4_canonical_request__s3_path_not_normalized),
