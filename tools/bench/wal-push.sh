@@ -141,19 +141,30 @@ BUSY_BEFORE=$(busy_pct)
 pgpitr_cmd() {
     local prefix=$1
     shift
-    PITR_CMD=("$PGPITR" --repo "s3://$BUCKET/$prefix" --server bench --endpoint-url "$TLS"
+    PITR_CMD=("${PITR_BIN_OVERRIDE:-$PGPITR}" --repo "s3://$BUCKET/$prefix" --server bench --endpoint-url "$TLS"
         --ca-file "$CA" --s3-url-style path "$@")
 }
 
 PGPITR_RUNS=("pgpitr (defaults: gzip, look-ahead 8)|pgpitr-default|"
     "pgpitr --look-ahead 0|pgpitr-lookahead0|--look-ahead 0"
+    "pgpitr --look-ahead 0 --payload-signing unsigned|pgpitr-unsigned|--look-ahead 0 --payload-signing unsigned"
     "pgpitr --compression zstd|pgpitr-zstd|--compression zstd")
+# PITR_BENCH_BEFORE_BIN: an earlier pgpitr build, timed in the same run (defaults and
+# --look-ahead 0), for before/after figures. Build it beforehand, outside the lock.
+if [ -n "${PITR_BENCH_BEFORE_BIN:-}" ]; then
+    [ -x "$PITR_BENCH_BEFORE_BIN" ] || die "PITR_BENCH_BEFORE_BIN '$PITR_BENCH_BEFORE_BIN' is not executable"
+    cp "$PITR_BENCH_BEFORE_BIN" "$WORK/bin/pgpitr-before"
+    PGPITR_RUNS+=("pgpitr before (${PITR_BENCH_BEFORE_NAME:-earlier build}, defaults)|before-default||$WORK/bin/pgpitr-before"
+        "pgpitr before (${PITR_BENCH_BEFORE_NAME:-earlier build}) --look-ahead 0|before-lookahead0|--look-ahead 0|$WORK/bin/pgpitr-before")
+fi
 declare -A TITLE PREFIX
 for r in "${PGPITR_RUNS[@]}"; do
-    IFS='|' read -r title label opts <<<"$r"
+    IFS='|' read -r title label opts bin <<<"$r"
     prefix=bench-$label-$RUN_ID
+    PITR_BIN_OVERRIDE=$bin
     # shellcheck disable=SC2086
     pgpitr_cmd "$prefix" $opts
+    PITR_BIN_OVERRIDE=
     say "timing $title"
     push_series "$label" "${PITR_CMD[@]}" wal-push || die "$REASON"
     TITLE[$label]=$title
@@ -308,7 +319,7 @@ INGEST=$WORK/ingest.md
 say "checking the pgpitr runs: wal-fetch every segment and cmp"
 bad=0
 for r in "${PGPITR_RUNS[@]}"; do
-    IFS='|' read -r title label opts <<<"$r"
+    IFS='|' read -r title label opts bin <<<"$r"
     pgpitr_cmd "${PREFIX[$label]}"
     mkdir -p "$WORK/fetch/$label"
     for s in "${SEGS[@]}"; do
