@@ -15,6 +15,9 @@
 #   PITR_BENCH_DIR       work folder, wiped at start (default build/bench)
 #   PITR_BENCH_SEGMENTS  segments to push (default 20)
 #   PITR_BENCH_PG_PORT   port of the throwaway PostgreSQL (default 39590)
+#   PITR_BENCH_BEFORE_BIN, PITR_BENCH_BEFORE_NAME
+#                        an earlier pgpitr build to time in the same run (before/after)
+#   PITR_BENCH_SKIP_BARMAN  set: leave barman-cloud out (a shorter run)
 #   PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT, PITR_SWIFT_BACKEND_PORT
 #                        Swift rig ports (defaults 39280, 39643, 39210 here, so
 #                        the benchmark does not collide with a test run)
@@ -187,7 +190,9 @@ for c in "${PGBR_OK[@]}"; do
     fi
 done
 
-if ! command -v barman-cloud-wal-archive >/dev/null; then
+if [ -n "${PITR_BENCH_SKIP_BARMAN:-}" ]; then
+    MISSING+=("barman-cloud-wal-archive: skipped (PITR_BENCH_SKIP_BARMAN)")
+elif ! command -v barman-cloud-wal-archive >/dev/null; then
     MISSING+=("barman-cloud-wal-archive: not installed")
 else
     for z in gzip none; do
@@ -268,7 +273,8 @@ bd() { awk -v k="$1" '$1 == k { print $2 }' "$WORK/breakdown.raw"; }
     echo "| SigV4 signature | $(bd sign) |"
     echo "| upload (PUT, request to answer) | $(bd upload) |"
     echo "| store in all (hash + sign + upload) | $(bd store) |"
-    echo "| cleanup after the PUT (LIST + LIST-UPLOADS of the name) | $(bd cleanup) |"
+    c=$(bd cleanup)
+    echo "| cleanup after the PUT (LIST + LIST-UPLOADS of the name) | ${c:-not sent (S3 PutObject leaves nothing)} |"
     echo "| push counters (pushstats, locked write + fsync) | $(bd stats) |"
     echo "| close (free, connection close) | $(bd close) |"
     echo "| program total since main() | $(bd total) |"
