@@ -64,6 +64,8 @@ struct run {
     size_t fetched; /* segments spooled */
     pthread_mutex_t lock;
     atomic_int *stop;                         /* the overlap's stop flag, or NULL */
+    int listed_done;                          /* the batch listing was tried (under lock) */
+    struct wal_variants *listed;              /* owned; p->n entries, or NULL: list one by one */
     unsigned char spooled[PITR_PREFETCH_MAX]; /* 1: names[i] was spooled by this run */
 };
 
@@ -125,7 +127,8 @@ static void fetch_one(struct run *r, struct pitr_storage *st, size_t i)
     pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
     if (pitr_wal_parse_name(name, &w, &err) != PITR_OK)
         goto out;
-    rc = pitr_archive_fetch_load(st, r->o->server, name, 1, &plain, &key, &partial, &err);
+    rc = pitr_archive_fetch_load_listed(
+      st, r->o->server, name, 1, r->listed ? &r->listed[i] : NULL, &plain, &key, &partial, &err);
     if (rc == PITR_ENOTFOUND) {
         /* Nothing after it is fetched; only a partial form is no "not found". */
         pthread_mutex_lock(&r->lock);
@@ -161,6 +164,34 @@ out:
     pitr_free(path);
 }
 
+/*
+ * One listing for the whole plan instead of one per segment (caller holds
+ * r->lock). On failure every segment is listed alone, as before.
+ */
+static void list_batch(struct run *r, struct pitr_storage *st)
+{
+    struct pitr_err err = { 0 };
+
+    r->listed_done = 1;
+    if (r->p->n < 2)
+        return;
+    r->listed = pitr_calloc(r->p->n, sizeof(*r->listed));
+    if (wal_variants_find_many(
+          st, r->o->server, (const char(*)[25])r->p->names, r->p->n, r->listed, &err) != PITR_OK) {
+        pitr_log_debug("prefetch: listing the batch at once failed (%s); one by one", err.msg);
+        pitr_free(r->listed);
+        r->listed = NULL;
+    }
+}
+
+static void run_release(struct run *r)
+{
+    for (size_t i = 0; r->listed != NULL && i < r->p->n; i++)
+        wal_variants_release(&r->listed[i]);
+    pitr_free(r->listed);
+    r->listed = NULL;
+}
+
 static void *run_thread(void *arg)
 {
     struct run *r = arg;
@@ -171,6 +202,10 @@ static void *run_thread(void *arg)
         pitr_log_info("prefetch: %s", err.msg);
         return NULL;
     }
+    pthread_mutex_lock(&r->lock);
+    if (!r->listed_done)
+        list_batch(r, st);
+    pthread_mutex_unlock(&r->lock);
     for (;;) {
         size_t i;
 
@@ -223,7 +258,7 @@ static void make_plan(const struct pitr_prefetch_opts *o,
 /* Fetch one batch on up to jobs threads; returns 1 when all of it is spooled. */
 static int run_batch(const struct pitr_prefetch_opts *o, const struct plan *p)
 {
-    struct run r = { o, p, 0, p->n, 0, PTHREAD_MUTEX_INITIALIZER, NULL, { 0 } };
+    struct run r = { o, p, 0, p->n, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, { 0 } };
     pthread_t threads[64];
     size_t want = (size_t)(o->jobs > 0 ? o->jobs : 1), n = 0, i;
 
@@ -239,6 +274,7 @@ static int run_batch(const struct pitr_prefetch_opts *o, const struct plan *p)
     for (i = 0; i < n; i++)
         pthread_join(threads[i], NULL);
     pthread_mutex_destroy(&r.lock);
+    run_release(&r);
     pitr_log_info("prefetch: spooled %zu of %zu segment(s) %s .. %s in '%s'",
                   r.fetched,
                   p->n,
@@ -770,6 +806,7 @@ size_t pitr_prefetch_overlap_finish(struct pitr_prefetch_overlap *ov)
     for (size_t i = 0; i < ov->nthreads; i++)
         pthread_join(ov->threads[i], NULL);
     pthread_mutex_destroy(&ov->r.lock);
+    run_release(&ov->r);
     /* Only what it fetched and checked itself stays: nothing else was in a new spool. */
     d = opendir(ov->o.spool);
     while (d != NULL && (de = readdir(d)) != NULL) {
