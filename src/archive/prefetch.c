@@ -30,7 +30,9 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -680,6 +682,7 @@ pitr_rc pitr_wal_fetch_prefetch(struct pitr_storage *st,
 /* ---- the restore's overlap ------------------------------------------------- */
 
 #define OVERLAP_THREADS 16
+#define OVERLAP_NICE    10
 
 struct pitr_prefetch_overlap {
     struct pitr_prefetch_opts o; /* a copy; its strings stay the caller's */
@@ -696,6 +699,12 @@ static void *overlap_thread(void *arg)
 {
     struct pitr_prefetch_overlap *ov = arg;
 
+    /*
+     * Below the restore's own threads: the data files come first, the WAL
+     * takes the CPU they leave (Linux: nice applies per thread).
+     */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), OVERLAP_NICE) != 0)
+        pitr_log_debug("prefetch: cannot lower the overlap's priority: %s", strerror(errno));
     run_thread(&ov->r);
     atomic_fetch_sub(&ov->active, 1);
     return NULL;
