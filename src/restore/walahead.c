@@ -11,13 +11,28 @@
  */
 #include "walahead_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "pgpitr/core/config.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "pgpitr/wal/wal.h"
+
+/* Remove a staging folder the overlap made (its own entries only; see pitr_prefetch_clean). */
+static void spool_dir_remove(const char *stage)
+{
+    struct pitr_err err = { 0 };
+
+    if (pitr_prefetch_clean(stage, 0, &err) != PITR_OK)
+        pitr_log_warn("restore: %s", err.msg);
+}
 
 /* The segment number of w counted from the start of the WAL. */
 static uint64_t segno(const struct pitr_wal_name *w, uint32_t seg_size)
@@ -90,7 +105,25 @@ void pitr_restore_wal_ahead_start(struct pitr_restore_wal_ahead *wa,
                       o->pgdata);
         return;
     }
-    wa->spool = pitr_asprintf("%s/pg_wal/" PITR_PREFETCH_DIR, o->pgdata);
+    {
+        unsigned char rnd[8];
+        char hex[17];
+
+        /*
+         * A staging folder no backup's tar can name: the volumes are being
+         * extracted beside it. pitr_restore_wal_ahead_finish renames it to
+         * the spool wal-fetch reads once they are all in.
+         */
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+            pitr_log_info("restore: no WAL fetched ahead of recovery: no random bytes: %s",
+                          strerror(errno));
+            return;
+        }
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            snprintf(hex + 2 * i, 3, "%02x", rnd[i]);
+        wa->spool = pitr_asprintf("%s/pg_wal/" PITR_PREFETCH_DIR ".%s", o->pgdata, hex);
+        wa->final = pitr_asprintf("%s/pg_wal/" PITR_PREFETCH_DIR, o->pgdata);
+    }
     wa->po.cfg = o->cfg;
     wa->po.server = o->cfg->server;
     wa->po.spool = wa->spool;
@@ -103,12 +136,44 @@ void pitr_restore_wal_ahead_start(struct pitr_restore_wal_ahead *wa,
     wa->ov = pitr_prefetch_overlap_start(&wa->po, b->begin_wal, b->xlog_segment_size, count);
 }
 
+size_t pitr_restore_wal_ahead_publish(const char *stage, const char *final, size_t n)
+{
+    struct stat sb;
+
+    /*
+     * Anything at the spool's name now came from the backup: never trusted.
+     * A spool (or an empty folder) there is removed as the cleaner would;
+     * anything else stays, and the WAL fetched ahead is dropped.
+     */
+    if (lstat(final, &sb) == 0) {
+        pitr_log_warn("restore: '%s' came with the backup; removing it", final);
+        spool_dir_remove(final);
+        if (lstat(final, &sb) == 0) {
+            pitr_log_warn("restore: '%s' is still there; the WAL fetched ahead is dropped", final);
+            spool_dir_remove(stage);
+            return 0;
+        }
+    }
+    if (rename(stage, final) != 0) {
+        pitr_log_warn("restore: cannot rename '%s' to '%s': %s; the WAL fetched ahead is dropped",
+                      stage,
+                      final,
+                      strerror(errno));
+        spool_dir_remove(stage);
+        return 0;
+    }
+    return n;
+}
+
 size_t pitr_restore_wal_ahead_finish(struct pitr_restore_wal_ahead *wa)
 {
     size_t n = pitr_prefetch_overlap_finish(wa->ov);
 
+    if (wa->ov != NULL)
+        n = pitr_restore_wal_ahead_publish(wa->spool, wa->final, n);
     wa->ov = NULL;
     pitr_free(wa->spool);
-    wa->spool = NULL;
+    pitr_free(wa->final);
+    wa->spool = wa->final = NULL;
     return n;
 }

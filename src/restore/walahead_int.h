@@ -33,7 +33,8 @@ int pitr_restore_wal_ahead_count(const char *begin_wal,
                                  uint64_t restore_bytes);
 
 struct pitr_restore_wal_ahead {
-    char *spool; /* owned */
+    char *spool; /* owned; the staging folder the overlap fills */
+    char *final; /* owned; PGDATA/pg_wal/pgpitr_prefetch, where wal-fetch looks */
     struct pitr_prefetch_opts po;
     struct pitr_prefetch_overlap *ov; /* NULL: not running */
 };
@@ -50,7 +51,19 @@ void pitr_restore_wal_ahead_start(struct pitr_restore_wal_ahead *wa,
                                   uint64_t target_lsn,
                                   uint64_t restore_bytes);
 
-/* Stop it (see pitr_prefetch_overlap_finish) and release wa; returns the segments spooled. */
+/*
+ * Make the staging folder stage (n segments in it) the spool final by
+ * rename, unless something is at final already (it came with the backup:
+ * the staging folder is then removed, nothing mixed). Returns the
+ * segments published (0 when dropped).
+ */
+size_t pitr_restore_wal_ahead_publish(const char *stage, const char *final, size_t n);
+
+/*
+ * Stop it (see pitr_prefetch_overlap_finish), publish the staging folder
+ * (pitr_restore_wal_ahead_publish) and release wa; returns the segments
+ * left for recovery.
+ */
 size_t pitr_restore_wal_ahead_finish(struct pitr_restore_wal_ahead *wa);
 
 #endif
