@@ -101,6 +101,20 @@ pitr_rc pitr_archive_fetch_load(struct pitr_storage *st,
                                 int *partial,
                                 struct pitr_err *err)
 {
+    return pitr_archive_fetch_load_listed(
+      st, server, name, full_only, NULL, plain, key, partial, err);
+}
+
+pitr_rc pitr_archive_fetch_load_listed(struct pitr_storage *st,
+                                       const char *server,
+                                       const char *name,
+                                       int full_only,
+                                       const struct wal_variants *listed,
+                                       struct pitr_buf *plain,
+                                       char **key,
+                                       int *partial,
+                                       struct pitr_err *err)
+{
     struct wal_variants vs = { 0 };
     const struct wal_variant *order[PITR_MAX_VARIANTS];
     struct pitr_wal_name w;
@@ -119,7 +133,17 @@ pitr_rc pitr_archive_fetch_load(struct pitr_storage *st,
         rc = err->code;
         goto out;
     }
-    rc = wal_variants_find(st, stem, &vs, err);
+    if (listed != NULL && listed->n > 0) {
+        /* Copies of the batch listing's entries: released below like our own. */
+        for (i = 0; i < listed->n; i++) {
+            vs.v[i] = listed->v[i];
+            vs.v[i].key = pitr_strdup(listed->v[i].key);
+        }
+        vs.n = listed->n;
+        rc = PITR_OK;
+    } else {
+        rc = wal_variants_find(st, stem, &vs, err);
+    }
     if (rc != PITR_OK) {
         pitr_err_prefix(err, "cannot look up '%s'", name);
         goto out;

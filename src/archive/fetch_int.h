@@ -8,6 +8,7 @@
 
 #include "pgpitr/core/buf.h"
 #include "pgpitr/storage/storage.h"
+#include "variants.h"
 
 /*
  * Find the stored variants of WAL file name under server and try them in
@@ -31,5 +32,21 @@ PITR_MUST_CHECK pitr_rc pitr_archive_fetch_load(struct pitr_storage *st,
                                                 char **key,
                                                 int *partial,
                                                 struct pitr_err *err);
+
+/*
+ * pitr_archive_fetch_load with the variants of name already listed (the
+ * prefetch worker lists a batch at once): listed is borrowed; NULL or
+ * empty lists name itself, so "not archived" is only ever concluded from
+ * a listing of name alone.
+ */
+PITR_MUST_CHECK pitr_rc pitr_archive_fetch_load_listed(struct pitr_storage *st,
+                                                       const char *server,
+                                                       const char *name,
+                                                       int full_only,
+                                                       const struct wal_variants *listed,
+                                                       struct pitr_buf *plain,
+                                                       char **key,
+                                                       int *partial,
+                                                       struct pitr_err *err);
 
 #endif

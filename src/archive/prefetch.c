@@ -23,12 +23,16 @@
  */
 #include "pgpitr/archive/prefetch.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -39,6 +43,7 @@
 #include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
+#include "pgpitr/pg/pg.h"
 #include "pgpitr/wal/wal.h"
 #include "spool.h"
 
@@ -60,6 +65,10 @@ struct run {
     size_t end;     /* first index known not to be archived */
     size_t fetched; /* segments spooled */
     pthread_mutex_t lock;
+    atomic_int *stop;                         /* the overlap's stop flag, or NULL */
+    int listed_done;                          /* the batch listing was tried (under lock) */
+    struct wal_variants *listed;              /* owned; p->n entries, or NULL: list one by one */
+    unsigned char spooled[PITR_PREFETCH_MAX]; /* 1: names[i] was spooled by this run */
 };
 
 static void sleep_ms(int ms)
@@ -120,7 +129,8 @@ static void fetch_one(struct run *r, struct pitr_storage *st, size_t i)
     pitr_buf_init(&plain, PITR_WAL_MAX_FILE);
     if (pitr_wal_parse_name(name, &w, &err) != PITR_OK)
         goto out;
-    rc = pitr_archive_fetch_load(st, r->o->server, name, 1, &plain, &key, &partial, &err);
+    rc = pitr_archive_fetch_load_listed(
+      st, r->o->server, name, 1, r->listed ? &r->listed[i] : NULL, &plain, &key, &partial, &err);
     if (rc == PITR_ENOTFOUND) {
         /* Nothing after it is fetched; only a partial form is no "not found". */
         pthread_mutex_lock(&r->lock);
@@ -147,12 +157,41 @@ static void fetch_one(struct run *r, struct pitr_storage *st, size_t i)
     }
     pthread_mutex_lock(&r->lock);
     r->fetched++;
+    r->spooled[i] = 1;
     pthread_mutex_unlock(&r->lock);
     pitr_log_debug("prefetched '%s' from '%s'", name, key);
 out:
     pitr_buf_release(&plain);
     pitr_free(key);
     pitr_free(path);
+}
+
+/*
+ * One listing for the whole plan instead of one per segment (caller holds
+ * r->lock). On failure every segment is listed alone, as before.
+ */
+static void list_batch(struct run *r, struct pitr_storage *st)
+{
+    struct pitr_err err = { 0 };
+
+    r->listed_done = 1;
+    if (r->p->n < 2)
+        return;
+    r->listed = pitr_calloc(r->p->n, sizeof(*r->listed));
+    if (wal_variants_find_many(
+          st, r->o->server, (const char(*)[25])r->p->names, r->p->n, r->listed, &err) != PITR_OK) {
+        pitr_log_debug("prefetch: listing the batch at once failed (%s); one by one", err.msg);
+        pitr_free(r->listed);
+        r->listed = NULL;
+    }
+}
+
+static void run_release(struct run *r)
+{
+    for (size_t i = 0; r->listed != NULL && i < r->p->n; i++)
+        wal_variants_release(&r->listed[i]);
+    pitr_free(r->listed);
+    r->listed = NULL;
 }
 
 static void *run_thread(void *arg)
@@ -165,13 +204,17 @@ static void *run_thread(void *arg)
         pitr_log_info("prefetch: %s", err.msg);
         return NULL;
     }
+    pthread_mutex_lock(&r->lock);
+    if (!r->listed_done)
+        list_batch(r, st);
+    pthread_mutex_unlock(&r->lock);
     for (;;) {
         size_t i;
 
         pthread_mutex_lock(&r->lock);
         i = r->next < r->p->n && r->next < r->end ? r->next++ : (size_t)-1;
         pthread_mutex_unlock(&r->lock);
-        if (i == (size_t)-1 || must_stop(r->o))
+        if (i == (size_t)-1 || must_stop(r->o) || (r->stop != NULL && atomic_load(r->stop)))
             break;
         fetch_one(r, st, i);
     }
@@ -217,7 +260,7 @@ static void make_plan(const struct pitr_prefetch_opts *o,
 /* Fetch one batch on up to jobs threads; returns 1 when all of it is spooled. */
 static int run_batch(const struct pitr_prefetch_opts *o, const struct plan *p)
 {
-    struct run r = { o, p, 0, p->n, 0, PTHREAD_MUTEX_INITIALIZER };
+    struct run r = { o, p, 0, p->n, 0, PTHREAD_MUTEX_INITIALIZER, NULL, 0, NULL, { 0 } };
     pthread_t threads[64];
     size_t want = (size_t)(o->jobs > 0 ? o->jobs : 1), n = 0, i;
 
@@ -233,6 +276,7 @@ static int run_batch(const struct pitr_prefetch_opts *o, const struct plan *p)
     for (i = 0; i < n; i++)
         pthread_join(threads[i], NULL);
     pthread_mutex_destroy(&r.lock);
+    run_release(&r);
     pitr_log_info("prefetch: spooled %zu of %zu segment(s) %s .. %s in '%s'",
                   r.fetched,
                   p->n,
@@ -489,6 +533,120 @@ out:
     return rc;
 }
 
+/* ---- how far replay is ------------------------------------------------------ */
+
+#define POS_FILE_MAX ((size_t)1 << 20) /* postgresql.auto.conf, backup_label.old */
+
+/* The value of the last active "key = value" line of conf (quotes removed), cut to out's size. */
+static int conf_value(const char *conf, size_t len, const char *key, char *out, size_t outsz)
+{
+    size_t klen = strlen(key), i = 0;
+    int found = 0;
+
+    while (i < len) {
+        size_t e = i, j, n = 0;
+
+        while (e < len && conf[e] != '\n')
+            e++;
+        j = i;
+        while (j < e && (conf[j] == ' ' || conf[j] == '\t'))
+            j++;
+        if (e - j > klen && strncmp(conf + j, key, klen) == 0 &&
+            (conf[j + klen] == ' ' || conf[j + klen] == '\t' || conf[j + klen] == '=')) {
+            j += klen;
+            while (j < e && (conf[j] == ' ' || conf[j] == '\t' || conf[j] == '='))
+                j++;
+            if (j < e && conf[j] == '\'')
+                j++;
+            while (j < e && conf[j] != '\'' && conf[j] != '#' && n + 1 < outsz)
+                out[n++] = conf[j++];
+            while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t'))
+                n--;
+            out[n] = '\0';
+            found = n > 0;
+        }
+        i = e + 1;
+    }
+    return found;
+}
+
+static uint64_t seg_number(const struct pitr_wal_name *w, uint32_t seg_size)
+{
+    return (uint64_t)w->log * (0x100000000ULL / seg_size) + w->seg;
+}
+
+/*
+ * One info line for each segment delivered to a data directory's recovery:
+ * how far it is from the backup's first WAL (backup_label.old, which
+ * PostgreSQL leaves at the start of recovery) and from the target
+ * (postgresql.auto.conf): for an LSN target, the segments left to its
+ * segment; for any other target only what it is, since which WAL holds it
+ * is not known before replay reaches it.
+ */
+static void log_position(const struct pitr_prefetch_opts *o,
+                         const char *name,
+                         const struct pitr_wal_name *w,
+                         uint32_t seg_size)
+{
+    struct pitr_buf f;
+    struct pitr_err err = { 0 };
+    struct pitr_wal_name first;
+    char *path = NULL, since[96] = "", target[256] = "target: the end of the archive", v[96];
+    const char *p;
+
+    pitr_buf_init(&f, POS_FILE_MAX);
+    if (seg_size == 0)
+        seg_size = 16u << 20;
+    path = pitr_asprintf("%s/backup_label.old", o->pgdata);
+    if (pitr_fs_read_file(path, &f, &err) == PITR_OK && f.len > 0 &&
+        pitr_buf_append(&f, "", 1, &err) == PITR_OK &&
+        (p = strstr((const char *)f.data, "START WAL LOCATION: ")) != NULL &&
+        (p = strstr(p, "(file ")) != NULL) {
+        char fname[25];
+
+        memcpy(fname, p + 6, 24);
+        fname[24] = '\0';
+        if (pitr_wal_parse_name(fname, &first, NULL) == PITR_OK && first.kind == PITR_WAL_SEGMENT &&
+            seg_number(w, seg_size) >= seg_number(&first, seg_size))
+            snprintf(since,
+                     sizeof(since),
+                     "; segment %ju from the backup's first WAL %s",
+                     (uintmax_t)(seg_number(w, seg_size) - seg_number(&first, seg_size) + 1),
+                     fname);
+    }
+    pitr_free(path);
+    pitr_buf_reset(&f);
+    path = pitr_asprintf("%s/postgresql.auto.conf", o->pgdata);
+    if (pitr_fs_read_file(path, &f, &err) == PITR_OK) {
+        const char *c = (const char *)f.data;
+        uint64_t lsn;
+
+        if (conf_value(c, f.len, "recovery_target_lsn", v, sizeof(v)) &&
+            pitr_pg_parse_lsn(v, &lsn, NULL) == PITR_OK) {
+            uint64_t last = lsn / seg_size, at = seg_number(w, seg_size);
+
+            snprintf(target,
+                     sizeof(target),
+                     "target LSN %s: %ju segment(s) to go to its segment",
+                     v,
+                     (uintmax_t)(last > at ? last - at : 0));
+        } else if (conf_value(c, f.len, "recovery_target_time", v, sizeof(v)))
+            snprintf(target,
+                     sizeof(target),
+                     "target time %s (its last WAL is not known before replay reaches it)",
+                     v);
+        else if (conf_value(c, f.len, "recovery_target_xid", v, sizeof(v)))
+            snprintf(target, sizeof(target), "target xid %s (its WAL is not known)", v);
+        else if (conf_value(c, f.len, "recovery_target_name", v, sizeof(v)))
+            snprintf(target, sizeof(target), "target restore point '%s' (its WAL is not known)", v);
+        else if (conf_value(c, f.len, "recovery_target", v, sizeof(v)))
+            snprintf(target, sizeof(target), "target %s (the end of the backup)", v);
+    }
+    pitr_log_info("wal-fetch: recovery asked for %s%s; %s", name, since, target);
+    pitr_free(path);
+    pitr_buf_release(&f);
+}
+
 pitr_rc pitr_wal_fetch_prefetch(struct pitr_storage *st,
                                 const struct pitr_prefetch_opts *o,
                                 const char *name,
@@ -515,7 +673,183 @@ pitr_rc pitr_wal_fetch_prefetch(struct pitr_storage *st,
         pitr_log_warn("prefetch disabled: %s", serr.msg);
         return pitr_wal_fetch(st, o->server, name, dest, err);
     }
-    return fetch_segment(st, o, name, &w, dest, src, err);
+    rc = fetch_segment(st, o, name, &w, dest, src, err);
+    if (rc == PITR_OK && o->pgdata != NULL)
+        log_position(o, name, &w, delivered_size(dest));
+    return rc;
+}
+
+/* ---- the restore's overlap ------------------------------------------------- */
+
+#define OVERLAP_THREADS 16
+#define OVERLAP_NICE    10
+
+struct pitr_prefetch_overlap {
+    struct pitr_prefetch_opts o; /* a copy; its strings stay the caller's */
+    struct plan p;
+    struct run r;
+    atomic_int stop;
+    atomic_int active; /* threads still fetching */
+    pthread_t threads[OVERLAP_THREADS];
+    size_t nthreads;
+    int lockfd;
+};
+
+static void *overlap_thread(void *arg)
+{
+    struct pitr_prefetch_overlap *ov = arg;
+
+    /*
+     * Below the restore's own threads: the data files come first, the WAL
+     * takes the CPU they leave (Linux: nice applies per thread).
+     */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), OVERLAP_NICE) != 0)
+        pitr_log_debug("prefetch: cannot lower the overlap's priority: %s", strerror(errno));
+    run_thread(&ov->r);
+    atomic_fetch_sub(&ov->active, 1);
+    return NULL;
+}
+
+int pitr_prefetch_overlap_busy(struct pitr_prefetch_overlap *ov)
+{
+    return ov != NULL && atomic_load(&ov->active) > 0;
+}
+
+struct pitr_prefetch_overlap *pitr_prefetch_overlap_start(const struct pitr_prefetch_opts *o,
+                                                          const char *first,
+                                                          uint32_t seg_size,
+                                                          int count)
+{
+    struct pitr_prefetch_overlap *ov = NULL;
+    struct pitr_wal_name cur, next;
+    struct pitr_err err = { 0 };
+    size_t want;
+
+    if (count <= 0 || o->pgdata != NULL || pitr_wal_parse_name(first, &cur, &err) != PITR_OK ||
+        cur.kind != PITR_WAL_SEGMENT || seg_size < (1u << 20) || seg_size > PITR_WAL_SEG_MAX ||
+        (seg_size & (seg_size - 1)) != 0) {
+        pitr_log_info("restore: no WAL fetched ahead of recovery (first WAL '%s', %d segment(s))",
+                      first,
+                      count);
+        return NULL;
+    }
+    if (pitr_fs_mkdir_p(o->spool, 0700, &err) != PITR_OK) {
+        pitr_log_info("restore: no WAL fetched ahead of recovery: %s", err.msg);
+        return NULL;
+    }
+    ov = pitr_calloc(1, sizeof(*ov));
+    ov->o = *o;
+    ov->lockfd = spool_lock_open(o->spool);
+    if (ov->lockfd < 0 || !spool_lock_try(ov->lockfd)) {
+        pitr_log_info("restore: no WAL fetched ahead of recovery: the spool '%s' is locked or "
+                      "has no lock file",
+                      o->spool);
+        goto fail;
+    }
+    if (count > PITR_PREFETCH_MAX)
+        count = PITR_PREFETCH_MAX;
+    ov->p.seg_size = seg_size;
+    for (int i = 0; i < count; i++) {
+        pitr_wal_format_segment(&cur, ov->p.names[ov->p.n++]);
+        pitr_wal_next_segment(&cur, seg_size, &next);
+        cur = next;
+    }
+    write_plan(ov->lockfd, &ov->p);
+    atomic_init(&ov->stop, 0);
+    atomic_init(&ov->active, 0);
+    ov->r.o = &ov->o;
+    ov->r.p = &ov->p;
+    ov->r.end = ov->p.n;
+    ov->r.stop = &ov->stop;
+    if (pthread_mutex_init(&ov->r.lock, NULL) != 0)
+        goto fail;
+    want = (size_t)(o->jobs > 0 ? o->jobs : 1);
+    if (want > OVERLAP_THREADS)
+        want = OVERLAP_THREADS;
+    for (ov->nthreads = 0; ov->nthreads < want; ov->nthreads++) {
+        atomic_fetch_add(&ov->active, 1);
+        if (pthread_create(&ov->threads[ov->nthreads], NULL, overlap_thread, ov) != 0) {
+            atomic_fetch_sub(&ov->active, 1);
+            break;
+        }
+    }
+    if (ov->nthreads == 0) {
+        pthread_mutex_destroy(&ov->r.lock);
+        pitr_log_info("restore: no WAL fetched ahead of recovery: cannot start a thread");
+        goto fail;
+    }
+    pitr_log_info("restore: fetching WAL %s .. %s (%zu segment(s), at most %.0f MiB) into '%s' "
+                  "on %zu thread(s) while the data files are restored",
+                  ov->p.names[0],
+                  ov->p.names[ov->p.n - 1],
+                  ov->p.n,
+                  (double)ov->p.n * seg_size / 1048576.0,
+                  o->spool,
+                  ov->nthreads);
+    return ov;
+fail:
+    if (ov->lockfd >= 0)
+        close(ov->lockfd);
+    pitr_free(ov);
+    return NULL;
+}
+
+/* True when entry is a segment the overlap spooled itself. */
+static int overlap_spooled(const struct pitr_prefetch_overlap *ov, const char *entry)
+{
+    for (size_t i = 0; i < ov->p.n; i++)
+        if (ov->r.spooled[i] && strcmp(ov->p.names[i], entry) == 0)
+            return 1;
+    return 0;
+}
+
+size_t pitr_prefetch_overlap_finish(struct pitr_prefetch_overlap *ov)
+{
+    size_t kept = 0, removed = 0;
+    DIR *d;
+    struct dirent *de;
+
+    if (ov == NULL)
+        return 0;
+    atomic_store(&ov->stop, 1);
+    for (size_t i = 0; i < ov->nthreads; i++)
+        pthread_join(ov->threads[i], NULL);
+    pthread_mutex_destroy(&ov->r.lock);
+    run_release(&ov->r);
+    /* Only what it fetched and checked itself stays: nothing else was in a new spool. */
+    d = opendir(ov->o.spool);
+    while (d != NULL && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+            strcmp(de->d_name, SPOOL_LOCK) == 0)
+            continue;
+        if (overlap_spooled(ov, de->d_name)) {
+            kept++;
+            continue;
+        }
+        if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+            removed++;
+        else
+            pitr_log_warn("restore: cannot remove '%s/%s', which the WAL prefetch did not make: %s",
+                          ov->o.spool,
+                          de->d_name,
+                          strerror(errno));
+    }
+    if (d != NULL)
+        closedir(d);
+    if (removed > 0)
+        pitr_log_warn("restore: removed %zu file(s) from '%s' that the WAL prefetch did not make",
+                      removed,
+                      ov->o.spool);
+    pitr_log_info("restore: %zu of %zu WAL segment(s) fetched ahead of recovery into '%s'",
+                  kept,
+                  ov->p.n,
+                  ov->o.spool);
+    /* An empty plan in the lock file: no wal-fetch waits for a worker that is gone. */
+    if (ftruncate(ov->lockfd, 0) != 0)
+        pitr_log_debug("prefetch: cannot clear the plan: %s", strerror(errno));
+    close(ov->lockfd);
+    pitr_free(ov);
+    return kept;
 }
 
 /* ---- where the spool is, and its end ----------------------------------------- */

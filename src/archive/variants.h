@@ -31,4 +31,23 @@ PITR_MUST_CHECK pitr_rc wal_variants_find(struct pitr_storage *st,
                                           struct pitr_err *err);
 void wal_variants_release(struct wal_variants *vs);
 
+/* The most keys wal_variants_find_many reads before it gives up. */
+#define WAL_VARIANTS_LIST_MAX 4096
+
+/*
+ * The variants of every WAL segment in names[0..n) with one listing of
+ * their stems' common prefix (the prefetch worker's batch: one request
+ * instead of one per segment). out[i] receives names[i]'s (empty when the
+ * listing showed none: the caller must list that name alone before it
+ * believes "not archived"). PITR_EUSAGE when the names are not in one
+ * archive folder, PITR_ELIMIT when the prefix holds more than
+ * WAL_VARIANTS_LIST_MAX keys; out[] is then empty.
+ */
+PITR_MUST_CHECK pitr_rc wal_variants_find_many(struct pitr_storage *st,
+                                               const char *server,
+                                               const char (*names)[25],
+                                               size_t n,
+                                               struct wal_variants *out,
+                                               struct pitr_err *err);
+
 #endif

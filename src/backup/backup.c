@@ -24,6 +24,7 @@
 #include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
+#include "pgpitr/core/progress.h"
 #include "pgpitr/pg/pg.h"
 #include "pgpitr/repo/manifest.h"
 #include "pgpitr/storage/storage.h"
@@ -33,22 +34,7 @@
 
 double pitr_backup_elapsed(const struct timespec *since)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)(now.tv_sec - since->tv_sec) + (double)(now.tv_nsec - since->tv_nsec) / 1e9;
-}
-
-static void mmss(double secs, char out[16])
-{
-    /* At most 99:59:59: a longer estimate says nothing useful. */
-    unsigned s = secs < 0 ? 0u : secs > 359999 ? 359999u : (unsigned)(secs + 0.5);
-    unsigned h = s / 3600 % 100, m = s / 60 % 60, sec = s % 60;
-
-    if (h > 0)
-        snprintf(out, 16, "%u:%02u:%02u", h, m, sec);
-    else
-        snprintf(out, 16, "%u:%02u", m % 60, sec);
+    return pitr_progress_elapsed(since);
 }
 
 void pitr_backup_format_progress(char *out,
@@ -59,31 +45,11 @@ void pitr_backup_format_progress(char *out,
                                  uint64_t total,
                                  double secs)
 {
-    double mib = (double)done / 1048576.0;
-    double rate = secs > 0 ? (double)done / secs : 0.0;
-    char eta[16] = "--";
+    char what[96], extra[48];
 
-    if (total > 0 && rate > 0)
-        mmss(done >= total ? 0.0 : (double)(total - done) / rate, eta);
-    if (total > 0)
-        snprintf(out,
-                 n,
-                 "backup %s: %.1f of ~%.1f MiB (%d%%), %.1f MiB/s, ETA %s, %.1f MiB stored",
-                 id,
-                 mib,
-                 (double)total / 1048576.0,
-                 done >= total ? 100 : (int)((double)done * 100.0 / (double)total),
-                 rate / 1048576.0,
-                 eta,
-                 (double)stored / 1048576.0);
-    else
-        snprintf(out,
-                 n,
-                 "backup %s: %.1f MiB, %.1f MiB/s, %.1f MiB stored",
-                 id,
-                 mib,
-                 rate / 1048576.0,
-                 (double)stored / 1048576.0);
+    snprintf(what, sizeof(what), "backup %s", id);
+    snprintf(extra, sizeof(extra), ", %.1f MiB stored", (double)stored / 1048576.0);
+    pitr_progress_format(out, n, what, done, total, secs, extra);
 }
 
 static void show_progress(const struct pitr_tarstream_stats *s, void *ud)
@@ -98,9 +64,7 @@ static void show_progress(const struct pitr_tarstream_stats *s, void *ud)
                                 s->stored_bytes,
                                 r->total_estimate,
                                 pitr_backup_elapsed(&r->t0));
-    /* \r and the erase-to-end-of-line sequence: one line that updates itself. */
-    fprintf(stderr, "\r%s\033[K", line);
-    fflush(stderr);
+    pitr_progress_draw(line);
 }
 
 /* The system identifier in global/pg_control (its first 8 bytes). */

@@ -211,6 +211,7 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
     o.standby = standby > 0;
     o.remaps = remaps;
     o.nremaps = nremaps;
+    o.progress = isatty(STDERR_FILENO);
     o.restore_command = cmd.data + 1;          /* skip the leading space */
     o.recovery_end_command = end_cmd.data + 1; /* likewise */
     if (no_conf) {
@@ -237,6 +238,8 @@ int pitr_cmd_restore(const struct pitr_config *cfg, int argc, char **argv)
            res.volumes);
     if (res.files_checked > 0)
         printf(", %zu files checked against the manifest", res.files_checked);
+    if (res.wal_ahead > 0)
+        printf(", %zu WAL segment(s) fetched ahead for recovery", res.wal_ahead);
     if (no_conf)
         printf("\nno recovery settings written (--no-recovery-conf)\n");
     else

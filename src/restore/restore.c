@@ -22,6 +22,7 @@
 #include "pgpitr/core/fsutil.h"
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
+#include "pgpitr/core/progress.h"
 #include "pgpitr/crypto/hash.h"
 #include "pgpitr/pg/pg.h"
 #include "pgpitr/repo/manifest.h"
@@ -30,6 +31,7 @@
 #include "pgpitr/restore/restore.h"
 #include "pgpitr/restore/snapframe.h"
 #include "pgpitr/storage/storage.h"
+#include "walahead_int.h"
 
 #define READ_CHUNK ((size_t)1024 * 1024)
 
@@ -82,6 +84,7 @@ struct volume {
     uint64_t listed;                       /* the size the listing gave */
     const char *dest;                      /* borrowed */
     const struct pitr_repo_mf_object *rec; /* borrowed from the manifest; NULL: not recorded */
+    struct pitr_progress *progress;        /* borrowed; the restore's meter, or NULL */
 };
 
 struct vlist {
@@ -138,6 +141,7 @@ static pitr_rc rd_read_into(struct rd *rd, void *p, size_t cap, size_t *got)
 
     if (rc == PITR_OK && *got > 0) {
         rd->bytes += *got;
+        pitr_progress_add(rd->vol->progress, *got);
         rc = pitr_sha256_update(&rd->h, p, *got, &rd->err);
         if (rc == PITR_OK && rd->vol->rec != NULL && rd->bytes > rd->vol->rec->size)
             rc =
@@ -880,6 +884,9 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
     struct vlist vl = { 0 };
     struct pitr_repo_manifest m = { 0 };
     struct pitr_extract x;
+    struct pitr_restore_wal_ahead wa = { 0 };
+    struct pitr_progress meter = { 0 };
+    char title[96];
     char pg_time[64], *prefix = NULL;
     size_t ncat = 0;
     int ntargets;
@@ -1031,7 +1038,21 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
         }
     }
     res->volumes = vl.n;
+    {
+        uint64_t listed = 0;
+
+        for (size_t i = 0; i < vl.n; i++)
+            listed += vl.v[i].listed;
+        /* Recovery's first WAL, fetched while the data files come. */
+        pitr_restore_wal_ahead_start(
+          &wa, o, b, q.target == PITR_CAT_TARGET_LSN ? q.lsn : 0, listed);
+        snprintf(title, sizeof(title), "restore %s", b->id);
+        pitr_progress_start(&meter, title, listed, o->progress);
+        for (size_t i = 0; i < vl.n; i++)
+            vl.v[i].progress = &meter;
+    }
     rc = extract_all(o->cfg, &vl, o->jobs, err);
+    pitr_progress_stop(&meter);
     if (rc != PITR_OK)
         goto out;
 
@@ -1070,6 +1091,8 @@ pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,
     }
     rc = write_recovery(o, o->target_time ? pg_time : NULL, b->id, err);
 out:
+    pitr_progress_stop(&meter);
+    res->wal_ahead = pitr_restore_wal_ahead_finish(&wa);
     pitr_cat_list_release(cat, ncat);
     for (size_t i = 0; i < vl.n; i++) {
         pitr_free(vl.v[i].key);

@@ -61,7 +61,9 @@ recover() {
         not_ok "$name: restore failed: $out"
         return 1
     fi
+    echo "$out" >"$R/restore.out"
     ok "$name: restore exit 0"
+    if [ -n "${BEFORE_START:-}" ]; then "$BEFORE_START" "$R"; fi
     cat >>"$R/data/postgresql.auto.conf" <<CONF
 port = $port
 unix_socket_directories = '$R/sock'
@@ -184,6 +186,45 @@ if recover target 27103 "$MID_SUM" -- --target-lsn "$MID_LSN"; then
     pg_rig_stop "$R"
 fi
 
+# 2b. The restore fetches WAL ahead while the data files come: a hostile copy
+# planted in the repository for a segment it fetches (uncompressed, so tried
+# first: another segment's valid bytes) is refused, the good copy spooled,
+# and recovery reaches the target with the right rows.
+h2=$(python3 -c "n='$first'; print(n[:16] + '%08X' % (int(n[16:], 16) + 1))")
+h3=$(python3 -c "n='$first'; print(n[:16] + '%08X' % (int(n[16:], 16) + 2))")
+"$PGPITR_BIN" --config "$CONF" wal-fetch "$h2" "$IT_TMP/pf-good-$h2" 2>/dev/null
+"$PGPITR_BIN" --config "$CONF" wal-fetch "$h3" "$IT_TMP/pf-evil-$h2" 2>/dev/null
+HOSTILE_KEY=pg-pf/wals/${h2:0:16}/$h2
+expect_exit "hostile: another segment planted as $HOSTILE_KEY" 0 \
+    "$PGPITR_BIN" --config "$CONF" object-put "$HOSTILE_KEY" "$IT_TMP/pf-evil-$h2"
+hostile_spool() {
+    local sp=$1/data/pg_wal/pgpitr_prefetch n
+    check "hostile: the restore fetched WAL ahead" grep -q "fetched ahead for recovery" "$1/restore.out"
+    # Best effort (how far it gets depends on the machine); what it spooled must be right.
+    n=$(find "$sp" -maxdepth 1 -name '0000*' | wc -l)
+    echo "# hostile: $n segment(s) spooled by the restore"
+    check "hostile: the restore spooled at least one segment" test "$n" -ge 1
+    if [ -e "$sp/$h2" ]; then
+        check "hostile: the spooled $h2 is the good copy" cmp -s "$sp/$h2" "$IT_TMP/pf-good-$h2"
+        check "hostile: the restore refused the planted copy" \
+            grep -q "'$HOSTILE_KEY' is not a valid copy" "$1/restore.out"
+    fi
+    if [ -e "$sp/$h3" ]; then
+        check "hostile: the spooled $h3 is $h3" cmp -s "$sp/$h3" "$IT_TMP/pf-evil-$h2"
+    fi
+}
+BEFORE_START=hostile_spool
+if recover hostile 27105 "$MID_SUM" -- --target-lsn "$MID_LSN"; then
+    # Whoever met the planted copy first (restore, worker or wal-fetch) refused it.
+    check "hostile: the planted copy was refused" \
+        sh -c "grep -q \"'$HOSTILE_KEY' is not a valid copy\" '$R/restore.out' '$LOG'"
+    check "hostile: $h2 was delivered" grep -Eq "(served|restored) '$h2'" "$LOG"
+    check "hostile: wal-fetch names the LSN target's distance" grep -q "target LSN $MID_LSN: [0-9]* segment(s) to go" "$LOG"
+    pg_rig_stop "$R"
+fi
+unset BEFORE_START
+expect_exit "hostile: the planted copy removed" 0 "$PGPITR_BIN" --config "$CONF" object-delete "$HOSTILE_KEY"
+
 # 4. Default prefetch (8); this copy archives timeline 2 once promoted.
 ARCHIVE="archive_mode = on
 archive_command = '$PGPITR_BIN --config $CONF wal-push %p'"
@@ -192,7 +233,10 @@ if recover prefetch 27101 "$WANT_SUM"; then
     echo "# prefetch: $served segment(s) served from the spool"
     check "prefetch: at least half of the $SEGMENTS segments came from the spool ($served)" \
         test "$served" -ge $((SEGMENTS / 2))
-    check "prefetch: the worker ran" grep -q "prefetch: spooled" "$LOG"
+    # The restore fetched the first segments ahead; the worker, when recovery outran them.
+    check "prefetch: the restore fetched WAL ahead or the worker ran" \
+        sh -c "grep -q 'fetched ahead for recovery' '$R/restore.out' || grep -q 'prefetch: spooled' '$LOG'"
+    check "prefetch: wal-fetch says how far replay is" grep -q "wal-fetch: recovery asked for .* from the backup's first WAL" "$LOG"
     check "prefetch: recovery_end_command cleans the spool" \
         grep -q "^recovery_end_command = '$PGPITR_BIN --config $CONF_R wal-fetch --clean-spool'" \
         "$R/data/postgresql.auto.conf"

@@ -30,8 +30,8 @@
 #   SEGMENTS or PITR_BENCH_SEGMENTS  WAL segments written after the backups (default 200)
 #   PITR_BENCH_DIR       work folder, wiped at start (default build/bench-restore)
 #   PITR_BENCH_PG_PORT   port of the source PostgreSQL; the restored ones use
-#                        the next three (default 26390)
-#   PITR_BENCH_SKIP      space-separated tools to skip (pgpitr pgbackrest barman)
+#                        the next four (default 26390; the fourth: the replay floor)
+#   PITR_BENCH_SKIP      space-separated runs to skip (pgpitr pgbackrest barman floor)
 #   PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT, PITR_SWIFT_BACKEND_PORT
 #                        Swift rig ports (defaults 44280, 44643, 44210)
 set -euo pipefail
@@ -130,6 +130,7 @@ TARGET=$(pg_rig_psql "$PG" "select to_char(clock_timestamp() at time zone 'utc',
 sleep 1
 pg_rig_psql "$PG" "insert into bench_marker (m) values ('after')" >/dev/null
 end_lsn=$(pg_rig_psql "$PG" "select pg_current_wal_lsn()")
+END_WAL=$(pg_rig_psql "$PG" "select pg_walfile_name('$end_lsn')")
 WAL_MIB=$(pg_rig_psql "$PG" "select (pg_wal_lsn_diff('$end_lsn', '$start_lsn') / 1048576)::int")
 say "archiving (three tools per segment; barman-cloud-wal-archive is the slow one)"
 pg_rig_wait_archived "$PG" 3600 || die "the archiver does not follow"
@@ -175,6 +176,11 @@ start_and_time() {
     got=$(pg_rig_psql "$d" "select string_agg(m, ',' order by m) from bench_marker")
     [ "$got" = before ] || { say "$label: markers '$got', expected 'before'"; return 1; }
     NOTE[$label]="$(grep -c 'restored log file' "$d/log" || true) segments restored by restore_command"
+    if [ "$label" = pgpitr ]; then
+        # Where wal-fetch did not answer from its spool: a direct fetch or a wait.
+        NOTE[$label]+="; $(grep -c "^.*restored '0" "$d/log" || true) fetched directly,"
+        NOTE[$label]+=" $(grep -c 'not spooled within' "$d/log" || true) waits timed out"
+    fi
     pg_rig_stop "$d"
 }
 
@@ -231,6 +237,49 @@ LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 run pgpitr "pgpitr restore + wal-fetch (defaults)" $((PG_PORT + 1)) restore_pgpitr
 run pgbackrest "pgbackrest restore --process-max=2 --type=time + archive-get" $((PG_PORT + 2)) restore_pgbackrest
 run barman "barman-cloud-restore + barman-cloud-wal-restore" $((PG_PORT + 3)) restore_barman
+
+# The PostgreSQL replay floor: pgpitr's restore (untimed) with the same
+# target, but every WAL segment it needs already local and decompressed,
+# restore_command = cp. Recovery cannot be faster than this on the machine.
+floor() {
+    local d start name tli log seg
+    case "$SKIP" in *" floor "*) return 0 ;; esac
+    d=$(new_dir floor)
+    say "timing the replay floor (the same WAL local, restore_command = cp)"
+    if ! "$PGPITR" --config "$PCONF" restore latest "$d/data" --target-time "$TARGET" \
+        >"$WORK/log/restore-floor.log" 2>&1; then
+        MISSING+=("replay floor: the restore failed")
+        return 0
+    fi
+    mkdir -p "$d/wal"
+    start=$(sed -n 's/^START WAL LOCATION: .*(file \([0-9A-F]\{24\}\))$/\1/p' "$d/data/backup_label")
+    [ -n "$start" ] || { MISSING+=("replay floor: no START WAL LOCATION in backup_label"); return 0; }
+    tli=${start:0:8}
+    log=$((16#${start:8:8}))
+    seg=$((16#${start:16:8}))
+    name=$start
+    while :; do
+        "$PGPITR" --config "$PCONF" wal-fetch "$name" "$d/wal/$name" >>"$WORK/log/restore-floor.log" 2>&1 ||
+            { MISSING+=("replay floor: wal-fetch $name failed"); return 0; }
+        [ "$name" = "$END_WAL" ] && break
+        seg=$((seg + 1))
+        [ $seg -gt 255 ] && { seg=0; log=$((log + 1)); }
+        name=$(printf '%s%08X%08X' "$tli" "$log" "$seg")
+    done
+    {
+        echo "restore_command = 'cp $d/wal/%f %p'"
+        echo "recovery_end_command = ''"
+    } >>"$d/data/postgresql.auto.conf"
+    rm -rf "$d/data/pg_wal/pgpitr_prefetch"
+    chown -R postgres:postgres "$d"
+    if ! start_and_time floor "$d" $((PG_PORT + 4)); then
+        MISSING+=("replay floor: recovery failed (log: $d/log)")
+        pg_rig_stop "$d"
+        return 0
+    fi
+    say "replay floor: recovery ${T_RECOVER[floor]} s"
+}
+floor
 BUSY_AFTER=$(bench_busy_pct)
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
 
@@ -257,7 +306,18 @@ RESULTS=$WORK/results.md
             printf "| %s | %.1f | %.1f | %.1f | %s | %s |\n", t, a, b, c,
                 (base > 0 ? sprintf("%.2fx", c / base) : "n/a"), n }'
     done
+    if [ -n "${T_RECOVER[floor]:-}" ]; then
+        echo "| floor: PostgreSQL replay alone (pgpitr's restored copy, the same WAL already local and" \
+            "decompressed, restore_command = cp) | - | ${T_RECOVER[floor]} | - | - | ${NOTE[floor]} |"
+    fi
     echo
+    if [ -n "${T_RECOVER[floor]:-}" ] && [ -n "${T_RECOVER[pgpitr]:-}" ]; then
+        awk -v r="${T_RECOVER[pgpitr]}" -v f="${T_RECOVER[floor]}" -v a="${T_RESTORE[pgpitr]}" \
+            -v p="${T_TOTAL[pgbackrest]:-0}" 'BEGIN {
+            printf "wal-fetch above the replay floor: %.1f s (recovery %.1f s, floor %.1f s).", r - f, r, f
+            if (p > 0) printf " Best total with this restore step and the floor: %.1f s = %.2fx pgBackRest.", a + f, p / (a + f)
+            printf "\n\n" }'
+    fi
     echo "Ratios are tool / pgpitr (above 1: pgpitr is faster). Targets: pgBackRest >= 2x, barman-cloud >= 10x."
     bench_not_measured
 } >"$RESULTS"

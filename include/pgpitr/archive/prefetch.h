@@ -24,6 +24,9 @@
 #ifndef PGPITR_ARCHIVE_PREFETCH_H
 #define PGPITR_ARCHIVE_PREFETCH_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "pgpitr/core/err.h"
 #include "pgpitr/storage/storage.h"
 
@@ -65,6 +68,38 @@ PITR_MUST_CHECK pitr_rc pitr_wal_fetch_prefetch(struct pitr_storage *st,
                                                 const char *dest,
                                                 enum pitr_fetch_source *src,
                                                 struct pitr_err *err);
+
+/*
+ * The restore's overlap: fetch the count segments from first (inclusive,
+ * segments of seg_size bytes; at most PITR_PREFETCH_MAX) into o->spool on
+ * o->jobs threads of this process while the caller restores the data
+ * files, so that recovery starts with its WAL spooled. Each segment goes
+ * through the worker's own path: every stored copy fetched, decoded and
+ * checked as the segment its name names (pitr_archive_fetch_load), written
+ * by temp file and rename; a bad copy is never spooled, and the first
+ * segment not archived ends it. It holds the spool's lock for its whole
+ * life. o->pgdata must be NULL (no recovery signal exists yet); o and its
+ * strings are borrowed until pitr_prefetch_overlap_finish. Returns NULL,
+ * after an info line saying why, when it does not start (the restore goes
+ * on without it).
+ */
+struct pitr_prefetch_overlap;
+struct pitr_prefetch_overlap *pitr_prefetch_overlap_start(const struct pitr_prefetch_opts *o,
+                                                          const char *first,
+                                                          uint32_t seg_size,
+                                                          int count);
+
+/* True while the overlap still has segments to fetch (NULL: false). */
+int pitr_prefetch_overlap_busy(struct pitr_prefetch_overlap *ov);
+
+/*
+ * Stop the overlap: no segment is started after this, those being fetched
+ * are finished; then remove from the spool every entry the overlap did not
+ * spool itself (the lock file stays), so a later wal-fetch finds only
+ * segments fetched and checked here, release the lock and free ov (NULL is
+ * fine). Returns the number of segments left spooled.
+ */
+size_t pitr_prefetch_overlap_finish(struct pitr_prefetch_overlap *ov);
 
 /*
  * The spool for a restore_command destination: "<dir>/pgpitr_prefetch"

@@ -45,6 +45,7 @@ struct pitr_restore_opts {
     const struct pitr_restore_remap *remaps; /* borrowed */
     size_t nremaps;
     int jobs;
+    int progress; /* show a progress line on stderr (core/progress.h) while extracting */
     /*
      * The restore_command to write (owned by the caller), or NULL to write no
      * recovery settings and no signal file, as barman-cloud-restore.
@@ -60,6 +61,7 @@ struct pitr_restore_result {
     char target[192]; /* human readable */
     size_t volumes;
     size_t files_checked; /* 0 when there was no manifest */
+    size_t wal_ahead;     /* WAL segments spooled for recovery while restoring */
 };
 
 PITR_MUST_CHECK pitr_rc pitr_restore_run(const struct pitr_restore_opts *o,

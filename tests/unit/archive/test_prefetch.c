@@ -596,6 +596,92 @@ static void prefetch_clean__removes_only_its_own_files(void **state)
     free(s1), free(s2);
 }
 
+/* ---- the restore's overlap ------------------------------------------------ */
+
+/* Let the overlap fetch all it can (bounded: 10 s), as a long restore would. */
+static void overlap_wait(struct pitr_prefetch_overlap *ov)
+{
+    for (int i = 0; i < 1000 && pitr_prefetch_overlap_busy(ov); i++)
+        usleep(10000);
+    assert_false(pitr_prefetch_overlap_busy(ov));
+}
+
+static void prefetch_overlap__spools_only_checked_copies(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *s1 = archive_segment(f, S1, MIB), *s2 = archive_segment(f, S2, MIB);
+    unsigned char *s4 = archive_segment(f, S4, MIB);
+    struct pitr_prefetch_overlap *ov;
+
+    /* A hostile object under S3's name: a valid segment, but S2's. */
+    archive(f, S3, s2, MIB);
+    ov = pitr_prefetch_overlap_start(&f->o, S1, MIB, 4);
+    assert_non_null(ov);
+    overlap_wait(ov);
+    assert_int_equal(pitr_prefetch_overlap_finish(ov), 3);
+    assert_true(in_spool(f, S1) && in_spool(f, S2) && in_spool(f, S4));
+    assert_false(in_spool(f, S3));
+    assert_non_null(strstr(f->log.text, "not a valid copy"));
+    /* wal-fetch serves what the overlap checked, and never the hostile copy. */
+    f->o.depth = 1;
+    fetch_ok(f, S1, PITR_FETCH_SPOOL);
+    assert_dest(f, s1, MIB);
+    fetch_ok(f, S2, PITR_FETCH_SPOOL);
+    assert_int_equal(fetch(f, S3, &(enum pitr_fetch_source){ 0 }), PITR_EFORMAT);
+    assert_int_equal(access(f->dest, F_OK), -1);
+    fetch_ok(f, S4, PITR_FETCH_SPOOL);
+    assert_dest(f, s4, MIB);
+    free(s1), free(s2), free(s4);
+}
+
+static void prefetch_overlap__finish_removes_what_it_did_not_make(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *s1 = archive_segment(f, S1, MIB), *s2 = make_segment(S2, MIB, 9);
+    struct pitr_prefetch_overlap *ov;
+
+    ov = pitr_prefetch_overlap_start(&f->o, S1, MIB, 1);
+    assert_non_null(ov);
+    overlap_wait(ov);
+    /* Planted meanwhile (a backup's tar may carry pg_wal/pgpitr_prefetch/...): a good header. */
+    write_spool(f, S2, s2, MIB);
+    write_spool(f, "notes", "x", 1);
+    assert_int_equal(pitr_prefetch_overlap_finish(ov), 1);
+    assert_true(in_spool(f, S1) && in_spool(f, "prefetch.lock"));
+    assert_false(in_spool(f, S2));
+    assert_false(in_spool(f, "notes"));
+    assert_non_null(strstr(f->log.text, "did not make"));
+    free(s1), free(s2);
+}
+
+static void prefetch_overlap__stops_at_the_first_missing_segment(void **state)
+{
+    struct fx *f = *state;
+    unsigned char *s1 = archive_segment(f, S1, MIB), *s3 = archive_segment(f, S3, MIB);
+    struct pitr_prefetch_overlap *ov;
+
+    f->o.jobs = 1; /* in order: S2 is found missing before S3 is started */
+    ov = pitr_prefetch_overlap_start(&f->o, S1, MIB, 3);
+    assert_non_null(ov);
+    overlap_wait(ov);
+    assert_int_equal(pitr_prefetch_overlap_finish(ov), 1);
+    assert_true(in_spool(f, S1));
+    assert_false(in_spool(f, S3));
+    free(s1), free(s3);
+}
+
+static void prefetch_overlap__refuses_bad_arguments(void **state)
+{
+    struct fx *f = *state;
+
+    assert_null(pitr_prefetch_overlap_start(&f->o, S1, MIB, 0));
+    assert_null(pitr_prefetch_overlap_start(&f->o, "00000001.history", MIB, 2));
+    assert_null(pitr_prefetch_overlap_start(&f->o, S1, 3 * MIB, 2));
+    f->o.pgdata = f->dir; /* recovery has not started: must be NULL */
+    assert_null(pitr_prefetch_overlap_start(&f->o, S1, MIB, 2));
+    assert_null(pitr_prefetch_overlap_finish(NULL) ? (void *)1 : NULL);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -616,6 +702,10 @@ int main(void)
         T(prefetch_clean__refuses_a_directory_that_is_not_a_spool),
         T(prefetch_clean__removes_only_its_own_files),
         T(prefetch_spool_for__only_in_a_data_directory),
+        T(prefetch_overlap__spools_only_checked_copies),
+        T(prefetch_overlap__finish_removes_what_it_did_not_make),
+        T(prefetch_overlap__stops_at_the_first_missing_segment),
+        T(prefetch_overlap__refuses_bad_arguments),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
