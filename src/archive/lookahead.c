@@ -33,6 +33,7 @@
 
 #define SPOOL_DIR      "pgpitr_spool"
 #define MAX_LOOK_AHEAD 64
+#define MAX_WORKERS    64
 
 struct job {
     char *path; /* owned */
@@ -49,8 +50,39 @@ struct batch {
     const char *spool; /* NULL: no markers */
     struct job *jobs;
     size_t n, next;
+    size_t workers; /* threads taking jobs */
     pthread_mutex_t lock;
 };
+
+size_t pitr_lookahead_workers(int jobs, size_t n)
+{
+    size_t want;
+
+    if (n <= 1 || jobs <= 1)
+        return 1;
+    /*
+     * Two segments in flight per core: while one waits for the store's
+     * answer (its listing, its upload), the other compresses.
+     */
+    want = (size_t)jobs * 2;
+    if (want > MAX_WORKERS)
+        want = MAX_WORKERS;
+    return want < n ? want : n;
+}
+
+int pitr_lookahead_job_threads(int jobs, size_t n, size_t index, size_t workers)
+{
+    if (n <= 1)
+        return jobs; /* the segment alone: all of them */
+    /*
+     * The last jobs of a batch would leave cores idle while they finish:
+     * the final one (taken when every other job is taken) splits its
+     * compression over the cores; the others compress on their own.
+     */
+    if (workers > 1 && index + 1 == n)
+        return jobs;
+    return 1;
+}
 
 static const char *base_name(const char *path)
 {
@@ -85,16 +117,15 @@ static pitr_rc file_identity(const char *path, char *out, size_t n, struct pitr_
 }
 
 /* Read path, push it, and for look-ahead jobs leave a marker. */
-static void run_job(struct batch *b, struct pitr_storage *st, struct job *j)
+static void run_job(struct batch *b, struct pitr_storage *st, struct job *j, size_t index)
 {
     struct pitr_push_opts po = b->o->push;
     struct pitr_buf data;
     char id[256];
     int64_t t0;
 
-    /* Several segments at once already keep every worker busy. */
-    if (b->n > 1)
-        po.threads = 1;
+    /* Several segments at once already keep every core busy. */
+    po.threads = pitr_lookahead_job_threads(po.threads, b->n, index, b->workers);
     pitr_buf_init(&data, PITR_WAL_MAX_FILE);
     /* Identity before reading: a file changed meanwhile will not match it. */
     if (file_identity(j->path, id, sizeof(id), &j->err) != PITR_OK)
@@ -131,10 +162,14 @@ static void *worker(void *arg)
     pitr_log_debug("timing: worker open-repo %.3f ms", pitr_clock_ms_since(t0));
 
     for (;;) {
-        struct job *j;
+        struct job *j = NULL;
+        size_t index = 0;
 
         pthread_mutex_lock(&b->lock);
-        j = b->next < b->n ? &b->jobs[b->next++] : NULL;
+        if (b->next < b->n) {
+            index = b->next++;
+            j = &b->jobs[index];
+        }
         pthread_mutex_unlock(&b->lock);
         if (j == NULL)
             break;
@@ -143,7 +178,7 @@ static void *worker(void *arg)
             j->err = err;
             continue;
         }
-        run_job(b, st, j);
+        run_job(b, st, j, index);
     }
     pitr_storage_free(st);
     return NULL;
@@ -270,7 +305,7 @@ pitr_rc pitr_wal_push_batch(const struct pitr_config *cfg,
     struct pitr_wal_name w;
     struct batch b;
     struct stat sb;
-    pthread_t threads[64];
+    pthread_t threads[MAX_WORKERS];
     size_t n_extra = 0, i, n_threads = 0;
     pitr_rc rc;
 
@@ -318,14 +353,11 @@ pitr_rc pitr_wal_push_batch(const struct pitr_config *cfg,
         b.jobs[1 + i].name = pitr_strdup(base_name(extra[i]));
     }
     pthread_mutex_init(&b.lock, NULL);
-    if (b.n == 1 || o->jobs <= 1) {
+    b.workers = pitr_lookahead_workers(o->jobs, b.n);
+    if (b.workers == 1) {
         worker(&b);
     } else {
-        size_t want = (size_t)o->jobs < b.n ? (size_t)o->jobs : b.n;
-
-        if (want > sizeof(threads) / sizeof(threads[0]))
-            want = sizeof(threads) / sizeof(threads[0]);
-        for (n_threads = 0; n_threads < want; n_threads++)
+        for (n_threads = 0; n_threads < b.workers; n_threads++)
             if (pthread_create(&threads[n_threads], NULL, worker, &b) != 0)
                 break;
         if (n_threads == 0)

@@ -257,7 +257,7 @@ static const struct {
     { "jobs", "PGPITR_JOBS", "parallel workers (default: CPUs, at least 2)" },
     { "look-ahead",
       "PGPITR_LOOK_AHEAD",
-      "wal-push: also push the next N .ready segments (default 8)" },
+      "wal-push: also push the next N .ready segments (default 16)" },
     { "prefetch",
       "PGPITR_PREFETCH",
       "wal-fetch: fetch the next N segments ahead into a spool (default 8; 0: off)" },

@@ -114,7 +114,7 @@ void pitr_config_init(struct pitr_config *cfg)
     cfg->url_style = PITR_URL_STYLE_AUTO;
     cfg->log_level = PITR_LOG_WARN;
     cfg->jobs = 0;
-    cfg->look_ahead = 8;
+    cfg->look_ahead = 16;
     cfg->prefetch = PITR_PREFETCH_DEFAULT;
     cfg->max_parts = PITR_MAX_PARTS_LIMIT;
     cfg->part_size = PITR_PART_SIZE_DEFAULT;

@@ -61,7 +61,7 @@ char *pitr_wal_key_stem(const char *server, const char *name, struct pitr_err *e
 /*
  * Look-ahead archiving. When path sits in a pg_wal directory (it has an
  * archive_status/ folder), the next look_ahead segments marked .ready are
- * pushed too, on up to jobs threads in parallel with path itself. Each one
+ * pushed too, on up to 2 x jobs threads in parallel with path itself. Each one
  * stored is recorded in a spool folder (pg_wal/pgpitr_spool/) as
  * "<name>.ok" holding the file's identity (device, inode, size, mtime and
  * ctime in nanoseconds); when PostgreSQL later asks for that segment, a
@@ -74,7 +74,7 @@ struct pitr_config;
 struct pitr_push_batch_opts {
     struct pitr_push_opts push;
     int look_ahead; /* how many further .ready segments; 0 disables */
-    int jobs;       /* worker threads, >= 1 */
+    int jobs;       /* >= 1; a batch runs on up to 2 x jobs threads */
 };
 
 /*
