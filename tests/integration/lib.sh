@@ -143,3 +143,91 @@ it_wait_recovery_end() {
     done
     return 1
 }
+
+# ---- CloudNativePG manifests of the agent suites (test_agent*, test_cluster) ----
+
+# it_cnpg_secret NAME NAMESPACE KEY_ID SECRET_KEY: a Secret holding the S3
+# keys as stringData ACCESS_KEY_ID and ACCESS_SECRET_KEY (one line each, so
+# a suite can rotate the key with sed on '^  ACCESS_SECRET_KEY: ').
+it_cnpg_secret() {
+    cat <<Y
+apiVersion: v1
+kind: Secret
+metadata:
+  name: $1
+  namespace: $2
+stringData:
+  ACCESS_KEY_ID: $3
+  ACCESS_SECRET_KEY: $4
+Y
+}
+
+# it_cnpg_store INDENT DEST SECRET [SERVER]: the body of a barmanObjectStore
+# (destinationPath DEST on the Swift rig's endpoint, credentials from Secret
+# SECRET, serverName SERVER when given), every line indented by INDENT spaces.
+it_cnpg_store() {
+    local pad
+    pad=$(printf '%*s' "$1" '')
+    {
+        echo "destinationPath: $2"
+        echo "endpointURL: $PITR_TEST_S3_ENDPOINT"
+        [ -z "${4:-}" ] || echo "serverName: $4"
+        cat <<Y
+s3Credentials:
+  accessKeyId:
+    name: $3
+    key: ACCESS_KEY_ID
+  secretAccessKey:
+    name: $3
+    key: ACCESS_SECRET_KEY
+Y
+    } | sed "s/^/$pad/"
+}
+
+# it_cnpg_cluster NAME NAMESPACE SECRET [OPTION=VALUE...]: a Cluster whose
+# spec.backup.barmanObjectStore is it_cnpg_store's. Options: instances=N
+# (1), storage=[CLASS:]SIZE, target=prefer-standby|primary,
+# retention=POLICY, server=SERVER_NAME, wal=CODEC, data=CODEC (each left
+# out unless given), dest=URL (s3://$PITR_TEST_BUCKET/$PREFIX).
+it_cnpg_cluster() {
+    local name=$1 ns=$2 secret=$3 o instances=1 storage="" target="" retention="" server="" wal="" data=""
+    local dest=s3://$PITR_TEST_BUCKET/${PREFIX:-}
+    shift 3
+    for o in "$@"; do
+        case $o in
+        instances=*) instances=${o#*=} ;;
+        storage=*) storage=${o#*=} ;;
+        target=*) target=${o#*=} ;;
+        retention=*) retention=${o#*=} ;;
+        server=*) server=${o#*=} ;;
+        wal=*) wal=${o#*=} ;;
+        data=*) data=${o#*=} ;;
+        dest=*) dest=${o#*=} ;;
+        *)
+            echo "it_cnpg_cluster: unknown option '$o'" >&2
+            return 1
+            ;;
+        esac
+    done
+    cat <<Y
+apiVersion: postgresql.cnpg.io/v1
+kind: Cluster
+metadata:
+  name: $name
+  namespace: $ns
+spec:
+  instances: $instances
+Y
+    if [ -n "$storage" ]; then
+        echo "  storage:"
+        case $storage in *:*) echo "    storageClass: ${storage%%:*}" ;; esac
+        echo "    size: ${storage#*:}"
+    fi
+    echo "  backup:"
+    [ -z "$target" ] || echo "    target: $target"
+    [ -z "$retention" ] || echo "    retentionPolicy: \"$retention\""
+    echo "    barmanObjectStore:"
+    it_cnpg_store 6 "$dest" "$secret" "$server"
+    [ -z "$wal" ] || printf '      wal:\n        compression: %s\n' "$wal"
+    [ -z "$data" ] || printf '      data:\n        compression: %s\n' "$data"
+}

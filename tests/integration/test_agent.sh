@@ -51,47 +51,9 @@ pg_rig_start "$D" || exit 1
 pg_rig_pgbench "$D" -i -s 3 -q >/dev/null 2>&1 || exit 1
 export PGHOST=$D/sock PGPORT=28200 PGUSER=postgres PGDATA=$D/data
 
-secret() { # NAME SECRET_KEY
-    cat <<Y
-apiVersion: v1
-kind: Secret
-metadata:
-  name: $1
-  namespace: app-db
-stringData:
-  ACCESS_KEY_ID: $AWS_ACCESS_KEY_ID
-  ACCESS_SECRET_KEY: $2
-Y
-}
+secret() { it_cnpg_secret "$1" app-db "$AWS_ACCESS_KEY_ID" "$2"; } # NAME SECRET_KEY
 cluster() { # NAME SECRET POLICY
-    cat <<Y
-apiVersion: postgresql.cnpg.io/v1
-kind: Cluster
-metadata:
-  name: $1
-  namespace: app-db
-spec:
-  instances: 3
-  storage:
-    storageClass: proxmox-csi
-    size: 10Gi
-  backup:
-    barmanObjectStore:
-      destinationPath: s3://$PITR_TEST_BUCKET/$PREFIX
-      endpointURL: $PITR_TEST_S3_ENDPOINT  # the Swift rig
-      s3Credentials:
-        accessKeyId:
-          name: $2
-          key: ACCESS_KEY_ID
-        secretAccessKey:
-          name: $2
-          key: ACCESS_SECRET_KEY
-      wal:
-        compression: gzip
-      data:
-        compression: gzip
-Y
-    [ -z "$3" ] || echo "    retentionPolicy: \"$3\""
+    it_cnpg_cluster "$1" app-db "$2" instances=3 storage=proxmox-csi:10Gi wal=gzip data=gzip ${3:+retention=$3}
 }
 scheduled() { # SUSPEND
     cat <<Y

@@ -49,38 +49,11 @@ printf 'repo = s3://%s/%s\nendpoint-url = %s\naws-access-key-id = %s\naws-secret
 chmod 600 "$ADMIN"
 
 manifest() { # SERVERNAME SECRET_VALUE
-    cat >"$MF/cluster.yaml" <<Y
-apiVersion: v1
-kind: Secret
-metadata:
-  name: s3-creds
-  namespace: app-db
-stringData:
-  ACCESS_KEY_ID: $KEYID
-  ACCESS_SECRET_KEY: $2
----
-apiVersion: postgresql.cnpg.io/v1
-kind: Cluster
-metadata:
-  name: pg-a
-  namespace: app-db
-spec:
-  instances: 1
-  backup:
-    barmanObjectStore:
-      destinationPath: s3://$PITR_TEST_BUCKET/$PREFIX
-      endpointURL: $PITR_TEST_S3_ENDPOINT
-      serverName: $1
-      s3Credentials:
-        accessKeyId:
-          name: s3-creds
-          key: ACCESS_KEY_ID
-        secretAccessKey:
-          name: s3-creds
-          key: ACCESS_SECRET_KEY
-      wal:
-        compression: gzip
-Y
+    {
+        it_cnpg_secret s3-creds app-db "$KEYID" "$2"
+        echo ---
+        it_cnpg_cluster pg-a app-db s3-creds server="$1" wal=gzip
+    } >"$MF/cluster.yaml"
 }
 
 pg_rig_init "$D" 28400 || exit 1

@@ -56,38 +56,12 @@ pg_rig_conf "$D" "checkpoint_completion_target = 0"
 pg_rig_pgbench "$D" -i -s 1 -q >/dev/null 2>&1 || exit 1
 export PGHOST=$D/sock PGPORT=28440 PGUSER=postgres PGDATA=$D/data
 
-cat >"$MF/cluster.yaml" <<Y
-apiVersion: v1
-kind: Secret
-metadata:
-  name: s3-creds
-  namespace: metrics-ns
-stringData:
-  ACCESS_KEY_ID: $AWS_ACCESS_KEY_ID
-  ACCESS_SECRET_KEY: $AWS_SECRET_ACCESS_KEY
----
-apiVersion: postgresql.cnpg.io/v1
-kind: Cluster
-metadata:
-  name: $SRV
-  namespace: metrics-ns
-spec:
-  instances: 1
-  backup:
-    retentionPolicy: "30d"
-    barmanObjectStore:
-      destinationPath: s3://$PITR_TEST_BUCKET/$PREFIX
-      endpointURL: $PITR_TEST_S3_ENDPOINT
-      s3Credentials:
-        accessKeyId:
-          name: s3-creds
-          key: ACCESS_KEY_ID
-        secretAccessKey:
-          name: s3-creds
-          key: ACCESS_SECRET_KEY
-      data:
-        compression: gzip
----
+{
+    it_cnpg_secret s3-creds metrics-ns "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+    echo ---
+    it_cnpg_cluster "$SRV" metrics-ns s3-creds retention=30d data=gzip
+    echo ---
+    cat <<Y
 apiVersion: postgresql.cnpg.io/v1
 kind: ScheduledBackup
 metadata:
@@ -99,6 +73,7 @@ spec:
   cluster:
     name: $SRV
 Y
+} >"$MF/cluster.yaml"
 
 wait_until() { # SECONDS COMMAND...: poll every 0.2 s
     local n=$(($1 * 5))

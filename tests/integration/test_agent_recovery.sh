@@ -57,18 +57,7 @@ pg_rig_psql "$S" "insert into t select g, 2 from generate_series(101, 150) g" ||
 pg_rig_wait_archived "$S" 60 || exit 1
 echo "# backup $BID, targetTime $TARGET"
 
-secret() {
-    cat <<Y
-apiVersion: v1
-kind: Secret
-metadata:
-  name: s3-creds
-  namespace: app-db
-stringData:
-  ACCESS_KEY_ID: $AWS_ACCESS_KEY_ID
-  ACCESS_SECRET_KEY: $AWS_SECRET_ACCESS_KEY
-Y
-}
+secret() { it_cnpg_secret s3-creds app-db "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"; }
 # restored SOURCE TARGET-LINES: the seed's Point-in-Time Recovery Cluster
 restored() {
     cat <<Y
@@ -90,16 +79,8 @@ $2
   externalClusters:
     - name: backed-up-pg
       barmanObjectStore:
-        destinationPath: s3://$PITR_TEST_BUCKET/$PREFIX
-        endpointURL: $PITR_TEST_S3_ENDPOINT
-        s3Credentials:
-          accessKeyId:
-            name: s3-creds
-            key: ACCESS_KEY_ID
-          secretAccessKey:
-            name: s3-creds
-            key: ACCESS_SECRET_KEY
 Y
+    it_cnpg_store 8 "s3://$PITR_TEST_BUCKET/$PREFIX" s3-creds
 }
 # new_pgdata DIR: an empty PGDATA owned by postgres
 new_pgdata() {

@@ -234,10 +234,12 @@ expect_exit "xz is not a backup codec" 3 "$PGPITR_BIN" --config "$conf" --compre
 expect_exit "unknown option" 3 "$PGPITR_BIN" --config "$conf" backup --frobnicate
 check "no backup.info written for refused input" sh -c "! ls '$IT_TMP/bk-bad/pg-bk/base' 2>/dev/null | grep -q ."
 
-# Unreachable repository: nothing is started.
-expect_exit "unreachable repository" 2 env AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s "$PGPITR_BIN" --repo s3://nobucket/x --server pg-bk \
-    --endpoint-url http://127.0.0.1:9 backup --immediate-checkpoint
+# Unreachable repository: nothing is started. Retries for 2 s, not the
+# default 60 (giving up is what is checked, not how long it took).
+expect_exit "unreachable repository" 2 env AWS_ACCESS_KEY_ID=k AWS_SECRET_ACCESS_KEY=s PGPITR_RETRY_MAX_TIME=2 \
+    "$PGPITR_BIN" --repo s3://nobucket/x --server pg-bk --endpoint-url http://127.0.0.1:9 backup --immediate-checkpoint
 expect_err_has "unreachable repository says which" "127.0.0.1:9"
+expect_err_has "unreachable repository: it retried, then gave up" "gave up after"
 
 # The end WAL never reaches this repository (the server archives elsewhere): FAILED.
 expect_exit "end WAL not archived in time" 4 "$PGPITR_BIN" --config "$conf2" backup --immediate-checkpoint \

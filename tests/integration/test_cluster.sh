@@ -120,42 +120,12 @@ mark "3 servers up: pg-1 primary, pg-2 paused (lagging), pg-3 streaming"
 # ---- manifests (identical on every node) and the agents ----
 MF=$T/manifests
 mkdir -p "$MF"
-cat >"$MF/cluster.yaml" <<Y
-apiVersion: v1
-kind: Secret
-metadata:
-  name: s3-creds
-  namespace: app-db
-stringData:
-  ACCESS_KEY_ID: $AWS_ACCESS_KEY_ID
-  ACCESS_SECRET_KEY: $AWS_SECRET_ACCESS_KEY
----
-apiVersion: postgresql.cnpg.io/v1
-kind: Cluster
-metadata:
-  name: backed-up-pg
-  namespace: app-db
-spec:
-  instances: 3
-  storage:
-    size: 10Gi
-  backup:
-    target: prefer-standby
-    barmanObjectStore:
-      destinationPath: s3://$PITR_TEST_BUCKET/$PREFIX
-      endpointURL: $PITR_TEST_S3_ENDPOINT
-      s3Credentials:
-        accessKeyId:
-          name: s3-creds
-          key: ACCESS_KEY_ID
-        secretAccessKey:
-          name: s3-creds
-          key: ACCESS_SECRET_KEY
-      wal:
-        compression: gzip
-      data:
-        compression: gzip
----
+{
+    it_cnpg_secret s3-creds app-db "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY"
+    echo ---
+    it_cnpg_cluster backed-up-pg app-db s3-creds instances=3 storage=10Gi target=prefer-standby wal=gzip data=gzip
+    echo ---
+    cat <<Y
 apiVersion: postgresql.cnpg.io/v1
 kind: ScheduledBackup
 metadata:
@@ -168,6 +138,7 @@ spec:
     name: backed-up-pg
   immediate: true
 Y
+} >"$MF/cluster.yaml"
 for n in 1 2 3; do
     mkdir -p "$T/mf$n" "$T/state$n"
     cp "$MF/cluster.yaml" "$T/mf$n/"

@@ -29,6 +29,7 @@
 # gzip WAL cell is the main folder, so it is the `codec=none` base cell's
 # recovery); each WAL folder is checked to hold its codec's names only. Each
 # cell prints one ok/not ok line naming writer, reader, method and codec. A missing barman-cloud fails its cells: nothing is skipped.
+# The cells run IM_JOBS (2) at a time; their output is printed in cell order.
 # PostgreSQL ports 29300-29340.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -223,6 +224,14 @@ echo "# writers done ($(since))"
 pg_rig_stop "$S"
 
 # ---------------------------------------------------------------- the cells
+# Cells share nothing but the (read-only) repository: each has its own
+# folder and port. IM_JOBS of them (2) run at once, each in a subshell whose
+# output goes to $CELLS/N.out and whose verdict ("KEY/READER ok|not ok") to
+# $CELLS/N.res; cells_collect prints the outputs whole, in order, and counts
+# their ok/not ok lines as this suite's checks.
+IM_JOBS=${IM_JOBS:-2}
+CELLS=$IT_TMP/im-cells
+mkdir -p "$CELLS"
 NEXT_PORT=29300
 NCELL=0
 declare -A CELL_RESULT
@@ -230,22 +239,50 @@ declare -A CELL_RESULT
 # cell WRITER READER KIND METHOD CODEC BACKUP_KEY WAL_SERVER: restore the
 # backup BID[BACKUP_KEY] (server folder pw or bw) with READER's restore,
 # recover through READER's restore_command from WAL_SERVER to the backup's
-# target (a restore point after the rows written after it), judge.
+# target (a restore point after the rows written after it), judge. Started
+# in the background as cell number NCELL on port NEXT_PORT.
 cell() {
-    local w=$1 rd=$2 kind=$3 m=$4 c=$5 key=$6 walsrv=$7 bsrv name R why="" got loc
+    NCELL=$((NCELL + 1))
+    NEXT_PORT=$((NEXT_PORT + 1))
+    while [ "$(jobs -rp | wc -l)" -ge "$IM_JOBS" ]; do wait -n; done
+    (cell_run "$NCELL" "$NEXT_PORT" "$@") >"$CELLS/$NCELL.out" 2>&1 &
+}
+
+# cells_collect: wait for every cell; print each one's output, count its
+# checks and take its verdict into CELL_RESULT.
+cells_collect() {
+    local n key res
+    wait
+    for ((n = 1; n <= NCELL; n++)); do
+        [ -e "$CELLS/$n.out" ] || continue
+        cat "$CELLS/$n.out"
+        T_PASS=$((T_PASS + $(grep -c '^ok - ' "$CELLS/$n.out")))
+        T_FAIL=$((T_FAIL + $(grep -c '^not ok - ' "$CELLS/$n.out")))
+        if [ -s "$CELLS/$n.res" ]; then
+            read -r key res <"$CELLS/$n.res"
+            CELL_RESULT[$key]=$res
+        else
+            not_ok "cell $n ended without a verdict: $(tail -n 3 "$CELLS/$n.out" | tr '\n' ' ')"
+        fi
+        rm -f "$CELLS/$n.out" "$CELLS/$n.res"
+    done
+}
+
+# cell_run N PORT WRITER READER KIND METHOD CODEC BACKUP_KEY WAL_SERVER: one
+# cell (see cell), in folder $IT_TMP/pg-im-N on PORT.
+cell_run() {
+    local n=$1 port=$2 w=$3 rd=$4 kind=$5 m=$6 c=$7 key=$8 walsrv=$9 bsrv name R why="" got loc
     local bid=${BID[$key]:-}
     name="writer=$w reader=$rd $kind method=$m codec=$c"
     [ "$w" = pgpitr ] && bsrv=pw || bsrv=bw
     if [ -z "$bid" ]; then
         not_ok "$name: no backup to restore: ${BERR[$key]:-}"
-        CELL_RESULT[$key/$rd]="not ok"
+        echo "$key/$rd not ok" >"$CELLS/$n.res"
         return 1
     fi
-    NCELL=$((NCELL + 1))
-    NEXT_PORT=$((NEXT_PORT + 1))
-    R=$IT_TMP/pg-im-$NCELL
+    R=$IT_TMP/pg-im-$n
     mkdir -p "$R/sock"
-    echo "$NEXT_PORT" >"$R/port"
+    echo "$port" >"$R/port"
     if [ "$rd" = pgpitr ]; then
         "$PGPITR_BIN" --config "$CONF" --server "$bsrv" restore "$bid" "$R/data" \
             --target-name "$(target "$key")" --tablespace "$TBS_OID:$R/tbs" >"$R.restore" 2>&1 ||
@@ -268,7 +305,7 @@ CONF
     fi
     if [ -z "$why" ]; then
         cat >>"$R/data/postgresql.auto.conf" <<CONF
-port = $NEXT_PORT
+port = $port
 unix_socket_directories = '$R/sock'
 archive_mode = off
 CONF
@@ -289,13 +326,13 @@ CONF
     fi
     if [ -z "$why" ]; then
         ok "$name: restored, recovered to $(target "$key"), tables equal the source's ($(since))"
-        CELL_RESULT[$key/$rd]=ok
+        echo "$key/$rd ok" >"$CELLS/$n.res"
         [ -n "${KEEP_IT_TMP:-}" ] || rm -rf "$R"
     else
         [ "$kind" = wal ] && grep -q "^$walsrv " "$ARCH_FAILS" &&
             why="$why; archiving into $walsrv failed: $(grep -m 1 "^$walsrv " "$ARCH_FAILS")"
         not_ok "$name: ${why#; } (kept in $R)"
-        CELL_RESULT[$key/$rd]="not ok"
+        echo "$key/$rd not ok" >"$CELLS/$n.res"
     fi
 }
 
@@ -324,7 +361,17 @@ PY
 READERS="pgpitr barman-cloud"
 rdr() { [ "$1" = pgpitr ] && echo pgpitr || echo barman; }
 
-echo "# base backups: restored by the reader, WAL from the writer's main folder (gzip)"
+declare -A SFX=([gzip]=.gz [bzip2]=.bz2 [snappy]=.snappy [none]="")
+echo "# WAL folders: each writer's main folder (gzip) and its WAL-only codec folders"
+for pre in pw bw; do
+    wal_codec_check "$pre" .gz
+    for c in bzip2 snappy none; do
+        wal_codec_check "$pre-wal-$c" "${SFX[$c]}"
+    done
+done
+
+echo "# cells, $IM_JOBS at a time; base: restored by the reader, WAL from the writer's main folder (gzip);"
+echo "# wal: the writer's uncompressed backup restored by the reader, WAL from the codec's folder"
 for m in local stream; do
     for c in $PW_CODECS; do
         for rd in $READERS; do
@@ -337,16 +384,19 @@ for c in $CODECS; do
         cell barman-cloud "$rd" base local "$c" "barman/local/$c" bw
     done
 done
+for w in pgpitr barman-cloud; do
+    [ "$w" = pgpitr ] && { pre=pw; wm=wal-push; } || { pre=bw; wm=barman-cloud-wal-archive; }
+    for c in bzip2 snappy none; do
+        for rd in $READERS; do
+            cell "$w" "$rd" wal "$wm" "$c" "$(rdr "$w")/local/none" "$pre-wal-$c"
+        done
+    done
+done
+cells_collect
 
-echo "# WAL: the writer's uncompressed backup restored by the reader, WAL from the codec's folder"
-declare -A SFX=([gzip]=.gz [bzip2]=.bz2 [snappy]=.snappy [none]="")
 for w in pgpitr barman-cloud; do
     [ "$w" = pgpitr ] && { pre=pw; wm=wal-push; } || { pre=bw; wm=barman-cloud-wal-archive; }
     key=$(rdr "$w")/local/none
-    wal_codec_check "$pre" .gz
-    for c in bzip2 snappy none; do
-        wal_codec_check "$pre-wal-$c" "${SFX[$c]}"
-    done
     for rd in $READERS; do
         # gzip is the main folder: the codec=none base cell recovered from it.
         if [ "${CELL_RESULT[$key/$rd]:-}" = ok ]; then
@@ -354,11 +404,6 @@ for w in pgpitr barman-cloud; do
         else
             not_ok "writer=$w reader=$rd wal method=$wm codec=gzip: the base codec=none cell recovering from $pre failed"
         fi
-    done
-    for c in bzip2 snappy none; do
-        for rd in $READERS; do
-            cell "$w" "$rd" wal "$wm" "$c" "$key" "$pre-wal-$c"
-        done
     done
 done
 

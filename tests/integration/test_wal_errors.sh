@@ -136,9 +136,11 @@ if [ -n "${PITR_TEST_S3_ENDPOINT:-}" ]; then
         env AWS_SECRET_ACCESS_KEY=wrong-secret "$P" $S3 wal-push "$w/pg_wal/$SEG"
     expect_err_has "wrong secret: the S3 error code is shown" "SignatureDoesNotMatch"
     case "$T_ERR" in *wrong-secret*) not_ok "wrong secret: the secret leaked into stderr" ;; *) ok "wrong secret: the secret is not in stderr" ;; esac
-    expect_exit "S3: an unreachable endpoint is a network error" 2 \
+    # retries for 2 s, not the default 60: giving up is checked, not how long it took
+    expect_exit "S3: an unreachable endpoint is a network error" 2 env PGPITR_RETRY_MAX_TIME=2 \
         "$P" --repo "s3://$PITR_TEST_BUCKET/errors" --endpoint-url http://127.0.0.1:9 wal-push "$w/pg_wal/$SEG"
     expect_err_has "unreachable endpoint: the message names it" "127.0.0.1:9"
+    expect_err_has "unreachable endpoint: it retried, then gave up" "gave up after"
     expect_exit "S3: TLS without the CA file fails verification" 2 \
         env -u AWS_CA_BUNDLE "$P" --repo "s3://$PITR_TEST_BUCKET/errors" --endpoint-url "$PITR_TEST_S3_TLS_ENDPOINT" wal-push "$w/pg_wal/$SEG"
     expect_err_has "TLS: the message says the certificate was not verified" "certificate"
