@@ -73,7 +73,7 @@ PG=$WORK/pg
 RESULTS=$WORK/results.md
 ROWS=$WORK/rows.md
 : >"$ROWS"
-MISSING=()
+MISSING=() # read by bench_not_measured
 now_ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
@@ -207,7 +207,7 @@ SH
     for s in "${SEGS[@]}"; do
         d=$WORK/fetch-pgpitr
         timed "$WORK/times/fetch-pgpitr-$i" "$PGPITR" --config "$push_conf" --prefetch 8 \
-            wal-fetch "$s" "$d/pg_wal/RECOVERYXLOG" >>"$WORK/log/fetch-pgpitr.log" 2>&1 ||
+            --log-level info wal-fetch "$s" "$d/pg_wal/RECOVERYXLOG" >>"$WORK/log/fetch-pgpitr.log" 2>&1 ||
             die "pgpitr wal-fetch $s failed"
         cmp -s "$d/pg_wal/RECOVERYXLOG" "$WORK/wal/$s" || die "pgpitr wal-fetch $s: not the pushed bytes"
         rm -f "$d/pg_wal/RECOVERYXLOG"
@@ -310,7 +310,7 @@ long_part() {
     mkdir -p "$d/archive_status" "$repo" "$WORK/templates"
     # A few real segments: from main's run when there was one, else made here.
     if compgen -G "$WORK/wal/0*" >/dev/null; then
-        for s in $(ls "$WORK/wal" | head -n 4); do cp "$WORK/wal/$s" "$WORK/templates/"; done
+        find "$WORK/wal" -maxdepth 1 -name '0*' | sort | head -n 4 | xargs -I{} cp {} "$WORK/templates/"
     else
         say "making 4 real segments for the long run (pgbench scale 10)"
         bench_pg_start 10 "max_wal_size = 8GB" "checkpoint_timeout = 1h" "wal_keep_size = 1GB"
@@ -373,7 +373,7 @@ long_part() {
         echo "|---:|---:|---:|---:|---:|" >>"$LONG_FETCH_ROWS"
         for i in $(seq 0 $((FETCH_LONG - 1))); do
             s=$(seg_name $((first + i)))
-            timed "$WORK/times/lfetch-cur" "$PGPITR" --config "$lconf" --prefetch 8 wal-fetch "$s" \
+            timed "$WORK/times/lfetch-cur" "$PGPITR" --config "$lconf" --prefetch 8 --log-level info wal-fetch "$s" \
                 "$fd/pg_wal/RECOVERYXLOG" >>"$WORK/log/long-fetch.log" 2>&1 || die "long run: wal-fetch $s failed"
             cat "$WORK/times/lfetch-cur" >>"$WORK/times/lfetch-window"
             rm -f "$fd/pg_wal/RECOVERYXLOG"
@@ -385,6 +385,7 @@ long_part() {
                 : >"$WORK/times/lfetch-window"
                 [ "$first_fpeak" -eq 0 ] && first_fpeak=$win
                 read -r f kb < <(spool_stats "$fd/pg_wal/pgpitr_prefetch")
+                ls -la "$fd/pg_wal/pgpitr_prefetch" >"$WORK/log/prefetch-spool-$((i + 1)).txt" 2>&1 || true
                 echo "| $((i + 1)) | $f | $kb | $(mb "$win") | $(mb "$worker") |" >>"$LONG_FETCH_ROWS"
                 say "long fetch: $((i + 1)); spool $f files $kb KiB; peak RSS $(mb "$win") MB; worker $(mb "$worker") MB"
                 if [ "$f" -gt "$SPOOL_MAX_FILES" ] || [ "$kb" -gt $((SPOOL_MAX_MIB * 1024)) ]; then
