@@ -12,8 +12,7 @@
 #include "pgpitr/core/log.h"
 #include "pgpitr/core/mem.h"
 #include "s3/partplan_int.h"
-
-#define DEFAULT_CHUNK PITR_S3_READ_CHUNK
+#include "s3/rdq_int.h"
 
 /* ---- pool --------------------------------------------------------------- */
 
@@ -545,7 +544,7 @@ struct range_job {
     struct pitr_s3_reader *r;
     uint64_t off;
     size_t len;
-    struct pitr_buf data; /* owned */
+    struct pitr_buf *data; /* borrowed from r->q until the job is freed */
 };
 
 struct pitr_s3_reader {
@@ -553,10 +552,10 @@ struct pitr_s3_reader {
     struct pitr_s3_pool *pool; /* borrowed */
     char *key;                 /* owned */
     uint64_t object_size;
-    uint64_t next_off; /* next byte to request */
-    uint64_t end;      /* one past the last byte to read */
-    uint64_t chunk;
-    unsigned max_inflight;
+    uint64_t next_off;           /* next byte to request */
+    uint64_t end;                /* one past the last byte to read */
+    struct pitr_s3_rdq q;        /* owned; every range's buffer, bounded */
+    unsigned max_inflight;       /* q.slots: the ring's size */
     struct range_job **inflight; /* owned; FIFO */
     unsigned head, n_inflight;
     struct range_job *cur; /* owned; the chunk being handed out */
@@ -572,23 +571,28 @@ static pitr_rc get_range(struct task *t, struct pitr_s3_client *c, struct pitr_e
     pitr_rc rc;
 
     /* The whole range at once: no regrowth and copying while it arrives. */
-    rc = pitr_buf_grow(&j->data, j->len, err);
+    rc = pitr_buf_grow(j->data, j->len, err);
     if (rc != PITR_OK)
         return rc;
-    return pitr_s3_get_range(c, j->r->key, j->off, j->len, &j->data, err);
+    return pitr_s3_get_range(c, j->r->key, j->off, j->len, j->data, err);
 }
 
 static void submit_ranges(struct pitr_s3_reader *r)
 {
+    /* As many ranges as the queue has free buffers: never more than its bound. */
     while (r->n_inflight < r->max_inflight && r->next_off < r->end) {
-        struct range_job *j = pitr_calloc(1, sizeof(*j));
+        struct pitr_buf *b = pitr_s3_rdq_take(&r->q);
+        struct range_job *j;
         uint64_t left = r->end - r->next_off;
 
+        if (b == NULL)
+            break;
+        j = pitr_calloc(1, sizeof(*j));
         j->task.fn = get_range;
         j->r = r;
         j->off = r->next_off;
-        j->len = (size_t)(left < r->chunk ? left : r->chunk);
-        pitr_buf_init(&j->data, j->len);
+        j->len = (size_t)(left < r->q.chunk ? left : r->q.chunk);
+        j->data = b;
         r->next_off += j->len;
         r->inflight[(r->head + r->n_inflight) % r->max_inflight] = j;
         r->n_inflight++;
@@ -606,11 +610,12 @@ static struct range_job *take_oldest(struct pitr_s3_reader *r)
     return j;
 }
 
-static void range_job_free(struct range_job *j)
+/* Free a finished job, its buffer back to the queue for the next range. */
+static void range_job_free(struct pitr_s3_reader *r, struct range_job *j)
 {
     if (j == NULL)
         return;
-    pitr_buf_release(&j->data);
+    pitr_s3_rdq_give(&r->q, j->data);
     pitr_free(j);
 }
 
@@ -619,8 +624,9 @@ void pitr_s3_reader_close(struct pitr_s3_reader *r)
     if (r == NULL)
         return;
     while (r->n_inflight > 0)
-        range_job_free(take_oldest(r));
-    range_job_free(r->cur);
+        range_job_free(r, take_oldest(r));
+    range_job_free(r, r->cur);
+    pitr_s3_rdq_release(&r->q);
     pitr_free(r->inflight);
     pitr_free(r->key);
     pitr_free(r);
@@ -656,12 +662,12 @@ pitr_rc pitr_s3_reader_open(struct pitr_s3_client *c,
     r->object_size = info.size;
     r->next_off = opts->offset;
     r->end = opts->length >= info.size - opts->offset ? info.size : opts->offset + opts->length;
-    r->chunk = opts->chunk_size ? opts->chunk_size : DEFAULT_CHUNK;
     /*
-     * Twice the workers: while the reader hands out one finished range, every
-     * worker still has the next one to fetch (memory: 2 x jobs x chunk).
+     * One range in flight per connection while the reader hands out the
+     * oldest finished one; memory: the queue's bound, whatever the object.
      */
-    r->max_inflight = opts->inflight ? opts->inflight : 2 * pitr_s3_pool_size(pool);
+    pitr_s3_rdq_init(&r->q, opts->read_ahead, pitr_s3_pool_size(pool));
+    r->max_inflight = r->q.slots;
     r->inflight = pitr_calloc(r->max_inflight, sizeof(*r->inflight));
     submit_ranges(r);
     *out = r;
@@ -684,8 +690,8 @@ pitr_rc pitr_s3_reader_read(struct pitr_s3_reader *r,
     while (n < cap) {
         size_t take;
 
-        if (r->cur == NULL || r->cur_pos == r->cur->data.len) {
-            range_job_free(r->cur);
+        if (r->cur == NULL || r->cur_pos == r->cur->data->len) {
+            range_job_free(r, r->cur);
             r->cur = NULL;
             if (r->n_inflight == 0)
                 break; /* the end */
@@ -699,10 +705,10 @@ pitr_rc pitr_s3_reader_read(struct pitr_s3_reader *r,
                 return r->failed;
             }
         }
-        take = r->cur->data.len - r->cur_pos;
+        take = r->cur->data->len - r->cur_pos;
         if (take > cap - n)
             take = cap - n;
-        memcpy((char *)p + n, r->cur->data.data + r->cur_pos, take);
+        memcpy((char *)p + n, r->cur->data->data + r->cur_pos, take);
         r->cur_pos += take;
         n += take;
     }

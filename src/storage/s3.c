@@ -306,8 +306,7 @@ static pitr_rc s3_open_read(struct pitr_storage *st,
     memset(&o, 0, sizeof(o));
     o.offset = offset;
     o.length = length;
-    /* Ranges stay at the reader's 16 MiB unless part-size asks for more. */
-    o.chunk_size = s->part_size > PITR_S3_READ_CHUNK ? s->part_size : 0;
+    /* The reader's default read-ahead: its memory does not follow part-size. */
     sr = pitr_calloc(1, sizeof(*sr));
     sr->base.ops = &s3_reader_ops;
     okey = object_key(s, key);

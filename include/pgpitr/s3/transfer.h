@@ -20,9 +20,10 @@
  * multipart upload after the parts in flight have finished: no partial
  * object ever becomes visible and no parts are left behind.
  *
- * Reader: the object's size comes from HEAD; chunks of chunk_size bytes are
- * fetched with Range GETs, up to `inflight` at a time, and handed out in
- * order. A chunk that comes back short fails the read.
+ * Reader: the object's size comes from HEAD; chunks are fetched with Range
+ * GETs, one per pool connection at a time, and handed out in order; chunk
+ * buffers are reused and bounded by `read_ahead` bytes in all. A chunk that
+ * comes back short fails the read.
  *
  * Neither the writer nor the reader is thread-safe; the pool is.
  */
@@ -103,14 +104,15 @@ unsigned pitr_s3_writer_parts(const struct pitr_s3_writer *w);
  */
 const char *pitr_s3_writer_upload_id(const struct pitr_s3_writer *w);
 
-/* Default range of a reader's GETs. */
-#define PITR_S3_READ_CHUNK ((uint64_t)16 * 1024 * 1024)
-
 struct pitr_s3_reader_opts {
-    uint64_t offset;     /* first byte to read */
-    uint64_t length;     /* bytes to read; UINT64_MAX: to the end of the object */
-    uint64_t chunk_size; /* bytes per ranged GET; 0: PITR_S3_READ_CHUNK */
-    unsigned inflight;   /* ranges fetched or held at once; 0: twice the pool size */
+    uint64_t offset; /* first byte to read */
+    uint64_t length; /* bytes to read; UINT64_MAX: to the end of the object */
+    /*
+     * Bytes of ranges fetched or held at once (0: 8 MiB), split into one
+     * range per pool connection plus the one being read: the reader's memory
+     * stays within it whatever the object's size (see src/s3/rdq_int.h).
+     */
+    size_t read_ahead;
 };
 
 /*
