@@ -5,7 +5,7 @@
 # PostgreSQL 15) one call at a time, the way PostgreSQL's archiver does, to
 # OpenStack Swift with s3api (tests/rig/swift.sh) through its stunnel HTTPS
 # endpoint, with:
-#   pgpitr wal-push                 defaults (gzip, look-ahead 8), --look-ahead 0, --compression zstd
+#   pgpitr wal-push                 defaults (gzip, look-ahead 16), --look-ahead 0, --compression zstd
 #   pgbackrest archive-push         compress-type gz (its default) and lz4, archive-async off
 #   barman-cloud-wal-archive        -z (gzip) and no compression
 # and prints median / mean / total per tool. Each tool and setting gets its own
@@ -148,7 +148,7 @@ pgpitr_cmd() {
         --ca-file "$CA" --s3-url-style path "$@")
 }
 
-PGPITR_RUNS=("pgpitr (defaults: gzip, look-ahead 8)|pgpitr-default|"
+PGPITR_RUNS=("pgpitr (defaults: gzip, look-ahead 16)|pgpitr-default|"
     "pgpitr --look-ahead 0|pgpitr-lookahead0|--look-ahead 0"
     "pgpitr --look-ahead 0 --payload-signing unsigned|pgpitr-unsigned|--look-ahead 0 --payload-signing unsigned"
     "pgpitr --compression zstd|pgpitr-zstd|--compression zstd")
