@@ -172,6 +172,8 @@ int main(int argc, char **argv)
         return codec_main(argc - 2, argv + 2);
     if (argc == 5 && strcmp(argv[1], "ingest") == 0)
         return ingest_main(argv + 2);
-    fprintf(stderr, "usage: pushparts codec <gzip|zstd> <threads> <file>... | ingest <threads> <bytes> <count>\n");
+    fprintf(stderr,
+            "usage: pushparts codec <gzip|zstd> <threads> <file>... | ingest <threads> <bytes> "
+            "<count>\n");
     return 2;
 }
