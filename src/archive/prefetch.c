@@ -312,20 +312,25 @@ static void run_worker(const struct pitr_prefetch_opts *o,
     struct pitr_wal_name last;
     int spooled;
 
-    while (run_batch(o, &p) && !must_stop(o)) {
+    while (run_batch(o, &p) && !must_stop(o) &&
+           pitr_wal_parse_name(p.names[p.n - 1], &last, NULL) == PITR_OK) {
         long long deadline = now_ms() + idle_ms;
         int left;
 
+        /*
+         * Count every segment of the timeline in the spool, not only this
+         * batch's: a batch of half the depth or less would otherwise let
+         * the next one start at once, and a reader slower than the worker
+         * would see the spool grow without bound. The calls' sweep removes
+         * what replay has passed, so at most depth segments wait ahead.
+         */
         for (;;) {
-            left = 0;
-            for (size_t i = 0; i < p.n; i++)
-                left += spool_has(o->spool, p.names[i]);
+            left = spool_count_segments(o->spool, last.tli);
             if (left * 2 <= o->depth || now_ms() >= deadline || must_stop(o))
                 break;
             sleep_ms(POLL_MS * 2);
         }
-        if (left * 2 > o->depth || must_stop(o) ||
-            pitr_wal_parse_name(p.names[p.n - 1], &last, NULL) != PITR_OK)
+        if (left * 2 > o->depth || must_stop(o))
             break;
         make_plan(o, &last, p.seg_size, o->depth - left, &next, &spooled);
         if (next.n == 0)

@@ -252,6 +252,29 @@ static void count_entry(const char *path, const char *name, void *ud)
     (*(size_t *)ud)++;
 }
 
+struct count_ctx {
+    uint32_t tli;
+    int n;
+};
+
+static void count_segment(const char *path, const char *name, void *ud)
+{
+    struct count_ctx *c = ud;
+    struct pitr_wal_name w;
+
+    (void)path;
+    if (classify(name, &w) == E_SEGMENT && w.tli == c->tli)
+        c->n++;
+}
+
+int spool_count_segments(const char *spool, uint32_t tli)
+{
+    struct count_ctx c = { tli, 0 };
+
+    each_entry(spool, count_segment, &c);
+    return c.n;
+}
+
 int spool_is_ours(const char *spool)
 {
     char *lock = pitr_asprintf("%s/" SPOOL_LOCK, spool);

@@ -33,6 +33,12 @@ PITR_MUST_CHECK pitr_rc spool_take(const char *spool,
 /* True when spool holds a (not yet checked) file for name. */
 int spool_has(const char *spool, const char *name);
 
+/*
+ * How many segment files of timeline tli (whole ones, not temp files or
+ * negative entries) spool holds.
+ */
+int spool_count_segments(const char *spool, uint32_t tli);
+
 /* Record that name is not archived (now); failures are only logged. */
 void spool_miss_record(const char *spool, const char *name);
 

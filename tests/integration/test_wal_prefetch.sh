@@ -7,7 +7,8 @@
 # (recovery_end_command), and that the tables' checksums equal the source's;
 # also to a target LSN, which leaves prefetched segments behind for the
 # cleaner. The barman positional form into a data directory's pg_wal, where
-# the detached worker fills the spool between two calls. Last, timelines:
+# the detached worker fills the spool between two calls and keeps it within
+# the depth when recovery stops asking. Last, timelines:
 # the promoted copy archives timeline 2 while the source goes on writing
 # timeline 1 past the switch; a recovery to the latest timeline, with the
 # worker prefetching timeline-1 names, must end with timeline 2's rows.
@@ -152,7 +153,7 @@ if recover noprefetch 27102 "$WANT_SUM" --prefetch 0; then
     touch "$D/recovery.signal"
     pos_fetch() {
         "$PGPITR_BIN" --log-level info ${PITR_TEST_S3_ENDPOINT:+--endpoint-url "$PITR_TEST_S3_ENDPOINT" --s3-url-style path} \
-            --prefetch 3 wal-fetch "$REPO_URL" pg-pf "$1" "$D/pg_wal/RECOVERYXLOG" 2>&1
+            --prefetch "${PF_DEPTH:-3}" wal-fetch "$REPO_URL" pg-pf "$1" "$D/pg_wal/RECOVERYXLOG" 2>&1
     }
     seg2=$(python3 -c "n='$first'; print(n[:16] + '%08X' % (int(n[16:], 16) + 1))")
     seg3=$(python3 -c "n='$first'; print(n[:16] + '%08X' % (int(n[16:], 16) + 2))")
@@ -175,6 +176,47 @@ if recover noprefetch 27102 "$WANT_SUM" --prefetch 0; then
     expect_exit "positional: wal-fetch --clean-spool" 0 \
         sh -c "cd '$D' && '$PGPITR_BIN' wal-fetch --clean-spool"
     check "positional: --clean-spool removed the spool" wait_gone "$D/pg_wal/pgpitr_prefetch"
+
+    # 3b. The spool stays within the depth when replay is slower than the
+    # worker: recovery takes half of a batch and then stops asking. The
+    # worker refills what was taken and no more, however long it waits
+    # (a batch of half the depth once made it plan the next one at once,
+    # and the spool grew to the end of the archive).
+    PF_DEPTH=4
+    bseg() { python3 -c "n='$first'; print(n[:16] + '%08X' % (int(n[16:], 16) + $1))"; }
+    b1=$(bseg 1) b2=$(bseg 2) b4=$(bseg 4) b5=$(bseg 5) b6=$(bseg 6) b7=$(bseg 7)
+    SP=$D/pg_wal/pgpitr_prefetch
+    rm -f "$D/pg_wal/RECOVERYXLOG"
+    pos_fetch "$first" >/dev/null
+    rm -f "$D/pg_wal/RECOVERYXLOG"
+    for _ in $(seq 1 600); do
+        [ -e "$SP/$b1" ] && [ -e "$SP/$b4" ] && break
+        sleep 0.1
+    done
+    check "bound: the worker spooled $b1 .. $b4" test -e "$SP/$b1" -a -e "$SP/$b4"
+    for s in "$b1" "$b2"; do
+        out=$(pos_fetch "$s")
+        check "bound: $s served from the spool" grep -q "$SERVED" <<<"$out"
+        rm -f "$D/pg_wal/RECOVERYXLOG"
+    done
+    for _ in $(seq 1 600); do
+        [ -e "$SP/$b5" ] && [ -e "$SP/$b6" ] && break
+        sleep 0.1
+    done
+    check "bound: the worker refilled $b5 and $b6" test -e "$SP/$b5" -a -e "$SP/$b6"
+    most=0
+    for _ in $(seq 1 30); do
+        n=$(find "$SP" -maxdepth 1 -name '0000*' | wc -l)
+        [ "$n" -gt "$most" ] && most=$n
+        sleep 0.1
+    done
+    check "bound: the spool never held more than $PF_DEPTH segments in 3 s (most: $most)" \
+        test "$most" -le "$PF_DEPTH"
+    check "bound: nothing past $b6 was spooled" test ! -e "$SP/$b7"
+    expect_exit "bound: wal-fetch --clean-spool" 0 \
+        sh -c "cd '$D' && '$PGPITR_BIN' wal-fetch --clean-spool"
+    check "bound: --clean-spool removed the spool" wait_gone "$SP"
+    unset PF_DEPTH
     rm -f "$D/recovery.signal" "$D/pg_wal/RECOVERYXLOG"
 fi
 
