@@ -8,6 +8,10 @@
 #       PostgreSQL under WORK/pg* and the Swift rig in WORK/s3 are stopped;
 #       environment that would redirect a tool (CA bundles, AWS_ENDPOINT_URL,
 #       PGPITR_*, PG*) is unset. RUN_ID: a timestamp for object prefixes.
+#       When the run succeeds, the folders under WORK but log/ and times/
+#       are removed on exit (the scratch: data directories, repositories,
+#       Swift's disks) unless PITR_BENCH_KEEP is set; results are top-level
+#       files. A failed run keeps everything.
 #       Swift ports: PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT and
 #       PITR_SWIFT_BACKEND_PORT, which the caller defaults before.
 #   bench_build
@@ -89,10 +93,19 @@ bench_stop_servers() {
 }
 
 bench_cleanup() {
-    local rc=$?
+    local rc=$? d
     set +e
     bench_stop_servers
-    [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK/log"
+    # The scratch (data directories, repositories, the object store's disks)
+    # runs to tens of GB; results and logs are top-level files and log/. A
+    # failed run keeps it for a look.
+    if [ $rc -eq 0 ] && [ -z "${PITR_BENCH_KEEP:-}" ] && [ -d "$WORK" ]; then
+        for d in "$WORK"/*/; do
+            case "$d" in "$WORK/log/" | "$WORK/times/") continue ;; esac
+            rm -rf "$d"
+        done
+    fi
+    [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK/log, the scratch ($(du -sh "$WORK" 2>/dev/null | cut -f1)) stays in $WORK"
     exit $rc
 }
 
