@@ -9,9 +9,9 @@
 #       environment that would redirect a tool (CA bundles, AWS_ENDPOINT_URL,
 #       PGPITR_*, PG*) is unset. RUN_ID: a timestamp for object prefixes.
 #       When the run succeeds, the folders under WORK but log/ and times/
-#       are removed on exit (the scratch: data directories, repositories,
-#       Swift's disks) unless PITR_BENCH_KEEP is set; results are top-level
-#       files. A failed run keeps everything.
+#       are emptied on exit but for files named log or *.log (the scratch:
+#       data directories, repositories, Swift's disks) unless PITR_BENCH_KEEP
+#       is set; results are top-level files. A failed run keeps everything.
 #       Swift ports: PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT and
 #       PITR_SWIFT_BACKEND_PORT, which the caller defaults before.
 #   bench_build
@@ -97,12 +97,13 @@ bench_cleanup() {
     set +e
     bench_stop_servers
     # The scratch (data directories, repositories, the object store's disks)
-    # runs to tens of GB; results and logs are top-level files and log/. A
-    # failed run keeps it for a look.
+    # runs to tens of GB; results are top-level files, logs are in log/ or
+    # named log or *.log (a server's DIR/log). A failed run keeps it all.
     if [ $rc -eq 0 ] && [ -z "${PITR_BENCH_KEEP:-}" ] && [ -d "$WORK" ]; then
         for d in "$WORK"/*/; do
             case "$d" in "$WORK/log/" | "$WORK/times/") continue ;; esac
-            rm -rf "$d"
+            find "$d" ! -type d ! -name log ! -name '*.log' -delete 2>/dev/null
+            find "$d" -depth -type d -empty -delete 2>/dev/null
         done
     fi
     [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK/log, the scratch ($(du -sh "$WORK" 2>/dev/null | cut -f1)) stays in $WORK"
