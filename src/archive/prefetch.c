@@ -808,6 +808,19 @@ static int overlap_spooled(const struct pitr_prefetch_overlap *ov, const char *e
     return 0;
 }
 
+/* True when entry is the "not archived" record of a segment of the overlap's plan. */
+static int overlap_missed(const struct pitr_prefetch_overlap *ov, const char *entry)
+{
+    static const char suffix[] = ".missing";
+
+    if (strlen(entry) != 24 + sizeof(suffix) - 1 || strcmp(entry + 24, suffix) != 0)
+        return 0;
+    for (size_t i = 0; i < ov->p.n; i++)
+        if (strncmp(ov->p.names[i], entry, 24) == 0)
+            return 1;
+    return 0;
+}
+
 size_t pitr_prefetch_overlap_finish(struct pitr_prefetch_overlap *ov)
 {
     size_t kept = 0, removed = 0;
@@ -829,6 +842,16 @@ size_t pitr_prefetch_overlap_finish(struct pitr_prefetch_overlap *ov)
             continue;
         if (overlap_spooled(ov, de->d_name)) {
             kept++;
+            continue;
+        }
+        /*
+         * Its own record that the plan ran past the archive's end: dropped
+         * too (recovery asks again), but no cause for a warning.
+         */
+        if (overlap_missed(ov, de->d_name)) {
+            if (unlinkat(dirfd(d), de->d_name, 0) != 0)
+                pitr_log_debug(
+                  "restore: cannot remove '%s/%s': %s", ov->o.spool, de->d_name, strerror(errno));
             continue;
         }
         if (unlinkat(dirfd(d), de->d_name, 0) == 0)

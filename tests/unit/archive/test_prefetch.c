@@ -668,6 +668,9 @@ static void prefetch_overlap__stops_at_the_first_missing_segment(void **state)
     assert_int_equal(pitr_prefetch_overlap_finish(ov), 1);
     assert_true(in_spool(f, S1));
     assert_false(in_spool(f, S3));
+    /* Its own "not archived" record goes quietly: not something it did not make. */
+    assert_false(in_spool(f, S2 ".missing"));
+    assert_null(strstr(f->log.text, "did not make"));
     free(s1), free(s3);
 }
 
