@@ -14,7 +14,9 @@
 # Prints seconds per run and how many segments came from the spool.
 #
 # Environment:
-#   PITR_BENCH_DIR       work folder, wiped at start (default /tmp/pgpitr-bench-fetch)
+#   PITR_BENCH_DIR       work folder, wiped at start (default /tmp/pgpitr-bench-fetch);
+#                        a run that succeeds leaves only its logs in it
+#                        (PITR_BENCH_KEEP: everything)
 #   PITR_BENCH_SEGMENTS  segments of WAL to recover (default 100)
 #   PITR_BENCH_PG_PORT   first of three PostgreSQL ports (default 27140)
 #   PITR_SWIFT_PORT, PITR_SWIFT_TLS_PORT, PITR_SWIFT_BACKEND_PORT
@@ -44,7 +46,12 @@ cleanup() {
     set +e
     for d in "$WORK"/pg-*; do [ -d "$d/data" ] && pg_rig_stop "$d"; done
     [ -d "$WORK/s3" ] && "$ROOT/tests/rig/swift.sh" stop "$WORK/s3" >/dev/null 2>&1
-    [ $rc -ne 0 ] && say "failed (exit $rc); logs are in $WORK"
+    # The data directories and Swift's disks run to several GB; the logs stay.
+    if [ $rc -eq 0 ] && [ -z "${PITR_BENCH_KEEP:-}" ]; then
+        find "$WORK" -mindepth 1 ! -type d ! -name log ! -name '*.log' -delete 2>/dev/null
+        find "$WORK" -mindepth 1 -depth -type d -empty -delete 2>/dev/null
+    fi
+    [ $rc -ne 0 ] && say "failed (exit $rc); logs and data are in $WORK"
     exit $rc
 }
 
